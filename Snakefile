@@ -1,0 +1,47 @@
+# mathlora: raw math data -> LoRA fine-tuned Llama3 -> evaluation -> submission bundle.
+# Thin on purpose: every rule calls one `mathlora` subcommand; the logic lives in src/mathlora.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "schemas/config.schema.json")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/package.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        SUBMISSION_ZIP,
+
+
+rule submission:
+    input:
+        SUBMISSION_ZIP,
+        SUBMISSION_VERIFY,
+
+
+rule data:
+    input:
+        TRAIN_MINDRECORD,
+        TEST_JSONL,
+
+
+rule models:
+    input:
+        expand(MERGED_CKPT, k=CHECKPOINTS),
+        PARAMS_JSON,
+
+
+rule evaluation:
+    input:
+        SUMMARY_JSON,

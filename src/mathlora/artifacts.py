@@ -1,0 +1,177 @@
+"""Artifacts: JSON reports with a schema version and provenance, validated, written atomically.
+
+Every JSON file the graph writes goes through :func:`write_artifact`: the payload gets
+``schema_version`` (the ``const`` its schema declares, so the version lives in one place) and
+``provenance``, is validated against ``schemas/<kind>.schema.json`` and only then lands on disk by
+temp file + rename. Readers use :func:`read_artifact`, which validates again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import functools
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.jsonschema
+
+from mathlora.errors import ArtifactError, InputError
+
+SCHEMA_BASE_URI = "https://mathlora.invalid/schemas/"
+CONFIG_SHA256_ENV = "MATHLORA_CONFIG_SHA256"
+PROVENANCE_PACKAGES = ("mathlora", "mindspore", "mindformers", "snakemake", "tiktoken", "numpy",
+                       "jsonschema")
+
+
+def schema_dir() -> Path:
+    """The ``schemas/`` folder of the checkout (or ``$MATHLORA_SCHEMAS``)."""
+    override = os.environ.get("MATHLORA_SCHEMAS")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "schemas"
+
+
+@functools.cache
+def _registry() -> referencing.Registry:
+    resources = []
+    for path in sorted(schema_dir().glob("*.schema.json")):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resource = referencing.jsonschema.DRAFT202012.create_resource(contents)
+        resources.append((SCHEMA_BASE_URI + path.name, resource))
+    return referencing.Registry().with_resources(resources)
+
+
+@functools.cache
+def validator(kind: str) -> jsonschema.Draft202012Validator:
+    """A Draft 2020-12 validator for ``schemas/<kind>.schema.json`` (``$ref`` between schemas work)."""
+    path = schema_dir() / f"{kind}.schema.json"
+    if not path.is_file():
+        raise ArtifactError(f"no schema for artifact kind {kind!r}: {path} does not exist")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, registry=_registry(),
+                                           format_checker=jsonschema.FormatChecker())
+
+
+def schema_version(kind: str) -> str:
+    """The version a schema pins with ``properties.schema_version.const``."""
+    return validator(kind).schema["properties"]["schema_version"]["const"]
+
+
+def validate(document: Any, kind: str, *, source: str | Path = "<artifact>") -> None:
+    """Raise :class:`ArtifactError` naming the first failing field, if ``document`` breaks its schema."""
+    errors = sorted(validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        field = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ArtifactError(f"{source}: field {field}: {first.message}{more} [schema {kind}]")
+
+
+@functools.cache
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def provenance() -> dict[str, Any]:
+    """Where an artifact came from: packages, config hash (set by the workflow), commit, time, command."""
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "config_sha256": os.environ.get(CONFIG_SHA256_ENV) or None,
+        "packages": package_versions(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+
+
+def config_sha256(config: Any) -> str:
+    """Hash of a configuration mapping, independent of key order."""
+    canonical = json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it into place only if the block succeeds.
+
+    Works for files and directories alike; on any exception the temporary is removed, so a failed
+    stage never leaves a half-written output behind.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp",
+                                    dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise ArtifactError(f"{target}: the writer produced no output")
+        os.replace(tmp, target)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def dump_json(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def write_artifact(path: str | Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Stamp ``payload`` with schema version and provenance, validate it, write it atomically."""
+    document = {"schema_version": schema_version(kind), **payload, "provenance": provenance()}
+    validate(document, kind, source=path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(dump_json(document), encoding="utf-8")
+    return document
+
+
+def read_artifact(path: str | Path, kind: str) -> dict[str, Any]:
+    """Load and validate an artifact; a missing or malformed file is an :class:`InputError`."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, f"{kind} report not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not a JSON {kind} report ({exc})") from None
+    validate(document, kind, source=path)
+    return document

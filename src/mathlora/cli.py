@@ -1,0 +1,78 @@
+"""The ``mathlora`` command: one subcommand per stage, each a thin call into the package.
+
+Subcommand modules are imported only when used, so ``mathlora --help`` and the data stages start
+without loading MindSpore. Each module provides ``configure(parser)`` and ``main(args) -> int | None``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mathlora import __version__
+from mathlora.errors import MathloraError
+
+# name -> (module, one-line help); order is the order of the graph.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("mathlora.data.synth", "generate a train.json in the organisers' format"),
+    "prepare": ("mathlora.data.prepare", "strip templates, drop * and / problems, sample the training set"),
+    "split": ("mathlora.data.split", "draw a held-out test set from lines never sampled"),
+    "conversation": ("mathlora.data.conversation", "write the training conversation JSON"),
+    "tokenizer": ("mathlora.tokenizer.cli", "train or inspect a Llama3-format tiktoken tokenizer"),
+    "mindrecord": ("mathlora.data.mindrecord", "tokenize conversations into a MindRecord file"),
+    "render-yaml": ("mathlora.model.render", "render the MindFormers yaml for a config"),
+    "base": ("mathlora.model.base", "pretrain the tiny base model (embedded default)"),
+    "finetune": ("mathlora.model.finetune", "LoRA fine-tuning through the MindFormers Trainer"),
+    "merge": ("mathlora.model.merge", "unify shards and merge LoRA into full weights"),
+    "params": ("mathlora.model.params", "count trainable and total parameters of the real network"),
+    "score": ("mathlora.evaluate.score", "the contest's composite score"),
+    "predict": ("mathlora.evaluate.predict", "greedy predictions with the entry's prompt"),
+    "math": ("mathlora.evaluate.math_eval", "math accuracy with answer extraction and intervals"),
+    "squad": ("mathlora.evaluate.squad", "SQuAD F1/EM original-ability check"),
+    "summary": ("mathlora.evaluate.summary", "per-checkpoint scores and the best checkpoint"),
+    "rescore": ("mathlora.evaluate.rescore", "rescore a saved result_npy.npy without a model"),
+    "contamination": ("mathlora.evaluate.contamination", "test problems that occur in the training data"),
+    "judge": ("mathlora.evaluate.judge", "re-run the evaluation on a submission"),
+    "report": ("mathlora.package.report", "write REPORT.md from the graph's artifacts"),
+    "bundle": ("mathlora.package.bundle", "build the submission zip and its manifest"),
+    "verify": ("mathlora.package.verify", "verify a submission zip without extracting it"),
+    "export-hf": ("mathlora.model.export_hf", "export a merged checkpoint to Hugging Face format"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    width = max(map(len, COMMANDS))
+    listing = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="mathlora",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rebuild, evaluate and package the Llama3-8B LoRA math entry.",
+        epilog=f"commands:\n{listing}\n\nRun 'mathlora <command> --help' for a command's options.",
+        usage="mathlora [--version] <command> [options]",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _top_parser()
+    top.add_argument("--version", action="version", version=f"mathlora {__version__}")
+    if not argv or argv[0] not in COMMANDS:
+        top.add_argument("command", choices=list(COMMANDS), metavar="<command>")
+        top.parse_args(argv)  # prints help / usage error and exits
+        return 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"mathlora {name}", description=module.__doc__.split("\n\n")[0]
+                                     if module.__doc__ else COMMANDS[name][1])
+    module.configure(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.main(args) or 0)
+    except MathloraError as error:
+        print(f"mathlora {name}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+# Shared names of the graph: every path a rule produces or consumes is defined here once.
+import os
+
+from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
+
+# Provenance of every artifact carries the hash of the configuration that made it.
+os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
+# MindFormers writes its own logs under ./output unless told otherwise.
+os.environ.setdefault("LOG_MF_PATH", os.path.abspath("logs/mindformers"))
+
+CHECKPOINTS = list(range(1, config["finetune"]["checkpoints"] + 1))
+MODELS = ["base"] + [f"ckpt{k}" for k in CHECKPOINTS]
+
+# data
+TRAIN_JSON = config["data"]["train_json"]
+TRAIN_JSONL = "results/data/train.jsonl"
+PREPARE_JSON = "results/data/prepare.json"
+TEST_JSONL = "results/data/test.jsonl"
+SPLIT_JSON = "results/data/split.json"
+CONVERSATION_JSON = "results/data/train.conversation.json"
+TOKENIZER_MODEL = config["tokenizer"]["path"]
+TOKENIZER_JSON = "results/tokenizer/tokenizer.json"
+TRAIN_MINDRECORD = "results/data/train.mindrecord"
+MINDRECORD_JSON = "results/data/mindrecord.json"
+SQUAD_DEV_JSON = config["squad"]["dev_json"]
+SQUAD_TRAIN_JSON = "resources/squad/train-v1.1.json"  # synth only: base pretraining text
+
+# model
+FINETUNE_YAML = "results/model/finetune.yaml"
+BASE_CKPT = config["base"]["checkpoint"]
+BASE_JSON = "results/model/base.json"
+FINETUNE_DIR = "results/finetune"
+FINETUNE_JSON = "results/finetune/train.json"
+LOSS_PNG = "results/finetune/loss.png"
+LORA_CKPT = "results/finetune/checkpoints/lora{k}.ckpt"
+MERGED_CKPT = "results/merged/ckpt{k}.ckpt"
+MERGE_JSON = "results/merged/ckpt{k}.json"
+PARAMS_JSON = "results/params.json"
+
+# evaluation ({model} is "base" or "ckpt<k>")
+PREDICTIONS_JSONL = "results/eval/{model}/predictions.jsonl"
+RESULT_NPY = "results/eval/{model}/result_npy.npy"
+PREDICT_JSON = "results/eval/{model}/predict.json"
+MATH_JSON = "results/eval/{model}/math.json"
+MATH_PNG = "results/eval/{model}/math.png"
+SQUAD_JSON = "results/eval/{model}/squad.json"
+CONTAMINATION_JSON = "results/eval/contamination.json"
+SUMMARY_JSON = "results/summary.json"
+
+# package
+REPORT_MD = "results/submission/REPORT.md"
+SUBMISSION_ZIP = f"results/submission/{config['run_name']}.zip"
+SUBMISSION_VERIFY = f"results/submission/{config['run_name']}.verify.json"
+
+
+wildcard_constraints:
+    k=r"\d+",
+    model=r"base|ckpt\d+",
+
+
+def model_checkpoint(wildcards):
+    """Full weights of a model under evaluation: the base, or merged LoRA checkpoint k."""
+    if wildcards.model == "base":
+        return BASE_CKPT
+    return MERGED_CKPT.format(k=wildcards.model.removeprefix("ckpt"))
