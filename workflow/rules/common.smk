@@ -46,11 +46,14 @@ MATH_PNG = "results/eval/{model}/math.png"
 SQUAD_JSON = "results/eval/{model}/squad.json"
 CONTAMINATION_JSON = "results/eval/contamination.json"
 SUMMARY_JSON = "results/summary.json"
+# judge: a submission re-evaluated as an outsider would (the graph's own zip unless configured)
+JUDGE_SUMMARY_JSON = "results/judge/summary.json"
 
 # package
 REPORT_MD = "results/submission/REPORT.md"
 SUBMISSION_ZIP = f"results/submission/{config['run_name']}.zip"
 SUBMISSION_VERIFY = f"results/submission/{config['run_name']}.verify.json"
+JUDGE_SUBMISSION = config["evaluate"].get("judge_submission") or SUBMISSION_ZIP
 
 
 wildcard_constraints:

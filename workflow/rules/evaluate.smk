@@ -1,1 +1,162 @@
-# Rules of the evaluate stage group.
+# Rules of the evaluate stage group: predictions, math accuracy, SQuAD F1/EM, contamination,
+# the per-model summary, and judging a submission bundle.
+
+
+if config["squad"]["source"] == "synth":
+
+    rule squad_synth:
+        output:
+            train=SQUAD_TRAIN_JSON,
+            dev=SQUAD_DEV_JSON,
+        params:
+            seed=config["seed"],
+            train=config["squad"]["synth_paragraphs"]["train"],
+            dev=config["squad"]["synth_paragraphs"]["dev"],
+        log:
+            "logs/squad_synth/squad_synth.log",
+        benchmark:
+            "benchmarks/squad_synth/squad_synth.tsv"
+        shell:
+            "mathlora squad synth --seed {params.seed} --train-paragraphs {params.train}"
+            " --dev-paragraphs {params.dev} --train-out {output.train} --dev-out {output.dev}"
+            " > {log} 2>&1"
+
+
+rule predict:
+    input:
+        yaml=FINETUNE_YAML,
+        checkpoint=model_checkpoint,
+        test=TEST_JSONL,
+        tokenizer=TOKENIZER_MODEL,
+    output:
+        jsonl=PREDICTIONS_JSONL,
+        npy=RESULT_NPY,
+        json=PREDICT_JSON,
+    params:
+        batch_size=config["evaluate"]["batch_size"],
+        max_length=config["evaluate"]["max_length"],
+        max_new_tokens=config["evaluate"]["max_new_tokens"],
+    log:
+        "logs/predict/{model}.log",
+    benchmark:
+        "benchmarks/predict/{model}.tsv"
+    shell:
+        "mathlora predict --model {wildcards.model} --test {input.test}"
+        " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
+        " --batch-size {params.batch_size} --max-length {params.max_length}"
+        " --max-new-tokens {params.max_new_tokens}"
+        " --out-jsonl {output.jsonl} --out-npy {output.npy} --out-json {output.json} > {log} 2>&1"
+
+
+rule math:
+    input:
+        predictions=PREDICTIONS_JSONL,
+        test=TEST_JSONL,
+    output:
+        json=MATH_JSON,
+        png=MATH_PNG,
+    params:
+        rel_tol=config["evaluate"]["rel_tol"],
+        no_round="" if config["evaluate"].get("round_to_reference", True) else "--no-round",
+    log:
+        "logs/math/{model}.log",
+    benchmark:
+        "benchmarks/math/{model}.tsv"
+    shell:
+        "mathlora math --model {wildcards.model} --predictions {input.predictions}"
+        " --test {input.test} --rel-tol {params.rel_tol} {params.no_round}"
+        " --out {output.json} --png {output.png} > {log} 2>&1"
+
+
+rule squad:
+    input:
+        dev=SQUAD_DEV_JSON,
+        yaml=FINETUNE_YAML,
+        checkpoint=model_checkpoint,
+        tokenizer=TOKENIZER_MODEL,
+    output:
+        SQUAD_JSON,
+    params:
+        batch_size=config["evaluate"]["batch_size"],
+        max_length=config["evaluate"]["max_length"],
+        max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
+    log:
+        "logs/squad/{model}.log",
+    benchmark:
+        "benchmarks/squad/{model}.tsv"
+    shell:
+        "mathlora squad eval --model {wildcards.model} --dev {input.dev}"
+        " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
+        " --batch-size {params.batch_size} --max-length {params.max_length}"
+        " --max-new-tokens {params.max_new_tokens} --min-new-tokens 1 --out {output} > {log} 2>&1"
+
+
+rule contamination:
+    input:
+        train=TRAIN_JSONL,
+        test=TEST_JSONL,
+    output:
+        CONTAMINATION_JSON,
+    log:
+        "logs/contamination/contamination.log",
+    benchmark:
+        "benchmarks/contamination/contamination.tsv"
+    shell:
+        "mathlora contamination --train {input.train} --test {input.test} --out {output} > {log} 2>&1"
+
+
+rule summary:
+    input:
+        params=PARAMS_JSON,
+        math=expand(MATH_JSON, model=MODELS),
+        squad=expand(SQUAD_JSON, model=MODELS),
+        contamination=CONTAMINATION_JSON,
+    output:
+        SUMMARY_JSON,
+    params:
+        thresholds=config["squad"]["thresholds"],
+        relative=config["squad"]["relative"],
+        f1=config["squad"]["fixed"]["f1"],
+        em=config["squad"]["fixed"]["em"],
+    log:
+        "logs/summary/summary.log",
+    benchmark:
+        "benchmarks/summary/summary.tsv"
+    shell:
+        "mathlora summary --params {input.params} --math {input.math} --squad {input.squad}"
+        " --contamination {input.contamination} --thresholds {params.thresholds}"
+        " --relative {params.relative} --fixed-f1 {params.f1} --fixed-em {params.em}"
+        " --out {output} > {log} 2>&1"
+
+
+rule judge:
+    input:
+        submission=JUDGE_SUBMISSION,
+        test=TEST_JSONL,
+        dev=SQUAD_DEV_JSON,
+        yaml=FINETUNE_YAML,
+        tokenizer=TOKENIZER_MODEL,
+        base=BASE_CKPT,
+        params=PARAMS_JSON,
+    output:
+        JUDGE_SUMMARY_JSON,
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        batch_size=config["evaluate"]["batch_size"],
+        max_length=config["evaluate"]["max_length"],
+        max_new_tokens=config["evaluate"]["max_new_tokens"],
+        squad_max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
+        rel_tol=config["evaluate"]["rel_tol"],
+        relative=config["squad"]["relative"],
+    log:
+        "logs/judge/judge.log",
+    benchmark:
+        "benchmarks/judge/judge.tsv"
+    shell:
+        "mathlora judge --submission {input.submission} --test {input.test}"
+        " --squad-dev {input.dev} --model-yaml {input.yaml} --tokenizer {input.tokenizer}"
+        " --base-checkpoint {input.base} --params {input.params}"
+        " --batch-size {params.batch_size} --max-length {params.max_length}"
+        " --max-new-tokens {params.max_new_tokens}"
+        " --squad-max-new-tokens {params.squad_max_new_tokens} --rel-tol {params.rel_tol}"
+        " --relative {params.relative} --out-dir {params.out_dir} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Evaluation: answer extraction, numeric comparison, math accuracy, SQuAD F1/EM, scores, judging."""

@@ -1,0 +1,218 @@
+"""Math accuracy of one model's predictions: strict and flexible extraction side by side.
+
+Reads the predictions (``predictions.jsonl`` from ``mathlora predict``) and the test set they were
+made for, extracts each answer (see ``mathlora.evaluate.extract``) and the reference answer of each
+solution, compares them under the configured rule (see ``mathlora.evaluate.compare``), and reports
+accuracy overall, per category and for English with 95 % Wilson intervals, a tolerance sweep,
+and every failure with its extracted values. An empty output or one without a number is an
+explicit "no answer", counted wrong; a solution without a number is counted wrong and reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mathlora.errors import ConfigError, InputError
+from mathlora.evaluate.compare import DEFAULT_RULE, SWEEP, Rule, equal
+from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extract_reference
+from mathlora.evaluate.stats import wilson
+from mathlora.jsonl import read_records
+from mathlora.prompts import math_prompt
+
+PRIMARY_MODE = "strict"
+UNKNOWN = "unknown"
+PREDICTION_FIELDS = ("id", "prompt", "output", "generation")
+FAILURE_TEXT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    problem: str
+    solution: str
+    output: str  # prompt + generation, as MindFormers returns it
+
+
+@dataclass(frozen=True)
+class Scored:
+    item: Item
+    category: str
+    generation: str
+    prompt_found: bool
+    reference: Answer | None
+    answers: dict[str, Answer | None]
+    correct: dict[str, bool]
+
+
+def category_of(problem: str) -> str:
+    from mathlora.data.categories import categorize
+
+    return categorize(problem) or UNKNOWN
+
+
+def score_item(item: Item, rule: Rule = DEFAULT_RULE) -> Scored:
+    generation, found = continuation(math_prompt(item.problem), item.output)
+    reference = extract_reference(item.solution)
+    answers = {mode: extract(generation, mode, item.problem) for mode in MODES}
+    correct = {mode: equal(answers[mode], reference, rule) for mode in MODES}
+    return Scored(item, category_of(item.problem), generation, found, reference, answers, correct)
+
+
+def _accuracy(correct: int, n: int) -> dict:
+    low, high = wilson(correct, n)
+    return {"correct": correct, "accuracy": correct / n if n else 0.0, "ci95": [low, high]}
+
+
+def summarise(scored: Sequence[Scored], rule: Rule = DEFAULT_RULE) -> dict:
+    """The report body (without schema version and provenance) for a list of scored items."""
+    n = len(scored)
+    modes = {}
+    for mode in MODES:
+        block = _accuracy(sum(s.correct[mode] for s in scored), n)
+        block["no_answer"] = sum(s.answers[mode] is None for s in scored)
+        modes[mode] = block
+    categories: dict[str, dict] = {}
+    for name in sorted({s.category for s in scored}):
+        members = [s for s in scored if s.category == name]
+        categories[name] = {"n": len(members), **{
+            mode: _accuracy(sum(s.correct[mode] for s in members), len(members)) for mode in MODES}}
+    sweep = {}
+    for sweep_rule in SWEEP:
+        hits = sum(equal(s.answers[PRIMARY_MODE], s.reference, sweep_rule) for s in scored)
+        sweep[sweep_rule.name] = _accuracy(hits, n)
+    failures = [_failure(s) for s in scored if not s.correct[PRIMARY_MODE]]
+    return {
+        "n": n,
+        "primary_mode": PRIMARY_MODE,
+        "accuracy": modes[PRIMARY_MODE]["accuracy"],
+        "rule": {"name": rule.name, "round_to_reference": rule.round_to_reference,
+                 "rel_tol": rule.rel_tol},
+        "modes": modes,
+        "categories": categories,
+        "unknown_category": categories.get(UNKNOWN, {}).get("n", 0),
+        "reference_without_number": sum(s.reference is None for s in scored),
+        "prompt_not_found": sum(not s.prompt_found for s in scored),
+        "sweep": sweep,
+        "failures": failures,
+    }
+
+
+def _failure(s: Scored) -> dict:
+    def show(answer: Answer | None):
+        return None if answer is None else answer.to_json()
+
+    return {"id": s.item.id, "category": s.category, "problem": s.item.problem,
+            "reference": show(s.reference),
+            "generation": s.generation[:FAILURE_TEXT_CHARS],
+            **{mode: show(s.answers[mode]) for mode in MODES}}
+
+
+def read_test(path: str | Path) -> list[dict]:
+    return read_records(path, ("problem", "solution"))
+
+
+def items_from_predictions(test_path: str | Path, predictions_path: str | Path) -> list[Item]:
+    """Pair each prediction with its test item; counts, order and prompts must agree."""
+    test = read_test(test_path)
+    predictions = read_records(predictions_path, PREDICTION_FIELDS)
+    check_counts(predictions_path, len(predictions), len(test))
+    items = []
+    for number, (pred, case) in enumerate(zip(predictions, test), start=1):
+        if pred["prompt"] != math_prompt(case["problem"]):
+            raise InputError(predictions_path, f"prompt does not match test item {number} of "
+                             f"{test_path}: predictions must be in test-set order", line=number,
+                             field="prompt")
+        items.append(Item(pred["id"], case["problem"], case["solution"], pred["output"]))
+    return items
+
+
+def check_counts(path: str | Path, predictions: int, tests: int) -> None:
+    if predictions != tests:
+        more = "more" if predictions > tests else "fewer"
+        raise InputError(path, f"{predictions} predictions for {tests} test items ({more} "
+                         "predictions than test items): expected exactly one per test item")
+
+
+def plot(report: dict, path: str | Path, title: str) -> None:
+    """Per-category accuracy with 95 % intervals, strict and flexible side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mathlora.artifacts import atomic_output
+
+    names = list(report["categories"]) + ["overall"]
+    blocks = [report["categories"][n] for n in names[:-1]] + [{"n": report["n"], **report["modes"]}]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.5))
+    height = 0.38
+    for offset, mode in ((-height / 2, "strict"), (height / 2, "flexible")):
+        acc = [b[mode]["accuracy"] for b in blocks]
+        err = [[a - b[mode]["ci95"][0] for a, b in zip(acc, blocks)],
+               [b[mode]["ci95"][1] - a for a, b in zip(acc, blocks)]]
+        ax.barh([i + offset for i in range(len(names))], acc, height, xerr=err, label=mode,
+                capsize=2)
+    ax.set_yticks(range(len(names)), [f"{n} ({b['n']})" for n, b in zip(names, blocks)])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy (95 % Wilson interval)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    with atomic_output(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--predictions", required=True, help="predictions.jsonl of mathlora predict")
+    parser.add_argument("--test", required=True, help="test set JSON Lines {problem, solution}")
+    parser.add_argument("--out", required=True, help="math.json report to write")
+    parser.add_argument("--png", help="per-category accuracy chart to write")
+    parser.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
+    add_rule_arguments(parser)
+
+
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rel-tol", type=float, default=DEFAULT_RULE.rel_tol,
+                        help="relative tolerance of the equality rule (default %(default)g)")
+    parser.add_argument("--no-round", action="store_true",
+                        help="do not accept a prediction that rounds to the reference's decimals")
+
+
+def rule_from(args: argparse.Namespace) -> Rule:
+    if args.rel_tol < 0:
+        raise ConfigError(f"--rel-tol must be >= 0, got {args.rel_tol}")
+    return Rule(round_to_reference=not args.no_round, rel_tol=args.rel_tol)
+
+
+def main(args: argparse.Namespace) -> int:
+    from mathlora.artifacts import write_artifact
+
+    rule = rule_from(args)
+    items = items_from_predictions(args.test, args.predictions)
+    scored = [score_item(item, rule) for item in items]
+    report = {"model": args.model, **summarise(scored, rule)}
+    write_artifact(args.out, "math", report)
+    if args.png:
+        plot(report, args.png, f"math accuracy: {args.model}")
+    print(format_table(report))
+    return 0
+
+
+def format_table(report: dict) -> str:
+    lines = [f"{'category':<16}{'n':>6}{'strict':>10}{'flexible':>10}   strict 95% CI"]
+    rows = [(name, block) for name, block in report["categories"].items()]
+    rows.append(("overall", {"n": report["n"], **report["modes"]}))
+    for name, block in rows:
+        lo, hi = block["strict"]["ci95"]
+        lines.append(f"{name:<16}{block['n']:>6}{block['strict']['accuracy']:>10.4f}"
+                     f"{block['flexible']['accuracy']:>10.4f}   [{lo:.3f}, {hi:.3f}]")
+    lines.append("no answer: " + ", ".join(f"{m} {report['modes'][m]['no_answer']}" for m in MODES)
+                 + f"; reference without number: {report['reference_without_number']}")
+    lines.append("tolerance sweep (strict): " + ", ".join(
+        f"{name} {block['accuracy']:.4f}" for name, block in report["sweep"].items()))
+    return "\n".join(lines)

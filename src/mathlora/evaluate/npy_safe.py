@@ -1,0 +1,105 @@
+"""Reading an untrusted ``result_npy.npy`` without unpickling arbitrary objects.
+
+The entry's script saves its results with ``np.save`` of an object array, which numpy stores as a
+pickle: ``np.load(..., allow_pickle=True)`` on a contestant's file would run whatever the pickle
+asks for. This reader parses the ``.npy`` header itself and unpickles the payload with an
+unpickler that admits only numpy's array reconstruction (``_reconstruct``, ``ndarray``,
+``dtype``); dicts, lists and strings need no classes at all. Any other global is refused by name,
+and the loaded value must have exactly the expected structure: an object array whose elements are
+``{'text_generation_text': [str, ...]}``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+from mathlora.errors import InputError
+from mathlora.evaluate.predict import RESULT_KEY
+
+# (module, name) pairs the array pickle needs; numpy 2 moved numpy.core to numpy._core.
+ALLOWED_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+})
+
+
+class RefusedObject(pickle.UnpicklingError):
+    """A pickle asked for a global outside :data:`ALLOWED_GLOBALS`."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        super().__init__(f"{module}.{name}")
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise RefusedObject(module, name)
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError(f"persistent id {pid!r} refused")
+
+
+def _read_array(path: Path):
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    raw = path.read_bytes()
+    handle = io.BytesIO(raw)
+    try:
+        version = npy_format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(handle)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = npy_format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as exc:
+        raise InputError(path, f"not a .npy file ({exc})") from None
+    if dtype != np.dtype(object):
+        raise InputError(path, f"array of dtype {dtype}: expected an object array of "
+                               f"{{'{RESULT_KEY}': [text]}} dicts as np.save writes it")
+    try:
+        array = _RestrictedUnpickler(handle).load()
+    except RefusedObject as refused:
+        raise InputError(path, f"refused to unpickle {refused.module}.{refused.name}: only "
+                               "numpy arrays of dicts, lists and strings are admitted") from None
+    except Exception as exc:  # any damage to the pickle stream
+        raise InputError(path, f"damaged pickle payload ({type(exc).__name__}: {exc})") from None
+    if not isinstance(array, np.ndarray) or array.dtype != np.dtype(object):
+        raise InputError(path, f"payload is {type(array).__name__}, expected an object ndarray")
+    if tuple(array.shape) != tuple(shape):
+        raise InputError(path, f"payload shape {array.shape} differs from the header's {shape}")
+    return array.ravel(order="F" if fortran else "C")
+
+
+def load_result_texts(path: str | Path) -> list[str]:
+    """The generation texts of a ``result_npy.npy``, in order (each text = prompt + generation).
+
+    A dict may hold several texts (a pipeline call on a whole batch); they are taken in order.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    texts: list[str] = []
+    for index, element in enumerate(_read_array(path)):
+        where = f"element {index}"
+        if not isinstance(element, dict):
+            raise InputError(path, f"{where} is {type(element).__name__}, expected a dict",
+                             field=str(index))
+        if set(element) != {RESULT_KEY}:
+            raise InputError(path, f"{where} has keys {sorted(map(str, element))}, expected "
+                                   f"exactly ['{RESULT_KEY}']", field=str(index))
+        value = element[RESULT_KEY]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+            raise InputError(path, f"{where}: '{RESULT_KEY}' must be a non-empty list of "
+                                   "strings", field=str(index))
+        texts.extend(value)
+    return texts

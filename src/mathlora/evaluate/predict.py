@@ -1,0 +1,192 @@
+"""Greedy predictions of one model on the held-out math test set, with the entry's prompt.
+
+Each test problem is wrapped as ``Please answer the following math problems:\\n{problem}\\n###answer:``
+(``mathlora.prompts``), generated greedily in batches, and written three ways: ``predictions.jsonl``
+(id, prompt, raw output = prompt + generation, generation), ``result_npy.npy`` in the structure the
+entry's script saves (``np.save`` of an object array of ``{'text_generation_text': [prompt +
+generation]}``, one dict per problem, as MindFormers' text-generation pipeline returns them), and
+``predict.json`` (counts, timing, tokens/s). ``max_length`` bounds prompt + generation as in the
+entry's script; a prompt that leaves no room is counted and gets an empty generation (scored as
+"no answer").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mathlora.artifacts import atomic_output
+from mathlora.jsonl import dumps_line, read_records
+from mathlora.prompts import math_prompt
+
+RESULT_KEY = "text_generation_text"
+
+
+@dataclass
+class Generation:
+    """Texts generated for a list of prompts and what it took."""
+
+    texts: list[str]
+    tokens: list[int]  # generated tokens per prompt
+    prompt_tokens: list[int]
+    budgets: list[int]  # new tokens each prompt was allowed
+    seconds: float
+
+    def stats(self) -> dict[str, Any]:
+        generated = sum(self.tokens)
+        return {
+            "n": len(self.texts),
+            "generated_tokens": generated,
+            "prompt_tokens_max": max(self.prompt_tokens, default=0),
+            "empty_generations": sum(1 for t in self.texts if not t.strip()),
+            "hit_token_limit": sum(1 for t, b in zip(self.tokens, self.budgets) if b and t >= b),
+            "prompt_too_long": sum(1 for b in self.budgets if b <= 0),
+            "seconds": round(self.seconds, 3),
+            "tokens_per_second": round(generated / self.seconds, 3) if self.seconds > 0 else 0.0,
+        }
+
+
+def math_prompts(test: Sequence[dict]) -> list[str]:
+    return [math_prompt(record["problem"]) for record in test]
+
+
+def budgets(prompt_lengths: Sequence[int], *, max_new_tokens: int, max_length: int) -> list[int]:
+    """New tokens each prompt may get: ``max_new_tokens``, but prompt + generation <= ``max_length``."""
+    return [max(0, min(max_new_tokens, max_length - n)) for n in prompt_lengths]
+
+
+def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int,
+                   max_length: int, batch_size: int, min_new_tokens: int = 0) -> Generation:
+    """Greedy continuations of ``prompts`` (texts, without the prompt), in the same order.
+
+    Prompts are encoded with bos (MindFormers' Llama tokenizer adds it); batches are of prompts with
+    similar budgets so that each batch stops at its own longest budget.
+    """
+    from mathlora.model.generate import greedy_generate
+
+    encoded = [tokenizer.encode(p, bos=True) for p in prompts]
+    # The network cannot attend beyond its own sequence length, whatever max_length says.
+    model_length = getattr(getattr(model, "config", None), "seq_length", None)
+    limit = min(max_length, model_length) if isinstance(model_length, int) else max_length
+    allowed = budgets([len(e) for e in encoded], max_new_tokens=max_new_tokens, max_length=limit)
+    ids: list[list[int]] = [[] for _ in prompts]
+    runnable = [i for i, b in enumerate(allowed) if b > 0]
+    start = time.perf_counter()
+    for budget in sorted({allowed[i] for i in runnable}, reverse=True):
+        group = [i for i in runnable if allowed[i] == budget]
+        out = greedy_generate(model, [encoded[i] for i in group], max_new_tokens=budget,
+                              min_new_tokens=min(min_new_tokens, budget),
+                              eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+                              batch_size=batch_size, progress=True)
+        for i, continuation in zip(group, out):
+            ids[i] = list(continuation)[:budget]
+    seconds = time.perf_counter() - start
+    texts = [tokenizer.decode(x) if x else "" for x in ids]
+    return Generation(texts, [len(x) for x in ids], [len(e) for e in encoded], allowed, seconds)
+
+
+def prediction_records(prompts: Sequence[str], generations: Sequence[str]) -> list[dict[str, str]]:
+    """predictions.jsonl rows; ids count from "1" like the organisers' data_converter."""
+    return [{"id": str(i), "prompt": p, "output": p + g, "generation": g}
+            for i, (p, g) in enumerate(zip(prompts, generations, strict=True), start=1)]
+
+
+def result_array(outputs: Sequence[str]):
+    """The entry's result list as an object array: one ``{'text_generation_text': [text]}`` per item."""
+    import numpy as np
+
+    array = np.empty(len(outputs), dtype=object)
+    for i, text in enumerate(outputs):
+        array[i] = {RESULT_KEY: [text]}
+    return array
+
+
+def write_result_npy(path: str | Path, outputs: Sequence[str]) -> None:
+    import numpy as np
+
+    with atomic_output(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, result_array(outputs), allow_pickle=True)
+
+
+def write_jsonl(path: str | Path, records: Sequence[dict]) -> None:
+    with atomic_output(path, suffix=".jsonl") as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            for record in records:
+                handle.write(dumps_line(record))
+
+
+def load_model_and_tokenizer(model_yaml: str, checkpoint: str | None, tokenizer_path: str, *,
+                             batch_size: int, seq_length: int | None):
+    from mathlora.model.network import load_causal_lm
+    from mathlora.tokenizer.llama3 import Llama3Tokenizer
+
+    tokenizer = Llama3Tokenizer.from_file(tokenizer_path)
+    model = load_causal_lm(model_yaml, checkpoint, batch_size=batch_size, seq_length=seq_length)
+    return model, tokenizer
+
+
+def add_model_arguments(parser, *, required: bool = True, checkpoint: bool = True) -> None:
+    """Options that load a model; ``parser`` may be an argument group."""
+    parser.add_argument("--model-yaml", required=required,
+                        help="rendered MindFormers yaml (finetune.yaml)")
+    if checkpoint:
+        parser.add_argument("--checkpoint", required=required,
+                            help="full (merged) weights to evaluate")
+    parser.add_argument("--tokenizer", required=required,
+                        help="Llama3-format tiktoken tokenizer.model")
+    parser.add_argument("--batch-size", type=int, default=4, help="prompts per batch (entry: 4)")
+    parser.add_argument("--max-length", type=int, default=512,
+                        help="bound on prompt + generation tokens (entry: 512)")
+    parser.add_argument("--seq-length", type=int,
+                        help="model sequence length (default: the yaml's)")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--test", required=True, help="test set JSON Lines {problem, solution}")
+    add_model_arguments(parser)
+    parser.add_argument("--max-new-tokens", type=int, default=128, help="generated tokens at most")
+    parser.add_argument("--model", default="model", help="name shown in reports (base, ckpt1, ...)")
+    parser.add_argument("--out-jsonl", required=True, help="predictions.jsonl to write")
+    parser.add_argument("--out-npy", required=True, help="result_npy.npy to write (entry format)")
+    parser.add_argument("--out-json", required=True, help="predict.json report to write")
+
+
+def check_sizes(args: argparse.Namespace) -> None:
+    from mathlora.errors import ConfigError
+
+    for name in ("batch_size", "max_length", "max_new_tokens"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+
+
+def main(args: argparse.Namespace) -> int:
+    from mathlora.artifacts import write_artifact
+
+    check_sizes(args)
+    test = read_records(args.test, ("problem", "solution"))
+    prompts = math_prompts(test)
+    model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
+                                                batch_size=args.batch_size,
+                                                seq_length=args.seq_length)
+    gen = generate_texts(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens,
+                         max_length=args.max_length, batch_size=args.batch_size)
+    records = prediction_records(prompts, gen.texts)
+    write_jsonl(args.out_jsonl, records)
+    write_result_npy(args.out_npy, [r["output"] for r in records])
+    stats = gen.stats()
+    write_artifact(args.out_json, "predict", {
+        "model": args.model, "task": "math", "checkpoint": str(args.checkpoint),
+        "batch_size": args.batch_size, "max_length": args.max_length,
+        "max_new_tokens": args.max_new_tokens, "min_new_tokens": 0, **stats})
+    print(json.dumps({"model": args.model, **stats}, ensure_ascii=False), file=sys.stderr)
+    print(f"{args.model}: {stats['n']} predictions, {stats['generated_tokens']} tokens in "
+          f"{stats['seconds']:.1f} s ({stats['tokens_per_second']:.1f} tokens/s)")
+    return 0

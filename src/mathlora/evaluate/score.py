@@ -1,0 +1,48 @@
+"""The contest's composite score: (1 - ratio) * 0.3 + accuracy * 0.7.
+
+``ratio`` is the low-parameter ratio (trainable parameters / 8,030,000,000, the organisers' fixed
+denominator) and ``accuracy`` the math accuracy on the hidden test set, both in [0, 1]. The
+published table reproduces with this formula to 9 decimals (accuracy 0.5138, ratio 0.000424393
+-> 0.659532682).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mathlora.errors import ConfigError
+
+RATIO_WEIGHT = 0.3
+ACCURACY_WEIGHT = 0.7
+ORGANISERS_DENOMINATOR = 8_030_000_000
+DECIMALS = 9  # as the published table prints it
+
+
+def composite(accuracy: float, ratio: float) -> float:
+    """(1 - ratio) * 0.3 + accuracy * 0.7 (not rounded)."""
+    for name, value in (("accuracy", accuracy), ("ratio", ratio)):
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name} must lie in [0, 1], got {value}")
+    return (1.0 - ratio) * RATIO_WEIGHT + accuracy * ACCURACY_WEIGHT
+
+
+def ratio_of(trainable: int, denominator: int = ORGANISERS_DENOMINATOR) -> float:
+    return trainable / denominator
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accuracy", type=float, required=True, help="math accuracy in [0, 1]")
+    parser.add_argument("--ratio", type=float, required=True,
+                        help="trainable parameters / 8.03e9, in [0, 1]")
+    parser.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+def main(args: argparse.Namespace) -> int:
+    score = composite(args.accuracy, args.ratio)
+    if args.json:
+        print(json.dumps({"accuracy": args.accuracy, "ratio": args.ratio,
+                          "score": round(score, DECIMALS)}))
+    else:
+        print(f"{score:.{DECIMALS}f}")
+    return 0

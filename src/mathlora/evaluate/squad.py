@@ -1,0 +1,274 @@
+"""SQuAD original-ability check (F1/EM as MindFormers' EmF1Metric) and the generated SQuAD set.
+
+``mathlora squad eval``: as the organisers' evaluation, one example per paragraph (its first
+question and first answer), the organisers' prompt (``mathlora.prompts.SQUAD_PROMPT``), greedy
+decoding with max_new_tokens 20 and min_new_tokens 1. The prediction is cut at its first newline
+(after stripping), then F1 and EM are computed with EmF1Metric's exact semantics: lower-cased,
+punctuation removed, mixed segmentation (each CJK character and punctuation mark one token, other
+runs cut by jieba), F1 from the longest common *contiguous* run of tokens, EM on the
+punctuation-free strings; both averaged and scaled to 0-100. Pass/fail against the base model or
+the contest's fixed marks is decided in ``mathlora summary``.
+
+``mathlora squad synth``: write the generated train and dev sets (``mathlora.evaluate.squad_synth``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mathlora.errors import InputError
+from mathlora.prompts import squad_prompt
+
+# EmF1Metric's punctuation list, in its order.
+SP_CHAR = ('-', ':', '_', '*', '^', '/', '\\', '~', '`', '+', '=', '，', '。', '：', '？', '！', '“',
+           '”', '；', '’', '《', '》', '……', '·', '、', '「', '」', '（', '）', '－', '～', '『', '』')
+_CJK = re.compile(r"[\u4e00-\u9fa5]")
+
+
+def cut_prediction(text: str) -> str:
+    """What EmF1Metric scores: the stripped prediction up to its first newline."""
+    return text.strip().split("\n")[0]
+
+
+def _jieba_cut(text: str) -> list[str]:
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return list(jieba.cut(text))
+
+
+def mixed_segmentation(text: str, remove_punctuation: bool = False) -> list[str]:
+    text = str(text).lower().strip()
+    segments: list[str] = []
+    pending = ""
+    for char in text:
+        if remove_punctuation and char in SP_CHAR:
+            continue
+        if _CJK.search(char) or char in SP_CHAR:
+            if pending:
+                segments.extend(_jieba_cut(pending))
+                pending = ""
+            segments.append(char)
+        else:
+            pending += char
+    if pending:
+        segments.extend(_jieba_cut(pending))
+    return segments
+
+
+def remove_punctuation(text: str) -> str:
+    return "".join(char for char in str(text).lower().strip() if char not in SP_CHAR)
+
+
+def longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common contiguous run of tokens (what EmF1Metric calls LCS)."""
+    best = 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b):
+            if x == y:
+                current[j + 1] = previous[j] + 1
+                best = max(best, current[j + 1])
+        previous = current
+    return best
+
+
+def f1_score(answer: str, prediction: str) -> float:
+    answer_segments = mixed_segmentation(answer, remove_punctuation=True)
+    prediction_segments = mixed_segmentation(prediction, remove_punctuation=True)
+    common = longest_common_run(answer_segments, prediction_segments)
+    if common == 0:
+        return 0.0
+    precision = common / len(prediction_segments)
+    recall = common / len(answer_segments)
+    return 2 * precision * recall / (precision + recall)
+
+
+def em_score(answer: str, prediction: str) -> int:
+    return int(remove_punctuation(answer) == remove_punctuation(prediction))
+
+
+def corpus_scores(answers: Sequence[str], predictions: Sequence[str]) -> dict[str, float]:
+    """F1 and EM (0-100) over pairs; predictions are cut at their first newline first."""
+    if len(answers) != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {len(answers)} answers")
+    if not answers:
+        return {"f1": 0.0, "em": 0.0}
+    cut = [cut_prediction(p) for p in predictions]
+    f1 = sum(f1_score(a, p) for a, p in zip(answers, cut))
+    em = sum(em_score(a, p) for a, p in zip(answers, cut))
+    return {"f1": 100.0 * f1 / len(answers), "em": 100.0 * em / len(answers)}
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    context: str
+    question: str
+    answer: str
+
+    @property
+    def prompt(self) -> str:
+        return squad_prompt(self.context, self.question)
+
+
+def read_examples(path: str | Path) -> tuple[list[Example], int]:
+    """First question and first answer of each paragraph of a SQuAD v1.1 file.
+
+    Returns the examples and the number of paragraphs without any question (counted, not scored).
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "SQuAD file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not a SQuAD v1.1 JSON file ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+        raise InputError(path, "expected a JSON object with a 'data' list (SQuAD v1.1)", field="data")
+    examples, without = [], 0
+    for a, article in enumerate(document["data"]):
+        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
+        if not isinstance(paragraphs, list):
+            raise InputError(path, "expected a 'paragraphs' list", field=f"data/{a}/paragraphs")
+        for p, para in enumerate(paragraphs):
+            where = f"data/{a}/paragraphs/{p}"
+            if not isinstance(para, dict) or not isinstance(para.get("context"), str):
+                raise InputError(path, "expected a string 'context'", field=f"{where}/context")
+            qas = para.get("qas")
+            if not isinstance(qas, list):
+                raise InputError(path, "expected a 'qas' list", field=f"{where}/qas")
+            if not qas:
+                without += 1
+                continue
+            qa = qas[0]
+            answers = qa.get("answers") if isinstance(qa, dict) else None
+            if (not isinstance(qa, dict) or not isinstance(qa.get("question"), str)
+                    or not isinstance(answers, list) or not answers
+                    or not isinstance(answers[0], dict) or not isinstance(answers[0].get("text"), str)):
+                raise InputError(path, "first question needs a string 'question' and an 'answers' "
+                                 "list whose first entry has a string 'text'", field=f"{where}/qas/0")
+            examples.append(Example(str(qa.get("id", f"{a}-{p}")), para["context"], qa["question"],
+                                    answers[0]["text"]))
+    if not examples:
+        raise InputError(path, "no paragraph with a question: nothing to evaluate")
+    return examples, without
+
+
+def score_examples(examples: Sequence[Example], generations: Sequence[str]) -> dict:
+    per_example = []
+    for example, generation in zip(examples, generations, strict=True):
+        cut = cut_prediction(generation)
+        per_example.append({"id": example.id, "question": example.question,
+                            "answer": example.answer, "generation": generation, "prediction": cut,
+                            "f1": 100.0 * f1_score(example.answer, cut),
+                            "em": 100 * em_score(example.answer, cut)})
+    totals = corpus_scores([e.answer for e in examples], list(generations))
+    return {"n": len(examples), **totals,
+            "empty_predictions": sum(1 for e in per_example if not e["prediction"]),
+            "examples": per_example}
+
+
+def read_generations(path: str | Path, examples: Sequence[Example]) -> list[str]:
+    """Saved SQuAD generations (JSON Lines {id, generation}) in example order."""
+    from mathlora.jsonl import read_records
+
+    records = read_records(path, ("id", "generation"))
+    if len(records) != len(examples):
+        raise InputError(path, f"{len(records)} generations for {len(examples)} SQuAD examples: "
+                               "expected exactly one per example")
+    for number, (record, example) in enumerate(zip(records, examples), start=1):
+        if record["id"] != example.id:
+            raise InputError(path, f"id {record['id']!r} where example {example.id!r} was expected",
+                             line=number, field="id")
+    return [r["generation"] for r in records]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from mathlora.evaluate.predict import add_model_arguments
+
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{eval,synth}")
+    ev = sub.add_parser("eval", help="F1/EM of one model on a SQuAD v1.1 dev file",
+                        description="F1/EM of one model (or of saved generations) on a SQuAD v1.1 "
+                                    "dev file, with EmF1Metric semantics.")
+    ev.add_argument("--dev", required=True, help="SQuAD v1.1 JSON (dev-v1.1.json or generated)")
+    ev.add_argument("--out", required=True, help="squad.json report to write")
+    ev.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
+    ev.add_argument("--generations", help="saved generations (JSON Lines {id, generation}) instead "
+                                          "of running a model")
+    ev.add_argument("--max-new-tokens", type=int, default=20, help="organisers: 20")
+    ev.add_argument("--min-new-tokens", type=int, default=1, help="organisers: 1")
+    ev.add_argument("--limit", type=int, help="evaluate only the first N examples (quick checks)")
+    add_model_arguments(ev.add_argument_group("model (needed unless --generations)"), required=False)
+    sy = sub.add_parser("synth", help="write the generated SQuAD-format train and dev sets",
+                        description="Write a seeded SQuAD v1.1-format train and dev set whose "
+                                    "answers are spans of their passages.")
+    sy.add_argument("--seed", type=int, required=True)
+    sy.add_argument("--train-paragraphs", type=int, required=True)
+    sy.add_argument("--dev-paragraphs", type=int, required=True)
+    sy.add_argument("--train-out", required=True, help="train-v1.1.json to write")
+    sy.add_argument("--dev-out", required=True, help="dev-v1.1.json to write")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.action == "synth":
+        from mathlora.evaluate.squad_synth import synthesise
+
+        if min(args.train_paragraphs, args.dev_paragraphs) < 1:
+            from mathlora.errors import ConfigError
+
+            raise ConfigError("--train-paragraphs and --dev-paragraphs must be >= 1")
+        synthesise(args.seed, args.train_paragraphs, args.dev_paragraphs, args.train_out,
+                   args.dev_out)
+        return 0
+    return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from mathlora.artifacts import write_artifact
+    from mathlora.errors import ConfigError
+
+    examples, without = read_examples(args.dev)
+    if args.limit is not None:
+        examples = examples[:args.limit]
+    run = None
+    if args.generations:
+        generations = read_generations(args.generations, examples)
+    else:
+        missing = [name for name in ("model_yaml", "checkpoint", "tokenizer")
+                   if not getattr(args, name)]
+        if missing:
+            raise ConfigError("squad eval needs --generations or all of --model-yaml, --checkpoint, "
+                              "--tokenizer (missing: " + ", ".join(missing) + ")")
+        from mathlora.evaluate.predict import check_sizes, generate_texts, load_model_and_tokenizer
+
+        check_sizes(args)
+        model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint,
+                                                    args.tokenizer, batch_size=args.batch_size,
+                                                    seq_length=args.seq_length)
+        gen = generate_texts(model, tokenizer, [e.prompt for e in examples],
+                             max_new_tokens=args.max_new_tokens, max_length=args.max_length,
+                             batch_size=args.batch_size, min_new_tokens=args.min_new_tokens)
+        generations = gen.texts
+        run = {"batch_size": args.batch_size, "max_length": args.max_length,
+               "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.min_new_tokens,
+               **gen.stats()}
+    scores = score_examples(examples, generations)
+    report = {"model": args.model, "dev": str(args.dev), "paragraphs_without_question": without,
+              "f1": scores["f1"], "em": scores["em"], "n": scores["n"],
+              "empty_predictions": scores["empty_predictions"], "predict": run,
+              "examples": scores["examples"]}
+    write_artifact(args.out, "squad", report)
+    line = f"{args.model}: SQuAD F1 {scores['f1']:.3f}, EM {scores['em']:.3f} over {scores['n']}"
+    if run:
+        line += f" ({run['tokens_per_second']:.1f} tokens/s)"
+    print(line)
+    return 0

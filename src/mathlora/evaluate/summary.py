@@ -1,0 +1,135 @@
+"""Per-model summary: ratio, math accuracy, SQuAD F1/EM pass/fail, composite, best checkpoint.
+
+Reads the params report (the low-parameter ratio, trainable / 8.03e9), one ``math.json`` and one
+``squad.json`` per model (base, ckpt1..N; names are taken from the reports). SQuAD passes when
+both F1 and EM reach the thresholds: ``relative`` = ``relative`` x the base model's own scores
+from the same graph (default 0.9), ``fixed`` = the contest's marks (F1 53.883, EM 39.753). The
+composite is ``(1 - ratio) * 0.3 + accuracy * 0.7``; the base model trains nothing (ratio 0) and
+is shown as the reference point, never chosen. The best valid checkpoint is the one with the
+highest composite among those that pass (the earliest on a tie); ``null`` when none passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mathlora.errors import ConfigError, InputError
+from mathlora.evaluate.score import ORGANISERS_DENOMINATOR, composite
+
+BASE = "base"
+
+
+def read_json(path: str | Path, kind: str) -> dict:
+    from mathlora.artifacts import read_artifact
+
+    return read_artifact(path, kind)
+
+
+def ratio_from_params(params: dict, path: str | Path) -> float:
+    if isinstance(params.get("official_ratio"), (int, float)):
+        return float(params["official_ratio"])
+    if isinstance(params.get("trainable_parameters"), int):
+        return params["trainable_parameters"] / ORGANISERS_DENOMINATOR
+    raise InputError(path, "expected 'official_ratio' or 'trainable_parameters'",
+                     field="official_ratio")
+
+
+def thresholds(mode: str, *, relative: float, fixed_f1: float, fixed_em: float,
+               base: dict | None) -> dict:
+    if mode == "fixed":
+        return {"mode": "fixed", "f1": fixed_f1, "em": fixed_em}
+    if mode != "relative":
+        raise ConfigError(f"thresholds must be 'relative' or 'fixed', not {mode!r}")
+    if base is None:
+        raise ConfigError("relative SQuAD thresholds need the base model's squad.json "
+                          "(a report whose model is 'base')")
+    return {"mode": "relative", "relative": relative, "f1": relative * base["f1"],
+            "em": relative * base["em"]}
+
+
+def _order(name: str) -> tuple[int, int]:
+    if name == BASE:
+        return (0, 0)
+    digits = name.removeprefix("ckpt")
+    return (1, int(digits)) if digits.isdigit() else (2, 0)
+
+
+def summarise(ratio: float, math: dict[str, dict], squad: dict[str, dict], limits: dict) -> dict:
+    if set(math) != set(squad):
+        raise ConfigError(f"math reports for {sorted(math)} but SQuAD reports for {sorted(squad)}: "
+                          "each model needs both")
+    rows = []
+    for name in sorted(math, key=_order):
+        m, s = math[name], squad[name]
+        model_ratio = 0.0 if name == BASE else ratio
+        passed = s["f1"] >= limits["f1"] and s["em"] >= limits["em"]
+        rows.append({"model": name, "ratio": model_ratio, "accuracy": m["accuracy"],
+                     "accuracy_ci95": m["modes"][m["primary_mode"]]["ci95"],
+                     "flexible_accuracy": m["modes"]["flexible"]["accuracy"],
+                     "f1": s["f1"], "em": s["em"], "squad_pass": passed,
+                     "score": composite(m["accuracy"], model_ratio)})
+    candidates = [r for r in rows if r["model"] != BASE and r["squad_pass"]]
+    best = max(candidates, key=lambda r: r["score"], default=None)  # max keeps the first on ties
+    return {"thresholds": limits, "models": rows, "best": best["model"] if best else None,
+            "best_score": best["score"] if best else None}
+
+
+def format_table(summary: dict) -> str:
+    lines = [f"{'model':<8}{'ratio':>12}{'accuracy':>10}{'F1':>9}{'EM':>9}  {'SQuAD':<6}{'score':>13}"]
+    for r in summary["models"]:
+        lines.append(f"{r['model']:<8}{r['ratio']:>12.9f}{r['accuracy']:>10.4f}{r['f1']:>9.3f}"
+                     f"{r['em']:>9.3f}  {'pass' if r['squad_pass'] else 'FAIL':<6}{r['score']:>13.9f}")
+    t = summary["thresholds"]
+    lines.append(f"SQuAD thresholds ({t['mode']}): F1 >= {t['f1']:.3f}, EM >= {t['em']:.3f}")
+    lines.append(f"best valid checkpoint: {summary['best'] or 'none passes'}")
+    return "\n".join(lines)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", required=True, help="params.json (official_ratio)")
+    parser.add_argument("--math", nargs="+", required=True, help="math.json of each model")
+    parser.add_argument("--squad", nargs="+", required=True, help="squad.json of each model")
+    parser.add_argument("--thresholds", choices=("relative", "fixed"), default="relative")
+    parser.add_argument("--relative", type=float, default=0.9,
+                        help="share of the base model's F1/EM to keep (default %(default)s)")
+    parser.add_argument("--fixed-f1", type=float, default=53.883, help="contest F1 mark")
+    parser.add_argument("--fixed-em", type=float, default=39.753, help="contest EM mark")
+    parser.add_argument("--contamination", help="contamination.json: its counts go into the summary")
+    parser.add_argument("--out", required=True, help="summary.json to write")
+
+
+def _by_model(paths: list[str], kind: str) -> dict[str, dict]:
+    reports: dict[str, dict] = {}
+    for path in paths:
+        report = read_json(path, kind)
+        if report["model"] in reports:
+            raise InputError(path, f"second {kind} report for model {report['model']!r}",
+                             field="model")
+        reports[report["model"]] = report
+    return reports
+
+
+def main(args: argparse.Namespace) -> int:
+    from mathlora.artifacts import write_artifact
+
+    params_path = Path(args.params)
+    try:
+        params = json.loads(params_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(params_path, "params report not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(params_path, f"not JSON ({exc})") from None
+    math = _by_model(args.math, "math")
+    squad = _by_model(args.squad, "squad")
+    limits = thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
+                        fixed_em=args.fixed_em, base=squad.get(BASE))
+    summary = summarise(ratio_from_params(params, params_path), math, squad, limits)
+    if args.contamination:
+        found = read_json(args.contamination, "contamination")
+        summary["contamination"] = {"exact": found["exact"]["count"],
+                                    "normalised": found["normalised"]["count"]}
+    write_artifact(args.out, "summary", summary)
+    print(format_table(summary))
+    return 0

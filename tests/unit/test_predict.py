@@ -1,0 +1,97 @@
+"""predict's pure parts: prompts, token budgets, output files, and the generation loop (fake model)."""
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from mathlora.evaluate import predict
+from mathlora.evaluate.npy_safe import load_result_texts
+from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX
+
+
+class CharTokenizer:
+    """One id per character; bos/eos/pad beyond the character range."""
+
+    bos_id, eos_id, pad_id = 100000, 100001, 100002
+
+    def encode(self, text, *, bos=False, eos=False):
+        return ([self.bos_id] if bos else []) + [ord(c) for c in text] + ([self.eos_id] if eos else [])
+
+    def decode(self, ids):
+        return "".join(chr(i) for i in ids)
+
+
+def test_prompts_are_the_entrys():
+    prompts = predict.math_prompts([{"problem": "计算 1 + 2 等于多少？", "solution": "3"}])
+    assert prompts == ["Please answer the following math problems:\n计算 1 + 2 等于多少？\n###answer:"]
+    assert prompts[0] == MATH_PROMPT_PREFIX + "计算 1 + 2 等于多少？" + MATH_PROMPT_SUFFIX
+
+
+def test_budgets():
+    assert predict.budgets([10, 500, 512, 600], max_new_tokens=24, max_length=512) == [24, 12, 0, 0]
+
+
+def test_generate_texts_with_a_fake_model(monkeypatch):
+    calls = []
+
+    def greedy_generate(model, prompts, *, max_new_tokens, min_new_tokens=0, eos_id, pad_id,
+                        batch_size, progress=True):
+        calls.append((len(prompts), max_new_tokens, min_new_tokens))
+        # continuation: " =" then the prompt's last character, then more than the budget allows
+        return [[ord(" "), ord("="), p[-1]] + [ord("x")] * 50 for p in prompts]
+
+    monkeypatch.setitem(sys.modules, "mathlora.model.generate",
+                        types.SimpleNamespace(greedy_generate=greedy_generate))
+    model = types.SimpleNamespace(config=types.SimpleNamespace(seq_length=30))
+    prompts = ["a" * 5, "b" * 20, "c" * 40]
+    gen = predict.generate_texts(model, CharTokenizer(), prompts, max_new_tokens=8, max_length=512,
+                                 batch_size=2, min_new_tokens=1)
+    # 6 prompt ids -> 8 new; 21 -> 9 left of the model's 30, capped at 8; 41 -> none left
+    assert gen.budgets == [8, 8, 0]
+    assert gen.texts == [" =axxxxx", " =bxxxxx", ""]
+    assert calls == [(2, 8, 1)]
+    stats = gen.stats()
+    assert stats["prompt_too_long"] == 1 and stats["hit_token_limit"] == 2
+    assert stats["generated_tokens"] == 16 and stats["empty_generations"] == 1
+
+
+def test_output_files(tmp_path):
+    prompts = ["P1\n###answer:", "P2\n###answer:"]
+    records = predict.prediction_records(prompts, [" 3", ""])
+    assert records[0] == {"id": "1", "prompt": prompts[0], "output": prompts[0] + " 3",
+                          "generation": " 3"}
+    predict.write_jsonl(tmp_path / "p.jsonl", records)
+    lines = (tmp_path / "p.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == records
+    predict.write_result_npy(tmp_path / "r.npy", [r["output"] for r in records])
+    loaded = np.load(tmp_path / "r.npy", allow_pickle=True)
+    assert list(loaded) == [{"text_generation_text": [prompts[0] + " 3"]},
+                            {"text_generation_text": [prompts[1]]}]
+    assert load_result_texts(tmp_path / "r.npy") == [prompts[0] + " 3", prompts[1]]
+    with pytest.raises(ValueError):
+        predict.prediction_records(prompts, [" 3"])
+
+
+def test_judge_takes_checkpoints_from_a_zip_safely(tmp_path):
+    import zipfile
+
+    from mathlora.errors import InputError
+    from mathlora.evaluate.judge import extract_checkpoints
+
+    bundle = tmp_path / "sub.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.writestr("ckpts/ckpt10.ckpt", b"10")
+        z.writestr("../../evil/ckpt2.ckpt", b"2")
+        z.writestr("README.md", b"x")
+    found = extract_checkpoints(bundle, tmp_path / "work")
+    assert [p.name for p in found] == ["ckpt2.ckpt", "ckpt10.ckpt"]  # natural order
+    assert all(p.parent == tmp_path / "work" for p in found)
+    assert not (tmp_path.parent / "evil").exists()
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as z:
+        z.writestr("README.md", b"x")
+    with pytest.raises(InputError, match="holds no \\*.ckpt"):
+        extract_checkpoints(empty, tmp_path / "w2")

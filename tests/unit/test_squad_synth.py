@@ -1,0 +1,42 @@
+"""The generated SQuAD-v1.1-format set: format, answer spans, determinism."""
+
+import json
+
+from mathlora.cli import main as cli
+from mathlora.evaluate.squad import read_examples
+from mathlora.evaluate.squad_synth import check_spans, dataset
+
+
+def test_spans_are_in_the_passages():
+    document = dataset(7, "train", 200)
+    assert document["version"] == "1.1" and check_spans(document) == 0
+    for article in document["data"]:
+        for para in article["paragraphs"]:
+            assert 3 <= len(para["qas"]) <= 4
+            for qa in para["qas"]:
+                answer = qa["answers"][0]
+                start = answer["answer_start"]
+                assert para["context"][start:start + len(answer["text"])] == answer["text"]
+                # whole-word span: not the inside of a longer word
+                assert start == 0 or not para["context"][start - 1].isalnum()
+
+
+def test_splits_differ_and_short_passages():
+    train, dev = dataset(7, "train", 30), dataset(7, "dev", 30)
+    contexts = lambda d: [p["context"] for a in d["data"] for p in a["paragraphs"]]  # noqa: E731
+    assert not set(contexts(train)) & set(contexts(dev))
+    assert max(len(c) for c in contexts(train)) < 260
+
+
+def test_cli_is_deterministic_and_readable(tmp_path):
+    paths = []
+    for run in ("a", "b"):
+        train, dev = tmp_path / f"{run}-train.json", tmp_path / f"{run}-dev.json"
+        assert cli(["squad", "synth", "--seed", "5", "--train-paragraphs", "25",
+                    "--dev-paragraphs", "12", "--train-out", str(train), "--dev-out", str(dev)]) == 0
+        paths.append((train, dev))
+    assert paths[0][0].read_bytes() == paths[1][0].read_bytes()
+    assert paths[0][1].read_bytes() == paths[1][1].read_bytes()
+    examples, without = read_examples(paths[0][1])
+    assert len(examples) == 12 and without == 0
+    assert sum(len(a["paragraphs"]) for a in json.loads(paths[0][0].read_text())["data"]) == 25

@@ -1,0 +1,80 @@
+"""Summary: ratio, accuracy, SQuAD pass/fail (relative and fixed), composite, best checkpoint."""
+
+import json
+
+import pytest
+
+from mathlora.artifacts import read_artifact, write_artifact
+from mathlora.cli import main as cli
+from mathlora.evaluate.score import composite
+from mathlora.evaluate.summary import summarise, thresholds
+
+
+def math_report(model, acc):
+    block = {"correct": int(acc * 100), "accuracy": acc, "ci95": [max(0, acc - 0.1), min(1, acc + 0.1)]}
+    return {"model": model, "n": 100, "primary_mode": "strict", "accuracy": acc,
+            "rule": {"name": "r", "round_to_reference": True, "rel_tol": 1e-6},
+            "modes": {"strict": {**block, "no_answer": 0}, "flexible": {**block, "no_answer": 0}},
+            "categories": {}, "unknown_category": 0, "reference_without_number": 0,
+            "prompt_not_found": 0, "sweep": {}, "failures": []}
+
+
+def squad_report(model, f1, em):
+    return {"model": model, "dev": "dev.json", "paragraphs_without_question": 0, "f1": f1, "em": em,
+            "n": 10, "empty_predictions": 0, "predict": None, "examples": []}
+
+
+ACC = {"base": 0.2, "ckpt1": 0.3, "ckpt2": 0.6, "ckpt3": 0.5, "ckpt4": 0.6}
+SQUAD = {"base": (60.0, 45.0), "ckpt1": (58.0, 44.0), "ckpt2": (50.0, 41.0),
+         "ckpt3": (54.0, 40.5), "ckpt4": (55.0, 41.0)}
+
+
+def test_relative_thresholds_and_best():
+    math = {m: math_report(m, a) for m, a in ACC.items()}
+    squad = {m: squad_report(m, *s) for m, s in SQUAD.items()}
+    limits = thresholds("relative", relative=0.9, fixed_f1=53.883, fixed_em=39.753, base=squad["base"])
+    assert limits["f1"] == pytest.approx(54.0) and limits["em"] == pytest.approx(40.5)
+    result = summarise(0.000424393, math, squad, limits)
+    rows = {r["model"]: r for r in result["models"]}
+    assert [r["model"] for r in result["models"]] == ["base", "ckpt1", "ckpt2", "ckpt3", "ckpt4"]
+    assert not rows["ckpt2"]["squad_pass"]                  # F1 50 < 54
+    assert rows["ckpt3"]["squad_pass"]                      # exactly at both limits
+    assert rows["base"]["ratio"] == 0.0
+    assert rows["ckpt4"]["score"] == pytest.approx(composite(0.6, 0.000424393))
+    assert result["best"] == "ckpt4"                        # ckpt2 scores as high but fails SQuAD
+
+
+def test_fixed_thresholds_and_none_passing():
+    math = {m: math_report(m, ACC[m]) for m in ("ckpt1", "ckpt2")}
+    squad = {"ckpt1": squad_report("ckpt1", 53.0, 45.0), "ckpt2": squad_report("ckpt2", 60.0, 39.0)}
+    limits = thresholds("fixed", relative=0.9, fixed_f1=53.883, fixed_em=39.753, base=None)
+    result = summarise(0.0004, math, squad, limits)
+    assert result["best"] is None and result["best_score"] is None
+
+
+def test_tie_goes_to_earliest():
+    math = {m: math_report(m, 0.5) for m in ("ckpt2", "ckpt1")}
+    squad = {m: squad_report(m, 60.0, 45.0) for m in ("ckpt1", "ckpt2")}
+    limits = thresholds("fixed", relative=0.9, fixed_f1=53.883, fixed_em=39.753, base=None)
+    assert summarise(0.0004, math, squad, limits)["best"] == "ckpt1"
+
+
+def test_cli(tmp_path, capsys):
+    args = ["summary", "--params", str(tmp_path / "params.json"), "--out", str(tmp_path / "s.json")]
+    (tmp_path / "params.json").write_text(json.dumps({"official_ratio": 0.000424393}))
+    maths, squads = [], []
+    for m, a in ACC.items():
+        write_artifact(tmp_path / f"{m}.math.json", "math", math_report(m, a))
+        maths.append(str(tmp_path / f"{m}.math.json"))
+        write_artifact(tmp_path / f"{m}.squad.json", "squad", squad_report(m, *SQUAD[m]))
+        squads.append(str(tmp_path / f"{m}.squad.json"))
+    assert cli(args + ["--math", *maths, "--squad", *squads]) == 0
+    summary = read_artifact(tmp_path / "s.json", "summary")
+    assert summary["best"] == "ckpt4"
+    assert "best valid checkpoint: ckpt4" in capsys.readouterr().out
+    # relative thresholds without a base report
+    assert cli(args + ["--math", *maths[1:], "--squad", *squads[1:]]) == 1
+    assert "base model's squad.json" in capsys.readouterr().err
+    # a model with math but no SQuAD report
+    assert cli(args + ["--math", *maths, "--squad", *squads[:-1]]) == 1
+    assert "each model needs both" in capsys.readouterr().err
