@@ -1,0 +1,54 @@
+import pytest
+
+from mathlora.errors import InputError
+from mathlora.jsonl import BadLines, iter_records, read_records
+
+FIELDS = ("problem", "solution")
+
+
+def write(tmp_path, data: bytes):
+    path = tmp_path / "train.json"
+    path.write_bytes(data)
+    return path
+
+
+def test_reads_valid_lines(tmp_path):
+    path = write(tmp_path, '{"problem": "计算 1 + 2 等于多少？", "solution": "1 + 2 = 3"}\n'
+                           '{"problem": "p", "solution": "s", "extra": 1}\n'.encode())
+    records = read_records(path, FIELDS)
+    assert [r["problem"] for r in records] == ["计算 1 + 2 等于多少？", "p"]
+
+
+@pytest.mark.parametrize("data, line, message", [
+    (b'\xef\xbb\xbf{"problem": "a", "solution": "b"}\n', 1, "byte-order mark"),
+    (b'{"problem": "a", "solution": "b"}\r\n', 1, "CRLF"),
+    (b'{"problem": "a", "solution": "b"}\n{"problem": "\xff", "solution": "b"}\n', 2, "invalid UTF-8"),
+    (b'{"problem": "a", "solution": "b"}\n{"problem": "a"\n', 2, "malformed JSON"),
+    (b'{"problem": "a"}\n', 1, "missing field"),
+    (b'{"problem": "a", "solution": 3}\n', 1, "non-string"),
+    (b'["a", "b"]\n', 1, "not a JSON object"),
+    (b'\n', 1, "blank line"),
+])
+def test_bad_lines_name_file_and_line(tmp_path, data, line, message):
+    path = write(tmp_path, data)
+    with pytest.raises(InputError, match=message) as info:
+        read_records(path, FIELDS)
+    assert info.value.line == line
+    assert str(info.value).startswith(f"{path}:{line}")
+
+
+def test_empty_and_missing_file(tmp_path):
+    with pytest.raises(InputError, match="empty"):
+        read_records(write(tmp_path, b""), FIELDS)
+    with pytest.raises(InputError, match="not found"):
+        read_records(tmp_path / "nope.json", FIELDS)
+
+
+def test_skip_mode_counts_every_skipped_line(tmp_path):
+    path = write(tmp_path, b'{"problem": "a", "solution": "b"}\n{bad\n{"problem": 1, "solution": "b"}\n'
+                           b'{"problem": "c", "solution": "d"}\n{also bad\n')
+    bad = BadLines()
+    kept = [n for n, _ in iter_records(path, FIELDS, on_error="skip", bad=bad)]
+    assert kept == [1, 4]
+    assert bad.total == 3
+    assert bad.counts == {"malformed JSON": 2, "non-string field": 1}
