@@ -1,1 +1,86 @@
-# Rules of the package stage group.
+# Rules of the package stage group: REPORT.md, then the submission zip, verified before it counts.
+from pathlib import Path
+
+
+# Files shipped verbatim in the zip's submission/ folder.
+SUBMISSION_FILES = sorted(
+    str(p) for p in Path("submission").glob("*") if p.is_file() and not p.name.startswith(".")
+)
+# Every JSON report of the graph goes into the bundle (its kind is recorded in the manifest).
+BUNDLED_REPORTS = [
+    PREPARE_JSON,
+    SPLIT_JSON,
+    TOKENIZER_JSON,
+    MINDRECORD_JSON,
+    FINETUNE_JSON,
+    *expand(MERGE_JSON, k=CHECKPOINTS),
+    PARAMS_JSON,
+    *expand(PREDICT_JSON, model=MODELS),
+    *expand(MATH_JSON, model=MODELS),
+    *expand(SQUAD_JSON, model=MODELS),
+    CONTAMINATION_JSON,
+    SUMMARY_JSON,
+]
+BUNDLED_FIGURES = [LOSS_PNG, *expand(MATH_PNG, model=MODELS)]
+
+
+# Merged checkpoints go into the zip only in local mode; links mode points at links.yaml.
+BUNDLED_CHECKPOINTS = (
+    expand(MERGED_CKPT, k=CHECKPOINTS) if config["submission"]["checkpoints"] == "local" else []
+)
+
+
+rule report:
+    input:
+        prepare=PREPARE_JSON,
+        split=SPLIT_JSON,
+        train=FINETUNE_JSON,
+        params=PARAMS_JSON,
+        summary=SUMMARY_JSON,
+        yaml=FINETUNE_YAML,
+        math=expand(MATH_JSON, model=MODELS),
+        squad=expand(SQUAD_JSON, model=MODELS),
+    output:
+        report(REPORT_MD, caption="../report/report_md.rst", category="Submission"),
+    params:
+        run_name=config["run_name"],
+        device=config["device"],
+    log:
+        "logs/report/report.log",
+    benchmark:
+        "benchmarks/report/report.tsv"
+    shell:
+        "mathlora report --run-name {params.run_name} --device {params.device}"
+        " --prepare {input.prepare} --split {input.split} --train {input.train}"
+        " --params {input.params} --summary {input.summary} --yaml {input.yaml}"
+        " --math {input.math} --squad {input.squad} --out {output} > {log} 2>&1"
+
+
+rule bundle:
+    input:
+        report=REPORT_MD,
+        yaml=FINETUNE_YAML,
+        submission=SUBMISSION_FILES,
+        links=config["submission"]["links"],
+        reports=BUNDLED_REPORTS,
+        figures=BUNDLED_FIGURES,
+        checkpoints=BUNDLED_CHECKPOINTS,
+    output:
+        zip=SUBMISSION_ZIP,
+        verify=report(SUBMISSION_VERIFY, caption="../report/verify.rst", category="Submission"),
+    params:
+        name=config["run_name"],
+        mode=config["submission"]["checkpoints"],
+        reports=lambda wildcards, input: " ".join(f"--artifact {p}" for p in input.reports),
+        figures=lambda wildcards, input: " ".join(f"--figure {p}" for p in input.figures),
+        checkpoints=lambda wildcards, input: " ".join(f"--checkpoint {p}" for p in input.checkpoints),
+    log:
+        "logs/bundle/bundle.log",
+    benchmark:
+        "benchmarks/bundle/bundle.tsv"
+    shell:
+        "(mathlora bundle --out {output.zip} --name {params.name} --repo ."
+        " --report {input.report} --submission-dir submission --yaml {input.yaml}"
+        " --checkpoints {params.mode} {params.reports} {params.figures} {params.checkpoints}"
+        " --logs logs --benchmarks benchmarks --exclude {log}"
+        " && mathlora verify {output.zip} --out {output.verify}) > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Packaging the entry: the report, the submission zip and its verifier."""

@@ -1,0 +1,282 @@
+"""Build the submission zip: code, predict script, yamls, report, logs, reports, checkpoints.
+
+Everything lives under one folder named after the run. The code package is the project's source
+tree at the current commit (``git archive HEAD``, so results and untracked files never leak in);
+``submission/`` ships verbatim; JSON reports keep their paths under ``results/`` and are recorded
+with their artifact kind; logs and benchmark timings have this machine's folders replaced by
+placeholders. Checkpoints are either bundled (``--checkpoints local``) or referenced through
+``submission/links.yaml`` (``--checkpoints links``). ``manifest.json`` lists every other member with
+its size and sha256. Members are written in sorted order with fixed timestamps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mathlora.artifacts import atomic_output, dump_json, provenance, schema_dir, schema_version, validate
+from mathlora.errors import ArtifactError, ConfigError, InputError
+from mathlora.package import scan
+from mathlora.package.links import all_urls, is_placeholder, load_links
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+STORED_SUFFIXES = {".ckpt", ".npy", ".png", ".mindrecord", ".db", ".zip", ".gz", ".safetensors"}
+BUILD_DIRS = ("results/", "resources/", "logs/", "benchmarks/", "output/", ".snakemake/")
+MAX_LOG_BYTES = 64 * 2**20  # the verifier reads text members whole, up to this size
+CHUNK = 1 << 20
+# Schemas of things that are not graph reports (never offered as a report's kind).
+NOT_REPORT_KINDS = {"config", "provenance", "manifest", "links", "verify"}
+
+
+@dataclass
+class Member:
+    path: str            # relative to the bundle root
+    role: str
+    data: bytes | None = None   # in-memory content, or
+    source: Path | None = None  # a file streamed from disk
+    kind: str | None = None
+    redacted: int = 0
+
+
+# --- collecting members ------------------------------------------------------------------------
+
+def git(repo: Path, *args: str) -> bytes:
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True,
+                              timeout=300).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        stderr = getattr(exc, "stderr", b"") or b""
+        raise InputError(repo, f"git {' '.join(args)} failed: {stderr.decode(errors='replace').strip()}"
+                               " (the code package needs a git checkout with a commit)") from None
+
+
+def code_members(repo: Path, skipped: list[dict[str, str]]) -> tuple[list[Member], dict[str, Any]]:
+    """The tracked files of HEAD under ``code/``; build outputs and links are left out and listed."""
+    commit = git(repo, "rev-parse", "HEAD").decode().strip()
+    dirty = bool(git(repo, "status", "--porcelain", "--untracked-files=no").strip())
+    members = []
+    # The source tree is small (the results are not in git): read the archive whole.
+    archive = io.BytesIO(git(repo, "archive", "--format=tar", commit))
+    with tarfile.open(fileobj=archive, mode="r:") as tar:
+        for info in tar:
+            if info.isdir() or info.name == "pax_global_header":
+                continue
+            if info.name.startswith(BUILD_DIRS):
+                skipped.append({"path": info.name, "reason": "build output tracked in git"})
+            elif not info.isfile():
+                skipped.append({"path": info.name, "reason": "not a regular file (link)"})
+            else:
+                members.append(Member(f"code/{info.name}", "code", data=tar.extractfile(info).read()))
+    return members, {"commit": commit, "dirty": dirty, "files": len(members)}
+
+
+def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` as a POSIX string; paths outside the build tree are refused."""
+    resolved = path.resolve() if path.is_absolute() else (base / path).resolve()
+    try:
+        return resolved.relative_to(base.resolve()).as_posix()
+    except ValueError:
+        raise InputError(path, f"is outside the build folder {base}: bundle inputs must be inside it") \
+            from None
+
+
+def require_file(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    return path
+
+
+def detect_kind(document: Any, source: Path) -> str:
+    """The one artifact kind whose schema accepts ``document``."""
+    from mathlora.artifacts import validator
+
+    if not isinstance(document, dict) or "schema_version" not in document:
+        raise InputError(source, "not a mathlora report: no schema_version")
+    matches = []
+    for schema in sorted(schema_dir().glob("*.schema.json")):
+        kind = schema.name.removesuffix(".schema.json")
+        if kind in NOT_REPORT_KINDS:
+            continue
+        if validator(kind).is_valid(document):
+            matches.append(kind)
+    if len(matches) != 1:
+        found = f"matches {matches}" if matches else "matches no schema in " + str(schema_dir().name)
+        raise InputError(source, f"cannot tell its report kind: it {found}")
+    return matches[0]
+
+
+def report_member(spec: str, base: Path) -> Member:
+    """``KIND=PATH`` or ``PATH`` (kind detected from the schemas); validated before bundling."""
+    kind, _, name = spec.rpartition("=") if "=" in spec else (None, "", spec)
+    path = require_file(Path(name))
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not a JSON report ({exc})") from None
+    kind = kind or detect_kind(document, path)
+    validate(document, kind, source=path)
+    return Member(relative(path, base), "report", source=path, kind=kind)
+
+
+def text_with_placeholders(path: Path, roots: dict[str, str]) -> tuple[bytes, int]:
+    """A log's bytes with this machine's folders replaced (undecodable bytes kept as they were)."""
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    text, count = scan.redact_roots(text, roots)
+    return text.encode("utf-8", errors="surrogateescape"), count
+
+
+def tree_members(folder: Path, role: str, base: Path, exclude: set[Path],
+                 skipped: list[dict[str, str]], roots: dict[str, str]) -> list[Member]:
+    """Every regular file under ``folder`` (sorted), redacted; huge files are listed as skipped."""
+    members = []
+    if not folder.is_dir():
+        return members
+    excluded = {p.resolve() for p in exclude}
+    for path in sorted(p for p in folder.rglob("*")):
+        rel = relative(path, base)
+        if path.is_symlink() or not path.is_file():
+            if path.is_symlink():
+                skipped.append({"path": rel, "reason": "symbolic link"})
+            continue
+        if path.resolve() in excluded or path.name.startswith("."):
+            continue
+        if path.stat().st_size > MAX_LOG_BYTES:
+            skipped.append({"path": rel, "reason": f"larger than {MAX_LOG_BYTES} bytes"})
+            continue
+        data, count = text_with_placeholders(path, roots)
+        members.append(Member(rel, role, data=data, redacted=count))
+    return members
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+def chunks(member: Member) -> Iterator[bytes]:
+    if member.data is not None:
+        yield member.data
+        return
+    with member.source.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def zip_info(name: str, suffix: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.create_system = 3  # unix, so the mode below is read as a regular file
+    info.external_attr = 0o100644 << 16
+    info.compress_type = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+    return info
+
+
+def write_member(archive: zipfile.ZipFile, root: str, member: Member) -> dict[str, Any]:
+    """Stream one member into the archive, hashing what is written."""
+    digest, size = hashlib.sha256(), 0
+    info = zip_info(f"{root}/{member.path}", Path(member.path).suffix)
+    with archive.open(info, "w", force_zip64=True) as stream:
+        for chunk in chunks(member):
+            digest.update(chunk)
+            size += len(chunk)
+            stream.write(chunk)
+    entry: dict[str, Any] = {"path": member.path, "size": size, "sha256": digest.hexdigest(),
+                             "role": member.role}
+    if member.kind:
+        entry["kind"] = member.kind
+    if member.redacted:
+        entry["redacted"] = member.redacted
+    return entry
+
+
+def write_bundle(out: Path, name: str, members: list[Member], *, checkpoints: str,
+                 code: dict[str, Any], skipped: list[dict[str, str]]) -> dict[str, Any]:
+    """Write the zip atomically; returns the manifest (also stored as ``<name>/manifest.json``)."""
+    paths = [m.path for m in members]
+    duplicates = sorted({p for p in paths if paths.count(p) > 1})
+    if duplicates:
+        raise ArtifactError(f"two bundle members would share the paths {duplicates[:5]}")
+    with atomic_output(out, suffix=".zip") as tmp:
+        with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
+            entries = [write_member(archive, name, m) for m in sorted(members, key=lambda m: m.path)]
+            manifest = {"schema_version": schema_version("manifest"), "name": name, "root": name,
+                        "checkpoints": checkpoints, "code": code, "members": entries,
+                        "skipped": skipped, "provenance": provenance()}
+            validate(manifest, "manifest", source=f"{out}:manifest.json")
+            archive.writestr(zip_info(f"{name}/manifest.json", ".json"),
+                             dump_json(manifest).encode("utf-8"))
+    return manifest
+
+
+def collect(args: argparse.Namespace, base: Path) -> tuple[list[Member], dict[str, Any], list[dict]]:
+    skipped: list[dict[str, str]] = []
+    roots = scan.build_roots()
+    members, code = code_members(args.repo, skipped)
+    members.append(Member("REPORT.md", "document", source=require_file(args.report)))
+    submission = sorted(p for p in args.submission_dir.iterdir()
+                        if p.is_file() and not p.name.startswith(".")) \
+        if args.submission_dir.is_dir() else []
+    if not submission:
+        raise InputError(args.submission_dir, "no submission files (run_llama3_test.py, links.yaml)")
+    members += [Member(f"submission/{p.name}", "submission", source=p) for p in submission]
+    links = load_links(args.submission_dir / "links.yaml")
+    if args.checkpoints == "links":
+        placeholders = [u for u in all_urls(links) if is_placeholder(u)]
+        if placeholders:
+            raise ConfigError(f"{args.submission_dir / 'links.yaml'}: {len(placeholders)} URLs are "
+                              "placeholders on .invalid; put the published https links there first")
+        if args.checkpoint:
+            raise ConfigError("--checkpoints links bundles no checkpoint files; drop --checkpoint")
+    elif not args.checkpoint:
+        raise ConfigError("--checkpoints local needs the merged checkpoints (--checkpoint PATH ...)")
+    members.append(Member(relative(require_file(args.yaml), base), "yaml", source=args.yaml))
+    members += [report_member(spec, base) for spec in args.artifact]
+    members += [Member(relative(require_file(p), base), "figure", source=p) for p in args.figure]
+    members += [Member(relative(require_file(p), base), "checkpoint", source=p) for p in args.checkpoint]
+    exclude = set(args.exclude)
+    for folder, role in ((args.logs, "log"), (args.benchmarks, "benchmark")):
+        if folder is not None:
+            members += tree_members(folder, role, base, exclude, skipped, roots)
+    return members, code, skipped
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="the zip to write (results/submission/<name>.zip)")
+    parser.add_argument("--name", required=True, help="the run name: the zip's top-level folder")
+    parser.add_argument("--repo", type=Path, default=Path("."),
+                        help="git checkout whose HEAD is the code package (default: .)")
+    parser.add_argument("--report", type=Path, required=True, help="REPORT.md")
+    parser.add_argument("--submission-dir", type=Path, default=Path("submission"),
+                        help="files shipped verbatim: run_llama3_test.py, links.yaml, yamls")
+    parser.add_argument("--yaml", type=Path, required=True,
+                        help="the MindFormers training yaml of this run (the ratio is recounted from it)")
+    parser.add_argument("--artifact", action="append", default=[], metavar="[KIND=]PATH",
+                        help="a JSON report; its kind is detected from the schemas unless given")
+    parser.add_argument("--figure", action="append", type=Path, default=[], help="a figure (png)")
+    parser.add_argument("--checkpoints", choices=["local", "links"], required=True,
+                        help="local: bundle the merged checkpoints; links: submission/links.yaml")
+    parser.add_argument("--checkpoint", action="append", type=Path, default=[],
+                        help="a merged checkpoint to bundle (local mode), in training order")
+    parser.add_argument("--logs", type=Path, help="folder of the graph's logs")
+    parser.add_argument("--benchmarks", type=Path, help="folder of the graph's benchmark timings")
+    parser.add_argument("--exclude", action="append", type=Path, default=[],
+                        help="a file under --logs/--benchmarks to leave out (e.g. this rule's own log)")
+
+
+def main(args: argparse.Namespace) -> int:
+    base = Path.cwd()
+    members, code, skipped = collect(args, base)
+    manifest = write_bundle(args.out, args.name, members, checkpoints=args.checkpoints, code=code,
+                            skipped=skipped)
+    total = sum(e["size"] for e in manifest["members"])
+    print(f"{args.out}: {len(manifest['members'])} members, {total} bytes; code at "
+          f"{code['commit'][:12]}{' (dirty tree)' if code['dirty'] else ''}; "
+          f"{len(skipped)} files skipped")
+    for item in skipped:
+        print(f"  skipped {item['path']}: {item['reason']}")
+    return 0

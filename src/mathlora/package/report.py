@@ -1,0 +1,276 @@
+"""Write REPORT.md from the graph's own artifacts, in the sections the contest asks for.
+
+Method, data scale and preprocessing (every count of prepare.json and split.json), hyper-parameters
+(read from the MindFormers yaml the run trained with), the checkpoints with their scores, the
+original-ability (SQuAD) result, math accuracy, low-parameter ratio and composite score, the
+prompts, and the environment with exact package versions. Nothing is typed in by hand: every number
+comes from a validated artifact, so the report cannot drift from the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mathlora import prompts
+from mathlora.artifacts import atomic_output, read_artifact
+from mathlora.errors import InputError
+from mathlora.package.facts import params_counts
+
+CONTEST_ENVIRONMENT = "MindSpore 2.3.0rc2 and MindFormers r1.1 (research/llama3) on Ascend, tiktoken"
+SKIP_KEYS = {"provenance", "schema_version", "examples", "texts"}
+
+
+# --- small formatting helpers --------------------------------------------------------------------
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if digits else f"{value:g}"
+    return str(value).replace("|", "\\|")
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell if isinstance(cell, str) else fmt(cell) for cell in row) + " |"
+              for row in rows]
+    return lines
+
+
+def numeric_leaves(document: Any, prefix: str = "") -> list[tuple[str, int | float]]:
+    """Every number of a report with its dotted path (provenance and examples left out)."""
+    found: list[tuple[str, int | float]] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in SKIP_KEYS:
+                continue
+            found += numeric_leaves(value, f"{prefix}{key}.")
+    elif isinstance(document, (int, float)) and not isinstance(document, bool):
+        found.append((prefix.rstrip("."), document))
+    return found
+
+
+def dig(document: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        if not isinstance(document, dict) or key not in document:
+            return None
+        document = document[key]
+    return document
+
+
+def by_model(paths: list[Path], kind: str) -> dict[str, dict[str, Any]]:
+    """Reports keyed by the model they name (base, ckpt1, ...); a model twice is an error."""
+    reports: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        report = read_artifact(path, kind)
+        if report["model"] in reports:
+            raise InputError(path, f"second {kind} report for model {report['model']!r}", field="model")
+        reports[report["model"]] = report
+    return reports
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+def section_method(ft: dict[str, Any], run_name: str, device: str) -> list[str]:
+    pet = dig(ft, "model.model_config.pet_config") or {}
+    model = dig(ft, "model.model_config") or {}
+    return [
+        "## 1. Method", "",
+        f"Run `{run_name}` on `{device}`. Low-rank adaptation (LoRA) of a Llama3-architecture model "
+        f"({fmt(model.get('num_layers'))} layers, hidden size {fmt(model.get('hidden_size'))}) with "
+        f"MindFormers' `pet_config`: rank {fmt(pet.get('lora_rank'))}, alpha {fmt(pet.get('lora_alpha'), 0)}, "
+        f"dropout {fmt(pet.get('lora_dropout'), 0)}, target modules `{pet.get('target_modules', '—')}`. "
+        "Only the LoRA matrices train; the base weights stay frozen. Each saved checkpoint is merged "
+        "into full weights (W += B·A · alpha/rank) and evaluated as a plain network.", ""]
+
+
+def section_data(prepare: dict[str, Any], split: dict[str, Any] | None) -> list[str]:
+    lines = [
+        "## 2. Data scale and preprocessing", "",
+        "From the organisers' train.json: the instruction template text is removed, problems whose "
+        "solution is a multiplication `a * b = c` or a division `a / b = c` are dropped, and a seeded "
+        "sample is drawn from the Chinese and the English parts. Each sampled problem becomes a "
+        f"conversation: human = `{prompts.TRAIN_HUMAN_PREFIX} <problem>`, gpt = solution. "
+        "The held-out test set is drawn from lines never sampled (deduplicated against training).", "",
+        "Counts from `prepare.json`:", ""]
+    lines += table(["count", "value"], [[f"`{k}`", v] for k, v in numeric_leaves(prepare)])
+    if split is not None:
+        lines += ["", "Counts from `split.json` (the held-out test set):", ""]
+        lines += table(["count", "value"], [[f"`{k}`", v] for k, v in numeric_leaves(split)])
+    return lines + [""]
+
+
+HYPER_PARAMETERS = (
+    ("epochs", "runner_config.epochs"),
+    ("batch size per step (runner)", "runner_config.batch_size"),
+    ("sequence length", "model.model_config.seq_length"),
+    ("optimizer", "optimizer.type"),
+    ("beta1 / beta2 / eps", ("optimizer.beta1", "optimizer.beta2", "optimizer.eps")),
+    ("learning-rate schedule", "lr_schedule.type"),
+    ("learning rate -> end", ("lr_schedule.learning_rate", "lr_schedule.lr_end")),
+    ("warm-up ratio", "lr_schedule.warmup_ratio"),
+    ("LoRA rank / alpha / dropout", ("model.model_config.pet_config.lora_rank",
+                                     "model.model_config.pet_config.lora_alpha",
+                                     "model.model_config.pet_config.lora_dropout")),
+    ("LoRA target modules", "model.model_config.pet_config.target_modules"),
+    ("data / model parallel", ("parallel_config.data_parallel", "parallel_config.model_parallel")),
+    ("recompute", "recompute_config.recompute"),
+    ("compute / parameter dtype", ("model.model_config.compute_dtype",
+                                   "model.model_config.param_init_type")),
+    ("flash attention", "model.model_config.use_flash_attention"),
+    ("hidden / layers / heads / KV heads", ("model.model_config.hidden_size",
+                                            "model.model_config.num_layers",
+                                            "model.model_config.num_heads",
+                                            "model.model_config.n_kv_heads")),
+    ("FFN size", "model.model_config.intermediate_size"),
+    ("vocabulary", "model.model_config.vocab_size"),
+    ("rope theta / rms_norm_eps", ("model.model_config.theta", "model.model_config.rms_norm_eps")),
+    ("bos / eos / pad ids", ("model.model_config.bos_token_id", "model.model_config.eos_token_id",
+                             "model.model_config.pad_token_id")),
+)
+
+
+def section_hyper(ft: dict[str, Any], train: dict[str, Any], yaml_name: str) -> list[str]:
+    rows = []
+    for label, keys in HYPER_PARAMETERS:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        rows.append([label, " / ".join(fmt(dig(ft, k), 0) for k in keys)])
+    schedule = train.get("schedule", {})
+    for key in ("rows", "global_batch_size", "steps_per_epoch", "total_steps", "save_checkpoint_steps"):
+        if key in schedule:
+            rows.append([f"schedule: {key.replace('_', ' ')}", fmt(schedule[key])])
+    if "seconds" in train:
+        rows.append(["fine-tuning wall time (s)", fmt(float(train["seconds"]), 1)])
+    return ["## 3. Hyper-parameters", "", f"From `{yaml_name}`, the MindFormers yaml the run trained "
+            "with, and the fine-tuning report:", "", *table(["parameter", "value"], rows), ""]
+
+
+def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[str, dict],
+                    train: dict[str, Any], counts: dict[str, Any]) -> list[str]:
+    steps = {f"ckpt{c['k']}": c for c in train.get("checkpoints", [])}
+    rows = []
+    for r in summary["models"]:
+        c = steps.get(r["model"], {})
+        low, high = r["accuracy_ci95"]
+        rows.append([f"`{r['model']}`", fmt(c.get("step")), fmt(c.get("epoch")), fmt(r["accuracy"]),
+                     f"[{low:.3f}, {high:.3f}]", fmt(r["f1"], 2), fmt(r["em"], 2),
+                     fmt(r["squad_pass"]), fmt(r["ratio"], 9), fmt(r["score"], 9)])
+    t = summary["thresholds"]
+    words = (f"{t['mode']}" + (f" ({t['relative']:g} x the base model)" if "relative" in t else "")
+             + f": F1 >= {t['f1']:.3f}, EM >= {t['em']:.3f}")
+    best = summary["best"]
+    lines = ["## 4. Checkpoints and scores", "",
+             "Checkpoints are saved at evenly spaced steps of the fine-tuning run and listed in "
+             "training order; `base` is the model before fine-tuning (ratio 0, never chosen). "
+             "Composite score = (1 - ratio) x 0.3 + accuracy x 0.7.", "",
+             *table(["model", "step", "epoch", "math accuracy", "95 % CI", "SQuAD F1", "SQuAD EM",
+                     "original ability kept", "ratio", "composite"], rows), "",
+             (f"Best checkpoint (highest composite among those keeping the original ability): "
+              f"**`{best}`**, composite {summary['best_score']:.9f}." if best else
+              "No checkpoint keeps the original ability: there is no valid best checkpoint."), ""]
+    lines += ["## 5. Original ability (SQuAD v1.1)", "",
+              f"F1 and EM with EmF1Metric semantics; pass thresholds {words}.", ""]
+    lines += table(["model", "n", "F1", "EM", "empty predictions", "kept"],
+                   [[f"`{r['model']}`", fmt(dig(squad.get(r["model"]), "n")), fmt(r["f1"], 3),
+                     fmt(r["em"], 3), fmt(dig(squad.get(r["model"]), "empty_predictions")),
+                     fmt(r["squad_pass"])] for r in summary["models"]])
+    lines += ["", "## 6. Math accuracy, ratio and composite", ""]
+    for r in summary["models"]:
+        m = math.get(r["model"], {})
+        lines.append(f"- `{r['model']}`: accuracy {r['accuracy']:.4f}"
+                     + (f" over {m['n']} problems (primary rule `{m['primary_mode']}`)" if m else "")
+                     + f", flexible rule {r['flexible_accuracy']:.4f}; composite {r['score']:.9f}")
+    lines += ["", f"Trainable parameters: {fmt(counts['trainable'])}"
+              + (f" of {fmt(counts['total'])}" if counts.get("total") else "")
+              + f"; low-parameter ratio = trainable / 8,030,000,000 = **{counts['ratio']:.9f}**.", ""]
+    return lines
+
+
+def section_prompt() -> list[str]:
+    example = prompts.math_prompt("<problem>")
+    return ["## 7. Prompts", "",
+            "Inference (the entry's `run_llama3_test.py`, shipped in `submission/`):", "",
+            "```text", example, "```", "",
+            f"Training conversation: human = `{prompts.TRAIN_HUMAN_PREFIX} <problem>`, gpt = solution, "
+            "rendered with FastChat's vicuna v1.1 template by the organisers' preprocessing:", "",
+            "```text", f"{prompts.VICUNA_SYSTEM} {prompts.VICUNA_USER}: <human> "
+            f"{prompts.VICUNA_ASSISTANT}: <gpt>{prompts.VICUNA_ROUND_END}", "```", "",
+            "Original-ability (SQuAD) prompt:", "",
+            "```text", prompts.SQUAD_PROMPT, "```", ""]
+
+
+def section_environment(train: dict[str, Any], device: str) -> list[str]:
+    packages = dig(train, "provenance.packages") or {}
+    rows = [[name, f"`{version}`"] for name, version in sorted(packages.items())]
+    lines = ["## 8. Environment", "",
+             f"Fine-tuning ran with (from the provenance of the fine-tuning report; commit "
+             f"`{dig(train, 'provenance.git_commit') or 'unknown'}`):", "",
+             *table(["package", "version"], rows), "",
+             f"Report written on {platform.system()} {platform.machine()}, Python "
+             f"{platform.python_version()}. Every pinned package is in `code/requirements.lock`; "
+             "`make submission` rebuilds the environment and the entry."]
+    if device == "ascend":
+        lines += ["", f"Contest environment of the predict script: {CONTEST_ENVIRONMENT}."]
+    return lines + [""]
+
+
+def build_report(args: argparse.Namespace) -> str:
+    prepare = read_artifact(args.prepare, "prepare")
+    split = read_artifact(args.split, "split") if args.split else None
+    train = read_artifact(args.train, "train")
+    params = read_artifact(args.params, "params")
+    summary = read_artifact(args.summary, "summary")
+    math = by_model(args.math, "math")
+    squad = by_model(args.squad, "squad")
+    try:
+        ft = yaml.safe_load(Path(args.yaml).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(args.yaml, "MindFormers yaml not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(args.yaml, f"not valid YAML ({exc})") from None
+    if not isinstance(ft, dict):
+        raise InputError(args.yaml, "expected a MindFormers yaml mapping")
+    counts = params_counts(params, args.params)
+    lines = [f"# Submission report: {args.run_name}", "",
+             "Generated by `mathlora report` from the artifacts of the run; every number below is "
+             "read from a schema-validated report of the graph.", ""]
+    lines += section_method(ft, args.run_name, args.device)
+    lines += section_data(prepare, split)
+    lines += section_hyper(ft, train, Path(args.yaml).name)
+    lines += section_results(summary, math, squad, train, counts)
+    lines += section_prompt()
+    lines += section_environment(train, args.device)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="REPORT.md to write")
+    parser.add_argument("--run-name", required=True, help="the run's name (config run_name)")
+    parser.add_argument("--device", choices=["cpu", "ascend"], required=True, help="config device")
+    parser.add_argument("--prepare", type=Path, required=True, help="prepare.json")
+    parser.add_argument("--split", type=Path, help="split.json (test-set counts)")
+    parser.add_argument("--train", type=Path, required=True, help="fine-tuning report (train.json)")
+    parser.add_argument("--params", type=Path, required=True, help="params.json")
+    parser.add_argument("--summary", type=Path, required=True,
+                        help="summary.json (scores, SQuAD pass/fail, best checkpoint)")
+    parser.add_argument("--yaml", type=Path, required=True, help="the MindFormers training yaml")
+    parser.add_argument("--math", type=Path, nargs="+", required=True,
+                        help="math.json of each model (base, ckpt1, ...)")
+    parser.add_argument("--squad", type=Path, nargs="+", required=True, help="squad.json of each model")
+
+
+def main(args: argparse.Namespace) -> int:
+    text = build_report(args)
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"{args.out}: {len(text.splitlines())} lines, {len(args.math)} models")
+    return 0

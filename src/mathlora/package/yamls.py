@@ -1,0 +1,54 @@
+"""The MindFormers yamls shipped in ``submission/``: the entry's, as rendered for the Ascend run.
+
+The contest environment has no mathlora, so the bundle ships the rendered training and prediction
+yamls of ``config/ascend.yaml``. They are rendered by :mod:`mathlora.model.render` with the real
+Llama3 vocabulary (128,000 ranks + 256 specials, bos/eos/pad 128000/128001/128002) and the real
+training set size (the configured Chinese + English sample, one MindRecord row each); dataset and
+checkpoint paths stay empty because ``run_llama3.py`` / ``run_llama3_test.py`` take them on the
+command line. A test keeps the committed files equal to this output; refresh them with
+``python -m mathlora.package.yamls``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ASCEND_CONFIG = "config/ascend.yaml"
+LLAMA3_RANKS = 128_000
+FILES = {"finetune": "finetune_llama3_8b_lora.yaml", "predict": "predict_llama3_8b_lora.yaml"}
+
+
+def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
+    """File name -> rendered text of the fine-tuning and prediction yamls of a config."""
+    from mathlora.model import render
+
+    settings = render.load_settings(config_path, None)
+    vocab = {"ranks": LLAMA3_RANKS, "vocab_size": LLAMA3_RANKS + render.SPECIAL_TOKENS,
+             "bos_token_id": LLAMA3_RANKS, "eos_token_id": LLAMA3_RANKS + 1,
+             "pad_token_id": LLAMA3_RANKS + 2}
+    import yaml
+
+    with open(config_path, encoding="utf-8") as handle:
+        sample = yaml.safe_load(handle)["data"]["sample"]
+    rows = sample["chinese"] + sample["english"]
+    texts = {}
+    for mode, name in FILES.items():
+        values = render.render_values(settings, mode=mode, vocab=vocab, tokenizer="tokenizer.model",
+                                      rows=rows if mode == "finetune" else None, dataset="",
+                                      load_checkpoint="", output_dir="./output",
+                                      config_name=str(config_path))
+        texts[name] = render.render(values)
+    return texts
+
+
+def main(argv: list[str] | None = None) -> int:
+    out = Path(argv[0] if argv else "submission")
+    for name, text in submission_yamls().items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {out / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
