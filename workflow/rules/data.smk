@@ -1,1 +1,138 @@
-# Rules of the data stage group.
+# Rules of the data stage group: raw train.json -> training sample, test set, conversations,
+# tokenizer, MindRecord. Each rule is one `mathlora` call; config reaches it only as arguments.
+
+DATA = config["data"]
+
+
+if DATA["source"] == "synth":
+
+    rule synth:
+        output:
+            TRAIN_JSON,
+        params:
+            seed=config["seed"],
+            chinese=DATA["chinese_lines"],
+            english=DATA["english_lines"],
+            template_rate=DATA.get("template_rate", 0.0),
+        log:
+            "logs/synth/synth.log",
+        benchmark:
+            "benchmarks/synth/synth.tsv"
+        shell:
+            "mathlora synth --seed {params.seed} --chinese-lines {params.chinese}"
+            " --english-lines {params.english} --template-rate {params.template_rate}"
+            " --out {output} > {log} 2>&1"
+
+
+rule prepare:
+    input:
+        TRAIN_JSON,
+    output:
+        jsonl=TRAIN_JSONL,
+        report=PREPARE_JSON,
+    params:
+        seed=config["seed"],
+        chinese_lines=DATA["chinese_lines"],
+        chinese=DATA["sample"]["chinese"],
+        english=DATA["sample"]["english"],
+        on_error=DATA["on_error"],
+    log:
+        "logs/prepare/prepare.log",
+    benchmark:
+        "benchmarks/prepare/prepare.tsv"
+    shell:
+        "mathlora prepare --in {input} --chinese-lines {params.chinese_lines} --seed {params.seed}"
+        " --chinese {params.chinese} --english {params.english} --on-error {params.on_error}"
+        " --out {output.jsonl} --report {output.report} > {log} 2>&1"
+
+
+rule split:
+    input:
+        raw=TRAIN_JSON,
+        train=TRAIN_JSONL,
+    output:
+        jsonl=TEST_JSONL,
+        report=SPLIT_JSON,
+    params:
+        seed=config["seed"],
+        chinese_lines=DATA["chinese_lines"],
+        size=DATA["test_size"],
+        pool=DATA.get("test_pool", "all"),
+        on_error=DATA["on_error"],
+    log:
+        "logs/split/split.log",
+    benchmark:
+        "benchmarks/split/split.tsv"
+    shell:
+        "mathlora split --in {input.raw} --train {input.train} --chinese-lines {params.chinese_lines}"
+        " --seed {params.seed} --size {params.size} --pool {params.pool} --on-error {params.on_error}"
+        " --out {output.jsonl} --report {output.report} > {log} 2>&1"
+
+
+rule conversation:
+    input:
+        TRAIN_JSONL,
+    output:
+        CONVERSATION_JSON,
+    log:
+        "logs/conversation/conversation.log",
+    benchmark:
+        "benchmarks/conversation/conversation.tsv"
+    shell:
+        "mathlora conversation --in {input} --out {output} > {log} 2>&1"
+
+
+if config["tokenizer"]["source"] == "train":
+
+    rule tokenizer:
+        input:
+            CONVERSATION_JSON,
+        output:
+            model=TOKENIZER_MODEL,
+            report=TOKENIZER_JSON,
+        params:
+            ranks=config["tokenizer"].get("ranks", 3000),
+        log:
+            "logs/tokenizer/tokenizer.log",
+        benchmark:
+            "benchmarks/tokenizer/tokenizer.tsv"
+        shell:
+            "mathlora tokenizer train --in {input} --ranks {params.ranks} --out {output.model}"
+            " --report {output.report} > {log} 2>&1"
+
+else:
+
+    rule tokenizer_info:
+        input:
+            model=TOKENIZER_MODEL,
+            text=CONVERSATION_JSON,
+        output:
+            TOKENIZER_JSON,
+        log:
+            "logs/tokenizer_info/tokenizer_info.log",
+        benchmark:
+            "benchmarks/tokenizer_info/tokenizer_info.tsv"
+        shell:
+            "mathlora tokenizer info --model {input.model} --text {input.text} --out {output}"
+            " > {log} 2>&1"
+
+
+rule mindrecord:
+    input:
+        conversations=CONVERSATION_JSON,
+        tokenizer=TOKENIZER_MODEL,
+    output:
+        data=TRAIN_MINDRECORD,
+        index=f"{TRAIN_MINDRECORD}.db",
+        report=MINDRECORD_JSON,
+    params:
+        seq_length=config["mindrecord"]["seq_length"],
+        mask=config["mindrecord"]["mask"],
+    log:
+        "logs/mindrecord/mindrecord.log",
+    benchmark:
+        "benchmarks/mindrecord/mindrecord.tsv"
+    shell:
+        "mathlora mindrecord --in {input.conversations} --tokenizer {input.tokenizer}"
+        " --seq-length {params.seq_length} --mask {params.mask} --out {output.data}"
+        " --report {output.report} > {log} 2>&1"

@@ -1,0 +1,169 @@
+"""Prepare the training sample exactly as the entry did: template text out, * and / out, seeded sample.
+
+Reads the organisers' raw train.json (JSON Lines ``{"problem", "solution"}``; the first
+``--chinese-lines`` lines are Chinese, the rest English), removes instruction-template text wherever it
+appears (see :mod:`mathlora.data.clean` for what that text is), drops every line whose solution is a
+multiplication ``a * b = c`` or a division ``a / b = c``, then draws a seeded random sample of the
+remaining Chinese and English lines (the entry: 88,800 + 1,200). Duplicates are kept, as the entry
+kept them, and counted. Writes the sample (same JSON Lines format, in file order) and a report
+(``prepare.json``) that accounts for every line read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mathlora.artifacts import atomic_output, write_artifact
+from mathlora.data.categories import CATEGORIES, categorize
+from mathlora.data.clean import TEMPLATE_TEXTS, Line, read_lines
+from mathlora.errors import ConfigError
+from mathlora.jsonl import BadLines, dumps_line
+
+_NUM = r"-?\d+(?:\.\d+)?"
+# The solution of a multiplication or division problem: ``a * b = c`` / ``a / b = c``.
+MUL_DIV = re.compile(rf"^\s*{_NUM}\s*([*/])\s*{_NUM}\s*=\s*\S+\s*$")
+DROP_RULES = {"*": "multiplication", "/": "division"}
+
+
+def drop_reason(line: Line) -> str | None:
+    """Why prepare drops a line, or ``None`` to keep it."""
+    if not line.problem.strip() or not line.solution.strip():
+        return "empty_after_template_removal"
+    match = MUL_DIV.match(line.solution)
+    return DROP_RULES[match.group(1)] if match else None
+
+
+@dataclass
+class Tally:
+    lines: int = 0
+    template_lines: int = 0
+    template_occurrences: int = 0
+    duplicates: int = 0
+    removed: Counter = field(default_factory=Counter)
+    by_category: Counter = field(default_factory=Counter)
+    kept: dict[str, list[Line]] = field(default_factory=lambda: {"chinese": [], "english": []})
+
+
+def language(line: Line) -> str:
+    return "english" if line.english else "chinese"
+
+
+def tally(lines: Iterable[Line]) -> Tally:
+    """Apply the removal rules to every line, counting everything."""
+    result = Tally()
+    seen: set[tuple[str, str]] = set()
+    for line in lines:
+        result.lines += 1
+        if line.templates:
+            result.template_lines += 1
+            result.template_occurrences += line.templates
+        key = (line.problem, line.solution)
+        if key in seen:
+            result.duplicates += 1
+        else:
+            seen.add(key)
+        result.by_category[categorize(line.problem) or "unknown"] += 1
+        reason = drop_reason(line)
+        if reason:
+            result.removed[reason] += 1
+        else:
+            result.kept[language(line)].append(line)
+    return result
+
+
+def sample(kept: dict[str, list[Line]], sizes: dict[str, int], seed: int) -> list[Line]:
+    """Seeded sample of ``sizes[lang]`` kept lines per language, returned in file order."""
+    rng = random.Random(seed)
+    chosen: list[Line] = []
+    for lang in ("chinese", "english"):
+        pool, want = kept[lang], sizes[lang]
+        if want > len(pool):
+            raise ConfigError(f"data.sample.{lang}: asked for {want} lines but only {len(pool)} "
+                              f"{lang} lines survive the prepare rules")
+        chosen.extend(rng.sample(pool, want))
+    return sorted(chosen, key=lambda line: line.number)
+
+
+def _count(lines: Iterable[Line]) -> dict[str, int]:
+    counts = Counter(categorize(line.problem) or "unknown" for line in lines)
+    return {name: counts[name] for name in (*CATEGORIES, "unknown") if counts[name]}
+
+
+def report(path: Path, chinese_lines: int, seed: int, sizes: dict[str, int], on_error: str,
+           bad: BadLines, result: Tally, chosen: list[Line]) -> dict[str, Any]:
+    sample_keys = Counter((line.problem, line.solution) for line in chosen)
+    return {
+        "input": str(path),
+        "chinese_lines": chinese_lines,
+        "seed": seed,
+        "on_error": on_error,
+        "lines_read": result.lines + bad.total,
+        "invalid": {"total": bad.total, "by_reason": dict(sorted(bad.counts.items())),
+                    "examples": dict(sorted(bad.examples.items()))},
+        "valid": result.lines,
+        "template_text": {"texts": list(TEMPLATE_TEXTS), "lines": result.template_lines,
+                          "occurrences": result.template_occurrences},
+        "removed": {name: result.removed[name] for name in
+                    ("multiplication", "division", "empty_after_template_removal")},
+        "duplicates": {"input": result.duplicates,
+                       "sample": sum(count - 1 for count in sample_keys.values())},
+        "input_by_category": {name: result.by_category[name] for name in (*CATEGORIES, "unknown")
+                              if result.by_category[name]},
+        "eligible": {lang: len(result.kept[lang]) for lang in ("chinese", "english")},
+        "requested": dict(sizes),
+        "sampled": {"chinese": sum(not line.english for line in chosen),
+                    "english": sum(line.english for line in chosen), "total": len(chosen)},
+        "sampled_by_category": _count(chosen),
+    }
+
+
+def write_jsonl(path: str | Path, lines: Iterable[Line]) -> None:
+    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(dumps_line({"problem": line.problem, "solution": line.solution})
+                          for line in lines)
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--in", dest="input", required=True, type=Path,
+                        help="the raw train.json (JSON Lines with problem and solution)")
+    parser.add_argument("--chinese-lines", type=int, required=True,
+                        help="the first N lines are Chinese, the rest English (800000 in the real file)")
+    parser.add_argument("--seed", type=int, required=True, help="random seed of the sample")
+    parser.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                        help="bad input lines: fail (default) or skip and count them in the report")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_input_options(parser)
+    parser.add_argument("--chinese", type=int, required=True,
+                        help="Chinese lines to sample (the entry: 88800)")
+    parser.add_argument("--english", type=int, required=True,
+                        help="English lines to sample (the entry: 1200)")
+    parser.add_argument("--out", required=True, type=Path, help="sampled training JSON Lines")
+    parser.add_argument("--report", required=True, type=Path, help="prepare.json report")
+
+
+def check_counts(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        if getattr(args, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')}: expected a count >= 0, "
+                              f"got {getattr(args, name)}")
+
+
+def main(args: argparse.Namespace) -> int:
+    check_counts(args, "chinese_lines", "chinese", "english")
+    sizes = {"chinese": args.chinese, "english": args.english}
+    bad = BadLines()
+    result = tally(read_lines(args.input, args.chinese_lines, on_error=args.on_error, bad=bad))
+    chosen = sample(result.kept, sizes, args.seed)
+    payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result, chosen)
+    write_jsonl(args.out, chosen)
+    write_artifact(args.report, "prepare", payload)
+    return 0

@@ -1,0 +1,110 @@
+"""Draw the held-out math test set from raw lines that were never sampled for training.
+
+Candidates are the valid lines of the raw train.json (template text removed, as prepare does) whose
+problem text (compared exactly and after folding whitespace and case) never occurs in the training
+sample; each distinct problem is a candidate once. ``--pool kept`` further restricts candidates to
+lines prepare would keep (no * or / problems); ``all`` (default) keeps every category, like the hidden
+test set. A seeded sample of ``--size`` candidates is written as JSON Lines ``{"problem",
+"solution"}``; the report re-checks the written file against the training sample and states the
+overlap found (it must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from mathlora.artifacts import write_artifact
+from mathlora.data.categories import CATEGORIES, categorize
+from mathlora.data.clean import FIELDS, Line, normalize, read_lines
+from mathlora.data.prepare import add_input_options, check_counts, drop_reason, language, write_jsonl
+from mathlora.errors import ConfigError, MathloraError
+from mathlora.jsonl import BadLines, iter_records
+
+
+def candidates(lines: list[Line], train_problems: set[str], pool: str) -> tuple[list[Line], Counter]:
+    """Distinct-problem lines not in training (exact or normalized); counts of what was excluded."""
+    train_normalized = {normalize(problem) for problem in train_problems}
+    excluded: Counter = Counter()
+    seen: set[str] = set()
+    chosen: list[Line] = []
+    for line in lines:
+        key = normalize(line.problem)
+        if line.problem in train_problems:
+            excluded["in_training_exact"] += 1
+        elif key in train_normalized:
+            excluded["in_training_normalized"] += 1
+        elif pool == "kept" and drop_reason(line):
+            excluded["dropped_by_prepare_rules"] += 1
+        elif not line.problem.strip():
+            excluded["empty_after_template_removal"] += 1
+        elif key in seen:
+            excluded["repeated_problem"] += 1
+        else:
+            seen.add(key)
+            chosen.append(line)
+    return chosen, excluded
+
+
+def draw(pool: list[Line], size: int, seed: int) -> list[Line]:
+    if size > len(pool):
+        raise ConfigError(f"data.test_size: asked for {size} test problems but only {len(pool)} "
+                          f"distinct problems lie outside the training sample")
+    # A stream of its own, so the test set does not move when the training sample size changes.
+    return sorted(random.Random(f"{seed}:test").sample(pool, size), key=lambda line: line.number)
+
+
+def overlap(test: list[dict[str, str]], train_problems: set[str]) -> dict[str, int]:
+    normalized = {normalize(problem) for problem in train_problems}
+    return {"exact": sum(row["problem"] in train_problems for row in test),
+            "normalized": sum(normalize(row["problem"]) in normalized for row in test)}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_input_options(parser)
+    parser.add_argument("--train", required=True, type=Path, help="the training sample (train.jsonl)")
+    parser.add_argument("--size", type=int, required=True, help="test problems to draw")
+    parser.add_argument("--pool", choices=("all", "kept"), default="all",
+                        help="all: any category (default); kept: only lines prepare keeps")
+    parser.add_argument("--out", required=True, type=Path, help="test set JSON Lines")
+    parser.add_argument("--report", required=True, type=Path, help="split.json report")
+
+
+def main(args: argparse.Namespace) -> int:
+    check_counts(args, "chinese_lines", "size")
+    train_problems = {record["problem"] for _, record in iter_records(args.train, FIELDS)}
+    bad = BadLines()
+    lines = list(read_lines(args.input, args.chinese_lines, on_error=args.on_error, bad=bad))
+    pool, excluded = candidates(lines, train_problems, args.pool)
+    test = draw(pool, args.size, args.seed)
+    write_jsonl(args.out, test)
+    written = [record for _, record in iter_records(args.out, FIELDS)]
+    found = overlap(written, train_problems)
+    if any(found.values()):  # cannot happen by construction; never ship a contaminated test set
+        args.out.unlink()
+        raise MathloraError(f"{args.out}: test set overlaps the training sample {found}")
+    by_category = Counter(categorize(line.problem) or "unknown" for line in test)
+    payload: dict[str, Any] = {
+        "input": str(args.input),
+        "train": str(args.train),
+        "seed": args.seed,
+        "pool": args.pool,
+        "on_error": args.on_error,
+        "lines_read": len(lines) + bad.total,
+        "invalid": {"total": bad.total, "by_reason": dict(sorted(bad.counts.items()))},
+        "training_problems": len(train_problems),
+        "excluded": {name: excluded[name] for name in
+                     ("in_training_exact", "in_training_normalized", "dropped_by_prepare_rules",
+                      "empty_after_template_removal", "repeated_problem")},
+        "candidates": len(pool),
+        "test_size": len(test),
+        "by_language": dict(Counter(language(line) for line in test)),
+        "by_category": {name: by_category[name] for name in (*CATEGORIES, "unknown")
+                        if by_category[name]},
+        "overlap": found,
+    }
+    write_artifact(args.report, "split", payload)
+    return 0

@@ -1,0 +1,1 @@
+"""Llama3-format tiktoken tokenizers: loading a real ``tokenizer.model`` and training a small one."""

@@ -1,0 +1,121 @@
+"""The Llama3 tokenizer over the tiktoken file format, as MindFormers and Meta use it.
+
+A ``tokenizer.model`` is a text file of BPE ranks, one ``base64(token bytes) rank`` per line (the
+real Llama3 file has 128,000). The 256 special tokens are not in the file: they take the ids right
+after the ranks, in Llama3's order (``<|begin_of_text|>``, ``<|end_of_text|>``,
+``<|reserved_special_token_0..3|>``, ``<|start_header_id|>``, ``<|end_header_id|>``,
+``<|reserved_special_token_4|>``, ``<|eot_id|>``, ``<|reserved_special_token_5..250|>``), so for N ranks
+bos/eos/pad are N, N+1, N+2 (128000/128001/128002 for the real file). Text is split with Llama3's
+pattern before BPE. Special-token text inside ordinary text is encoded as ordinary text, as Meta's
+tokenizer does by default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from mathlora.errors import InputError
+
+PAT_STR = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+           r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+NUM_SPECIAL = 256
+SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|begin_of_text|>", "<|end_of_text|>",
+    *(f"<|reserved_special_token_{i}|>" for i in range(4)),
+    "<|start_header_id|>", "<|end_header_id|>", "<|reserved_special_token_4|>", "<|eot_id|>",
+    *(f"<|reserved_special_token_{i}|>" for i in range(5, NUM_SPECIAL - 5)),
+)
+BOS, EOS, PAD = SPECIAL_TOKENS[0], SPECIAL_TOKENS[1], SPECIAL_TOKENS[2]
+
+
+def parse_ranks(data: bytes, path: str | Path = "<ranks>") -> dict[bytes, int]:
+    """Parse a tiktoken ranks file strictly: every line ``base64 rank``, ranks exactly 0..N-1."""
+    if not data:
+        raise InputError(path, "file is empty: expected tiktoken BPE ranks ('base64(token) rank' lines)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InputError(path, "UTF-8 byte-order mark: expected plain 'base64(token) rank' lines", line=1)
+    ranks: dict[bytes, int] = {}
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for number, raw in enumerate(lines, start=1):
+        if raw.endswith(b"\r"):
+            raise InputError(path, "CRLF line ending: expected LF (\\n) line endings", line=number)
+        parts = raw.split(b" ")
+        if len(parts) != 2 or not parts[0] or not parts[1].isdigit():
+            raise InputError(path, f"expected 'base64(token) rank', got {raw[:60]!r}", line=number)
+        try:
+            token = base64.b64decode(parts[0], validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError(path, f"invalid base64 token {parts[0][:40]!r}", line=number) from None
+        rank = int(parts[1])
+        if not token:
+            raise InputError(path, "empty token: expected at least one byte", line=number)
+        if token in ranks:
+            raise InputError(path, f"token {token!r} repeats the one of rank {ranks[token]}", line=number)
+        ranks[token] = rank
+    if sorted(ranks.values()) != list(range(len(ranks))):
+        seen = set(ranks.values())
+        gap = next(i for i in range(len(ranks) + 1) if i not in seen)
+        raise InputError(path, f"ranks must be 0..{len(ranks) - 1} without gaps or repeats; "
+                               f"rank {gap} is missing")
+    missing = [b for b in range(256) if bytes([b]) not in ranks]
+    if missing:
+        raise InputError(path, f"byte-level BPE needs all 256 single-byte tokens; {len(missing)} are "
+                               f"missing (first: byte {missing[0]})")
+    return ranks
+
+
+def format_ranks(ranks: dict[bytes, int]) -> str:
+    """The tiktoken file text of ``ranks``, in rank order."""
+    return "".join(f"{base64.b64encode(token).decode('ascii')} {rank}\n"
+                   for token, rank in sorted(ranks.items(), key=lambda item: item[1]))
+
+
+class Llama3Tokenizer:
+    """Encode/decode with a Llama3-format ranks file; ids beyond the ranks are the special tokens."""
+
+    def __init__(self, ranks: dict[bytes, int], *, name: str = "llama3", sha256: str | None = None) -> None:
+        import tiktoken  # the Rust core; imported here to keep module import cheap
+
+        self.num_ranks = len(ranks)
+        self.special_tokens = {token: self.num_ranks + i for i, token in enumerate(SPECIAL_TOKENS)}
+        self.sha256 = sha256
+        self._encoding = tiktoken.Encoding(name, pat_str=PAT_STR, mergeable_ranks=ranks,
+                                           special_tokens=self.special_tokens)
+        self.bos_id = self.special_tokens[BOS]
+        self.eos_id = self.special_tokens[EOS]
+        self.pad_id = self.special_tokens[PAD]
+        self.vocab_size = self.num_ranks + NUM_SPECIAL
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Llama3Tokenizer:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(path, "tokenizer file not found") from None
+        return cls(parse_ranks(data, path), name=path.name, sha256=hashlib.sha256(data).hexdigest())
+
+    def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
+        ids = self._encoding.encode_ordinary(text)
+        return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ordinary-text ids of many texts (no bos/eos).
+
+        A plain loop: for short texts tiktoken's threaded batch spends more time scheduling one
+        future per text than encoding (measured 2.7x slower on the training conversations).
+        """
+        encode = self._encoding.encode_ordinary
+        return [encode(text) for text in texts]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._encoding.decode(list(ids))
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._encoding.decode_single_token_bytes(token_id)
