@@ -1,1 +1,116 @@
-# Rules of the model stage group.
+# Rules of the model stage group: yaml -> (tiny base) -> LoRA fine-tuning -> merged checkpoints.
+from mathlora.model.workflow import launcher_prefix, model_settings
+
+FINETUNE_WORKDIR = f"{FINETUNE_DIR}/output"
+
+
+rule render_yaml:
+    input:
+        tokenizer=TOKENIZER_MODEL,
+        dataset=TRAIN_MINDRECORD,
+    output:
+        FINETUNE_YAML,
+    params:
+        settings=lambda wildcards: model_settings(config),
+        base=BASE_CKPT,
+        workdir=FINETUNE_WORKDIR,
+    log:
+        "logs/render_yaml/render_yaml.log",
+    benchmark:
+        "benchmarks/render_yaml/render_yaml.tsv"
+    shell:
+        "mathlora render-yaml --settings {params.settings:q} --mode finetune"
+        " --tokenizer {input.tokenizer} --dataset {input.dataset}"
+        " --load-checkpoint {params.base} --output-dir {params.workdir} --out {output} > {log} 2>&1"
+
+
+if config["base"]["source"] == "pretrain":
+
+    rule base:
+        input:
+            yaml=FINETUNE_YAML,
+            tokenizer=TOKENIZER_MODEL,
+            train=TRAIN_JSONL,
+            squad=SQUAD_TRAIN_JSON,
+        output:
+            ckpt=BASE_CKPT,
+            report=BASE_JSON,
+            plot="results/model/base_loss.png",
+        params:
+            steps=config["base"].get("steps", 1),
+            batch=config["base"].get("batch_size", 1),
+            lr=config["base"].get("learning_rate", 1e-3),
+            seed=config["seed"],
+            workdir="results/model/base",
+        resources:
+            devices=1,
+            mem_mb=4000,
+            runtime=30,
+        log:
+            "logs/base/base.log",
+        benchmark:
+            "benchmarks/base/base.tsv"
+        shell:
+            "mathlora base --yaml {input.yaml} --tokenizer {input.tokenizer}"
+            " --train-jsonl {input.train} --squad-json {input.squad} --steps {params.steps}"
+            " --batch-size {params.batch} --learning-rate {params.lr} --seed {params.seed}"
+            " --workdir {params.workdir} --out {output.ckpt} --json {output.report}"
+            " --plot {output.plot} > {log} 2>&1"
+
+
+rule finetune:
+    input:
+        yaml=FINETUNE_YAML,
+        base=BASE_CKPT,
+        dataset=TRAIN_MINDRECORD,
+    output:
+        ckpts=expand(LORA_CKPT, k=CHECKPOINTS),
+        report=FINETUNE_JSON,
+        plot=LOSS_PNG,
+    params:
+        launch=lambda wildcards: launcher_prefix(config),
+        checkpoints=len(CHECKPOINTS),
+        workdir=FINETUNE_WORKDIR,
+        pattern=lambda wildcards: LORA_CKPT,
+    resources:
+        devices=config["finetune"]["launcher"].get("local_worker_num", 1),
+        mem_mb=8000 if config["device"] == "cpu" else 256000,
+        runtime=60 if config["device"] == "cpu" else 480,
+    log:
+        "logs/finetune/finetune.log",
+    benchmark:
+        "benchmarks/finetune/finetune.tsv"
+    shell:
+        "{params.launch}mathlora finetune --yaml {input.yaml} --base {input.base}"
+        " --dataset {input.dataset} --workdir {params.workdir} --checkpoints {params.checkpoints}"
+        " --ckpt-out {params.pattern:q} --json {output.report} --plot {output.plot} > {log} 2>&1"
+
+
+rule merge:
+    input:
+        yaml=FINETUNE_YAML,
+        lora=LORA_CKPT,
+        report=FINETUNE_JSON,
+    output:
+        ckpt=MERGED_CKPT,
+        report=MERGE_JSON,
+    log:
+        "logs/merge/ckpt{k}.log",
+    benchmark:
+        "benchmarks/merge/ckpt{k}.tsv"
+    shell:
+        "mathlora merge --yaml {input.yaml} --lora {input.lora} --train-json {input.report}"
+        " --k {wildcards.k} --out {output.ckpt} --json {output.report} > {log} 2>&1"
+
+
+rule params:
+    input:
+        FINETUNE_YAML,
+    output:
+        PARAMS_JSON,
+    log:
+        "logs/params/params.log",
+    benchmark:
+        "benchmarks/params/params.tsv"
+    shell:
+        "mathlora params --yaml {input} --out {output} > {log} 2>&1"

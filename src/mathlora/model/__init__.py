@@ -1,0 +1,1 @@
+"""Model stage: MindFormers yamls, tiny base pretraining, LoRA fine-tuning, merging, counting."""

@@ -1,0 +1,166 @@
+"""Pretrain the tiny base model (embedded default) through the same MindFormers Trainer path.
+
+The Ascend config starts from llama3-8B.ckpt; the CPU default has no weights, so it trains a tiny
+Llama3-architecture model (full parameters, no LoRA) from scratch on the training problems with
+their solutions and on SQuAD-format passages rendered with the organisers' SQuAD prompt and the
+first answer, so the base has a reading ability for the fine-tuned checkpoints to keep. Documents
+are packed into rows of seq_length + 1 tokens in a seeded order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mathlora.artifacts import write_artifact
+from mathlora.errors import InputError
+from mathlora.jsonl import iter_records
+from mathlora.model import network, training
+from mathlora.model.merge import TRAINING_STATE
+from mathlora.prompts import squad_prompt
+
+
+def math_texts(path: str | Path) -> list[str]:
+    return [f"{r['problem']}\n{r['solution']}" for _, r in iter_records(path, ("problem", "solution"))]
+
+
+def squad_texts(path: str | Path) -> list[str]:
+    """One text per question: the SQuAD prompt followed by the first answer."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "SQuAD file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not JSON ({exc})") from None
+    texts = []
+    for a, article in enumerate(document.get("data", [])):
+        for p, paragraph in enumerate(article.get("paragraphs", [])):
+            for q, qa in enumerate(paragraph.get("qas", [])):
+                answers = qa.get("answers") or []
+                if not answers:
+                    raise InputError(path, "question without answers",
+                                     field=f"data[{a}].paragraphs[{p}].qas[{q}].answers")
+                texts.append(squad_prompt(paragraph["context"], qa["question"]) + " "
+                             + answers[0]["text"])
+    return texts
+
+
+def pack(documents: list[list[int]], *, rows: int, width: int, seed: int) -> np.ndarray:
+    """``rows`` x ``width`` ids: documents concatenated in seeded passes, cut into rows."""
+    if not documents:
+        raise InputError("<corpus>", "no documents to pretrain on")
+    rng = random.Random(seed)
+    need, stream = rows * width, []
+    while len(stream) < need:
+        order = list(range(len(documents)))
+        rng.shuffle(order)
+        for i in order:
+            stream.extend(documents[i])
+    return np.asarray(stream[:need], dtype=np.int32).reshape(rows, width)
+
+
+def write_mindrecord(ids: np.ndarray, path: Path) -> None:
+    from mindspore.mindrecord import FileWriter
+
+    for stale in (path, Path(f"{path}.db")):
+        stale.unlink(missing_ok=True)
+    writer = FileWriter(str(path), shard_num=1, overwrite=True)
+    writer.add_schema({"input_ids": {"type": "int32", "shape": [-1]},
+                       "labels": {"type": "int32", "shape": [-1]}}, "qa")
+    writer.write_raw_data([{"input_ids": row, "labels": row} for row in ids])
+    writer.commit()
+
+
+def base_config(yaml_path: str, *, steps: int, batch_size: int, learning_rate: float, seed: int,
+                dataset: Path, workdir: Path):
+    """The fine-tuning yaml turned into a full-parameter pretraining run of ``steps`` steps."""
+    cfg = network.read_yaml(yaml_path)
+    cfg.model.model_config.pop("pet_config", None)
+    cfg.seed = seed
+    cfg.use_parallel = False
+    cfg.parallel_config.data_parallel = 1
+    cfg.parallel_config.model_parallel = 1
+    cfg.runner_config.epochs = 1
+    cfg.runner_config.batch_size = batch_size
+    cfg.lr_schedule.learning_rate = learning_rate
+    cfg.output_dir = str(workdir)
+    cfg.train_dataset.data_loader.dataset_dir = str(dataset)
+    cfg.train_dataset_task.dataset_config.data_loader.dataset_dir = str(dataset)
+    for callback in cfg.callbacks:
+        if str(callback.get("type", "")).startswith("CheckpointM"):
+            callback["save_checkpoint_steps"] = steps
+            callback["keep_checkpoint_max"] = 1
+    return cfg
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yaml", required=True, help="rendered yaml (model sizes, CPU flags, optimizer)")
+    parser.add_argument("--tokenizer", required=True, help="Llama3-format tokenizer file")
+    parser.add_argument("--train-jsonl", required=True, help="training problems and solutions")
+    parser.add_argument("--squad-json", help="SQuAD v1.1-format training set (reading ability)")
+    parser.add_argument("--steps", type=int, required=True, help="optimizer steps")
+    parser.add_argument("--batch-size", type=int, required=True, help="rows per step")
+    parser.add_argument("--learning-rate", type=float, required=True, help="peak learning rate (cosine)")
+    parser.add_argument("--seed", type=int, required=True, help="packing order and initialisation")
+    parser.add_argument("--workdir", required=True, help="scratch folder (corpus MindRecord, checkpoints)")
+    parser.add_argument("--out", required=True, help="base checkpoint (full weights)")
+    parser.add_argument("--json", required=True, help="pretraining report")
+    parser.add_argument("--plot", help="loss curve PNG")
+
+
+def main(args: argparse.Namespace) -> int:
+    from mathlora.tokenizer.llama3 import Llama3Tokenizer
+
+    started = time.monotonic()
+    cfg_probe = network.read_yaml(args.yaml)
+    width = int(cfg_probe.model.model_config.seq_length) + 1
+    tokenizer = Llama3Tokenizer.from_file(args.tokenizer)
+    if tokenizer.vocab_size > int(cfg_probe.model.model_config.vocab_size):
+        raise InputError(args.tokenizer, f"{tokenizer.vocab_size} ids do not fit the model's vocab_size "
+                         f"{cfg_probe.model.model_config.vocab_size} ({args.yaml})")
+    texts = {"math": math_texts(args.train_jsonl),
+             "squad": squad_texts(args.squad_json) if args.squad_json else []}
+    documents = [[tokenizer.bos_id, *ids, tokenizer.eos_id]
+                 for kind in ("math", "squad") for ids in tokenizer.encode_batch(texts[kind])]
+    ids = pack(documents, rows=args.steps * args.batch_size, width=width, seed=args.seed)
+    workdir = Path(args.workdir)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    dataset = workdir / "corpus.mindrecord"
+    write_mindrecord(ids, dataset)
+    cfg = base_config(args.yaml, steps=args.steps, batch_size=args.batch_size,
+                      learning_rate=args.learning_rate, seed=args.seed, dataset=dataset, workdir=workdir)
+    loss_path = workdir / "loss.rank0.jsonl"
+    parameters = training.run_trainer(cfg, mode="train", checkpoint=None, resume=False,
+                                      loss_path=loss_path)
+    index = training.index_checkpoints(workdir / "checkpoint" / "rank_0")
+    if args.steps not in index:
+        raise InputError(workdir / "checkpoint" / "rank_0", f"no checkpoint of the last step {args.steps}")
+    raw = network.read_checkpoint(index[args.steps])
+    weights = {n: v.asnumpy() for n, v in raw.items() if not TRAINING_STATE.match(n)}
+    network.write_checkpoint(weights, args.out)
+    losses = training.read_losses(loss_path, args.steps)
+    if args.plot:
+        training.plot_losses(losses, Path(args.plot), title="tiny base pretraining loss")
+    payload: dict[str, Any] = {
+        "steps": args.steps, "batch_size": args.batch_size, "seq_length": width - 1,
+        "learning_rate": args.learning_rate, "seed": args.seed,
+        "documents": {kind: len(items) for kind, items in texts.items()},
+        "corpus_tokens": int(sum(len(d) for d in documents)), "trained_tokens": int(ids.size),
+        "parameters": parameters, "losses": [{"step": r["step"], "loss": r["loss"]} for r in losses],
+        "final_loss": losses[-1]["loss"] if losses else None,
+        "seconds": round(time.monotonic() - started, 3), "output": args.out,
+    }
+    write_artifact(args.json, "base", payload)
+    print(f"pretrained {args.steps} steps x {args.batch_size} rows; final loss {payload['final_loss']}; "
+          f"{parameters:,} parameters -> {args.out}")
+    return 0

@@ -1,0 +1,166 @@
+"""LoRA fine-tuning through the MindFormers Trainer, with five evenly spaced checkpoints.
+
+Runs ``Trainer.finetune`` with the pet LoRA config of the rendered yaml, starting from the base
+weights. Run it directly (one process) or under ``msrun`` (every worker runs this command; rank 0
+collects). The checkpoint steps follow from the rows of the MindRecord, the epochs and the global
+batch size. Writes one checkpoint per saved step, the loss of every step (JSON + PNG) and the
+trainable count. A re-run after an interruption resumes from the last checkpoint it left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from mathlora.artifacts import atomic_output, write_artifact
+from mathlora.errors import ConfigError, InputError, MathloraError
+from mathlora.model import network, training
+from mathlora.model.render import mindrecord_rows
+from mathlora.model.schedule import schedule
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yaml", required=True, help="rendered MindFormers yaml (FINETUNE_YAML)")
+    parser.add_argument("--base", required=True, help="base weights the LoRA run starts from")
+    parser.add_argument("--dataset", required=True, help="training MindRecord (qa: input_ids, labels)")
+    parser.add_argument("--workdir", required=True,
+                        help="MindFormers output_dir: rank checkpoints, strategy files, loss log")
+    parser.add_argument("--checkpoints", type=int, default=5, help="number of evenly spaced checkpoints")
+    parser.add_argument("--ckpt-out", required=True,
+                        help="path pattern of checkpoint k, with '{k}' (e.g. .../lora{k}.ckpt)")
+    parser.add_argument("--json", required=True, help="training report (steps, losses, files)")
+    parser.add_argument("--plot", required=True, help="loss curve PNG")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="start afresh even if an interrupted run left checkpoints")
+    parser.add_argument("--wait-shards", type=float, default=600,
+                        help="seconds rank 0 waits for the other ranks' checkpoints")
+
+
+def _yaml_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _plan(cfg, rows: int, checkpoints: int):
+    dp = int(cfg.parallel_config.data_parallel) if cfg.use_parallel else 1
+    global_batch = int(cfg.runner_config.batch_size) * dp
+    monitor = _checkpoint_monitor(cfg)
+    return schedule(rows, epochs=int(cfg.runner_config.epochs), global_batch_size=global_batch,
+                    checkpoints=checkpoints, save_checkpoint_steps=int(monitor["save_checkpoint_steps"]))
+
+
+def _checkpoint_monitor(cfg) -> dict[str, Any]:
+    for callback in cfg.callbacks or []:
+        if str(callback.get("type", "")).startswith("CheckpointM"):
+            return callback
+    raise ConfigError("yaml: callbacks has no CheckpointMonitor; expected one with save_checkpoint_steps")
+
+
+def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
+    """The checkpoint to resume from, or None after clearing a stale/foreign working folder."""
+    stamp = workdir / "yaml.sha256"
+    current = _yaml_hash(yaml_path)
+    if resume_allowed and stamp.is_file() and stamp.read_text().strip() == current:
+        last = training.resumable(workdir)
+        if last is not None:
+            return last
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    stamp.write_text(current + "\n")
+    return None
+
+
+def _wait_for(paths: list[Path], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(not p.is_file() for p in paths):
+        if time.monotonic() > deadline:
+            missing = [str(p) for p in paths if not p.is_file()]
+            raise InputError(missing[0], f"checkpoint shard never appeared ({len(missing)} missing)")
+        time.sleep(2)
+
+
+def collect(cfg, plan, workdir: Path, *, ckpt_out: str, json_out: str, plot_out: str,
+            trainable: int, yaml_path: str, resumed_from: str | None, seconds: float, wait: float) -> dict[str, Any]:
+    """Rank 0: pick the checkpoint files of the planned steps, write the report and the plot."""
+    ranks = int(cfg.parallel_config.data_parallel) * int(cfg.parallel_config.model_parallel) \
+        if cfg.use_parallel else 1
+    entries = []
+    final = [workdir / "checkpoint" / f"rank_{r}" / "meta.json" for r in range(ranks)]
+    _wait_for(final, wait)
+    indexes = [training.index_checkpoints(p.parent) for p in final]
+    for k, step in enumerate(plan.checkpoint_steps, 1):
+        missing = [r for r, index in enumerate(indexes) if step not in index]
+        if missing:
+            raise InputError(final[missing[0]].parent, f"no checkpoint of step {step} (checkpoint {k}); "
+                             f"found steps {sorted(indexes[missing[0]])}")
+        shards = [index[step] for index in indexes]
+        out = Path(ckpt_out.format(k=k))
+        with atomic_output(out, suffix=".ckpt") as tmp:
+            shutil.copyfile(shards[0], tmp)
+        entries.append({"k": k, "step": step, "epoch": (step - 1) // plan.steps_per_epoch + 1,
+                        "path": str(out), "shards": [str(s) for s in shards]})
+    strategy = sorted(str(p) for p in (workdir / "strategy").glob("*.ckpt")) if ranks > 1 else []
+    losses = training.read_losses(workdir / "loss.rank0.jsonl", plan.total_steps)
+    if [r["step"] for r in losses] != list(range(1, plan.total_steps + 1)):
+        raise MathloraError(f"{workdir / 'loss.rank0.jsonl'}: expected the loss of steps 1..{plan.total_steps}, "
+                            f"found {len(losses)} steps")
+    training.plot_losses(losses, Path(plot_out), title="LoRA fine-tuning loss",
+                         marks=plan.checkpoint_steps)
+    pet = dict(cfg.model.model_config.pet_config)
+    payload = {
+        "schedule": plan.as_dict(),
+        "checkpoints": entries,
+        "strategy_files": strategy,
+        "ranks": ranks,
+        "trainable_parameters": trainable,
+        "lora": {"rank": int(pet["lora_rank"]), "alpha": float(pet["lora_alpha"]),
+                 "dropout": float(pet["lora_dropout"]), "target_modules": str(pet["target_modules"])},
+        "losses": [{"step": r["step"], "loss": r["loss"]} for r in losses],
+        "final_loss": losses[-1]["loss"],
+        "resumed_from": resumed_from,
+        "seconds": round(seconds, 3),
+        "yaml": yaml_path,
+    }
+    return write_artifact(json_out, "train", payload)
+
+
+def main(args: argparse.Namespace) -> int:
+    if "{k}" not in args.ckpt_out:
+        raise ConfigError(f"--ckpt-out {args.ckpt_out!r}: expected a pattern containing '{{k}}'")
+    cfg = network.read_yaml(args.yaml)
+    if not cfg.model.model_config.get("pet_config"):
+        raise InputError(args.yaml, "no pet_config; expected a LoRA fine-tuning yaml", field="pet_config")
+    base = Path(args.base)
+    if not base.is_file() or base.stat().st_size == 0:
+        raise InputError(base, "base checkpoint not found or empty")
+    rows = mindrecord_rows(args.dataset)
+    plan = _plan(cfg, rows, args.checkpoints)
+    workdir = Path(args.workdir)
+    rank = training.rank_id()
+    resume_from = _prepare_workdir(workdir, args.yaml, not args.no_resume) if rank == 0 else \
+        training.resumable(workdir, rank)
+    cfg.output_dir = str(workdir)
+    cfg.train_dataset.data_loader.dataset_dir = args.dataset
+    cfg.train_dataset_task.dataset_config.data_loader.dataset_dir = args.dataset
+    offset = 0
+    if resume_from is not None:
+        offset = training.global_step(resume_from)
+        print(f"resuming from {resume_from} (step {offset})", flush=True)
+    started = time.monotonic()
+    trainable = training.run_trainer(
+        cfg, mode="finetune", resume=resume_from is not None,
+        checkpoint=str(workdir / "checkpoint") if resume_from is not None else str(base),
+        loss_path=workdir / f"loss.rank{rank}.jsonl", step_offset=offset)
+    if rank != 0:
+        return 0
+    report = collect(cfg, plan, workdir, ckpt_out=args.ckpt_out, json_out=args.json,
+                     plot_out=args.plot, trainable=trainable, yaml_path=args.yaml,
+                     resumed_from=str(resume_from) if resume_from else None,
+                     seconds=time.monotonic() - started, wait=args.wait_shards)
+    print(f"fine-tuned {plan.total_steps} steps; checkpoints at {list(plan.checkpoint_steps)}; "
+          f"final loss {report['final_loss']:.4f}; trainable {trainable}")
+    return 0

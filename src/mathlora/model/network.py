@@ -1,0 +1,233 @@
+"""MindSpore context, the CPU patches, and building/loading MindFormers Llama3 networks.
+
+What works on this CPU (DESIGN.md): GRAPH_MODE through ``mindformers.build_context`` (otherwise the
+run falls back to PyNative, about 4x slower); the loss-scale overflow check replaced by an
+``IsFinite`` test (``NPUGetFloatStatusV2`` exists only on Ascend); flash attention and the fused
+RMSNorm off, rope slicing on, float32 everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mathlora.errors import InputError
+
+LORA_MARK = "mindpet_delta_lora"
+OPTIMIZER_STATE = ("adam_m", "adam_v", "accu_grads")
+_STATE: dict[str, Any] = {"device": None, "patched": False}
+
+
+def quiet_mindformers_logs() -> None:
+    """Importing mindformers writes ./output/log unless LOG_MF_PATH points elsewhere."""
+    if not os.environ.get("LOG_MF_PATH"):
+        os.environ["LOG_MF_PATH"] = os.path.join(tempfile.gettempdir(), "mathlora-mindformers-log")
+    # Where MindFormers drops files nobody asked for (adapter_config.json of get_pet_model).
+    if not os.environ.get("LOCAL_DEFAULT_PATH"):
+        os.environ["LOCAL_DEFAULT_PATH"] = os.path.join(tempfile.gettempdir(), "mathlora-mindformers-output")
+    os.environ.setdefault("GLOG_v", "3")
+
+
+def _make_cpu_overflow_status():
+    """The replacement check; built after mindspore is imported (graph code cannot import)."""
+    from mindspore import ops
+
+    isfinite, stack, logical_not = ops.isfinite, ops.stack, ops.logical_not
+
+    def get_overflow_status(self, status, compute_output):  # noqa: ARG001 - original signature
+        """Overflow = any gradient not finite; compiled into the training graph."""
+        finite = stack([isfinite(grad).all() for grad in compute_output]).all()
+        return logical_not(finite)
+
+    return get_overflow_status
+
+
+def patch_for_cpu() -> None:
+    """Replace the Ascend-only overflow check of every loss-scale training cell (idempotent)."""
+    if _STATE["patched"]:
+        return
+    from mindspore import nn
+
+    nn.TrainOneStepWithLossScaleCell.get_overflow_status = _make_cpu_overflow_status()
+    _STATE["patched"] = True
+
+
+def register_entry_names() -> None:
+    """Make the entry's MindFormers r1.1 yaml names resolve in the installed MindFormers (idempotent).
+
+    The rendered yaml keeps the names the entry ran with (``FP32StateAdamWeightDecay`` with
+    beta1/beta2, ``CheckpointMointor``); newer MindFormers calls them ``AdamW`` (fp32 moments,
+    ``betas``) and ``CheckpointMonitor``.
+    """
+    if _STATE.get("registered"):
+        return
+    from mindformers.core.callback.callback import CheckpointMonitor
+    from mindformers.core.optim import AdamW
+    from mindformers.tools.register import MindFormerModuleType, MindFormerRegister
+
+    class FP32StateAdamWeightDecay:  # noqa: N801 - the entry's class name
+        """AdamW with fp32 moment states, configured with the entry's beta1/beta2 keys."""
+
+        def __new__(cls, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                    weight_decay=0.0, **kwargs):
+            return AdamW(params, learning_rate=learning_rate, betas=(beta1, beta2), eps=eps,
+                         weight_decay=weight_decay, **kwargs)
+
+    registry = MindFormerRegister.registry
+    if "FP32StateAdamWeightDecay" not in str(registry.get(MindFormerModuleType.OPTIMIZER, {})):
+        MindFormerRegister.register_cls(FP32StateAdamWeightDecay, MindFormerModuleType.OPTIMIZER)
+    if "CheckpointMointor" not in str(registry.get(MindFormerModuleType.CALLBACK, {})):
+        MindFormerRegister.register_cls(CheckpointMonitor, MindFormerModuleType.CALLBACK,
+                                        alias="CheckpointMointor")
+    _STATE["registered"] = True
+
+
+def set_context(device: str = "cpu", config: Any = None) -> None:
+    """GRAPH_MODE context for ``device`` (cpu | ascend) plus the CPU patches; idempotent.
+
+    ``config`` is a MindFormerConfig (a rendered yaml) whose context/parallel sections are used,
+    so a distributed run gets its parallel settings; without it a minimal context is built.
+    """
+    quiet_mindformers_logs()
+    if _STATE["device"] is not None:
+        return
+    from mindformers import build_context
+
+    register_entry_names()
+    target = {"cpu": "CPU", "ascend": "Ascend"}[device.lower()]
+    if config is None:
+        config = {"context": {"mode": 0, "device_target": target, "max_call_depth": 10000},
+                  "parallel": {}, "use_parallel": False}
+    else:
+        config.context.mode = 0
+        config.context.device_target = target
+    build_context(config)
+    if target == "CPU":
+        patch_for_cpu()
+    _STATE["device"] = device.lower()
+
+
+def read_yaml(path: str | Path):
+    """A rendered MindFormers yaml as a MindFormerConfig."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "MindFormers yaml not found")
+    quiet_mindformers_logs()
+    from mindformers import MindFormerConfig
+
+    return MindFormerConfig(str(path))
+
+
+def llama_config(model_yaml: str | Path, *, batch_size: int | None = None,
+                 seq_length: int | None = None, lora: bool = False,
+                 pet_overrides: dict[str, Any] | None = None):
+    """A LlamaConfig from the yaml's model_config; ``pet_config`` kept only when ``lora``."""
+    from mindformers import LlamaConfig
+
+    cfg = read_yaml(model_yaml)
+    model_config = dict(cfg.model.model_config)
+    model_config.pop("type", None)
+    pet = model_config.pop("pet_config", None)
+    if batch_size is not None:
+        model_config["batch_size"] = batch_size
+    if seq_length is not None:
+        model_config["seq_length"] = seq_length
+    model_config["checkpoint_name_or_path"] = ""
+    model_config["use_past"] = False
+    config = LlamaConfig(**model_config)
+    if lora:
+        pet = dict(pet or {})
+        pet.update(pet_overrides or {})
+        config.pet_config = pet
+    return config
+
+
+def build_causal_lm(config, *, lora: bool = False):
+    """A LlamaForCausalLM (wrapped with LoRA when ``lora``) from a LlamaConfig."""
+    from mindformers import LlamaForCausalLM
+
+    network = LlamaForCausalLM(config)
+    if lora:
+        from mindformers.pet import get_pet_model
+
+        network = get_pet_model(network, config.pet_config)
+    return network
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Parameters of a checkpoint; missing or unreadable files are an InputError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "checkpoint not found")
+    if path.stat().st_size == 0:
+        raise InputError(path, "checkpoint is empty (truncated)")
+    import mindspore as ms
+
+    try:
+        return ms.load_checkpoint(str(path))
+    except Exception as exc:  # mindspore raises ValueError/RuntimeError for damaged files
+        raise InputError(path, f"cannot read checkpoint (truncated or not a MindSpore checkpoint): "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def check_and_load(network, params: dict[str, Any], path: str | Path, *,
+                   allow_missing: tuple[str, ...] = ()) -> None:
+    """Load ``params`` into ``network`` after checking that every weight is present with its shape."""
+    import mindspore as ms
+
+    wanted = {p.name: p for p in network.get_parameters()}
+    for name, parameter in wanted.items():
+        if name not in params:
+            if any(mark in name for mark in allow_missing):
+                continue
+            raise InputError(path, f"checkpoint lacks parameter {name} (expected shape "
+                             f"{tuple(parameter.shape)})", field=name)
+        got = tuple(params[name].shape)
+        if got != tuple(parameter.shape):
+            raise InputError(path, f"shape {got} does not fit the model; expected "
+                             f"{tuple(parameter.shape)}", field=name)
+    extra_lora = [name for name in params if LORA_MARK in name and name not in wanted
+                  and name.split(".")[0] not in OPTIMIZER_STATE]
+    if extra_lora:
+        raise InputError(path, f"checkpoint holds unmerged LoRA weights ({extra_lora[0]}, ...); "
+                         "expected full weights (run `mathlora merge` first)", field=extra_lora[0])
+    selected = {name: params[name] for name in wanted if name in params}
+    not_loaded, _ = ms.load_param_into_net(network, selected, strict_load=False)
+    not_loaded = [name for name in not_loaded if not any(mark in name for mark in allow_missing)]
+    if not_loaded:
+        raise InputError(path, f"parameters not loaded: {not_loaded[:3]}", field=not_loaded[0])
+
+
+def load_causal_lm(model_yaml: str | Path, checkpoint: str | Path | None, *, batch_size: int,
+                   seq_length: int | None = None):
+    """A plain (LoRA-free) LlamaForCausalLM from a rendered yaml with full weights, ready to predict."""
+    cfg = read_yaml(model_yaml)
+    set_context(str(cfg.context.device_target).lower())
+    config = llama_config(model_yaml, batch_size=batch_size, seq_length=seq_length)
+    network = build_causal_lm(config)
+    if checkpoint is not None:
+        check_and_load(network, read_checkpoint(checkpoint), checkpoint)
+    network.set_train(False)
+    return network
+
+
+def write_checkpoint(weights: dict[str, Any], path: str | Path) -> None:
+    """Save name -> array weights as a MindSpore checkpoint, atomically.
+
+    MindSpore reads and writes only names ending in .ckpt; the temporary name of atomic_output
+    does not, so the file is staged under a .ckpt name and renamed.
+    """
+    import mindspore as ms
+
+    from mathlora.artifacts import atomic_output
+
+    with atomic_output(path, suffix=".ckpt") as tmp:
+        staged = tmp.with_name(tmp.name + ".ckpt")
+        try:
+            ms.save_checkpoint([{"name": n, "data": ms.Tensor(v)} for n, v in weights.items()],
+                               str(staged))
+            staged.replace(tmp)
+        finally:
+            staged.unlink(missing_ok=True)

@@ -1,0 +1,159 @@
+"""Count trainable and total parameters of the real network, without allocating its weights.
+
+Builds the MindFormers LlamaForCausalLM with its pet LoRA wrapper from a rendered yaml or a
+mathlora config inside ``mindspore.nn.utils.no_init_parameters`` (the full Llama3-8B + LoRA fits in
+under 1 GiB that way) and counts what the network really has. Reports the contest's ratio
+(trainable / 8,030,000,000) and the exact one (trainable / total). Any LoRA rank or target regex
+can be tried with --lora-rank / --target-modules; a regex that matches no layer is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mathlora.artifacts import dump_json, write_artifact
+from mathlora.errors import ConfigError, InputError
+from mathlora.model import network
+
+OFFICIAL_DENOMINATOR = 8_030_000_000  # the organisers' fixed denominator
+
+
+def model_config_from_config(config_path: str | Path, tokenizer: str | None) -> dict[str, Any]:
+    """The model_config a mathlora config renders (vocab from the tokenizer when the config has none)."""
+    from mathlora.model import render
+
+    settings = render.load_settings(config_path, None)
+    if settings["model"].get("vocab_size") is None and tokenizer is None:
+        raise ConfigError(f"{config_path}: model.vocab_size is not set; give --tokenizer to size the "
+                          "vocabulary from the tokenizer (ranks + 256)")
+    if tokenizer is not None:
+        vocab = render.tokenizer_vocab(tokenizer)
+    else:  # Llama3 layout: bos/eos/pad are the first three specials
+        n = settings["model"]["vocab_size"] - render.SPECIAL_TOKENS
+        vocab = {"ranks": n, "vocab_size": n + render.SPECIAL_TOKENS, "bos_token_id": n,
+                 "eos_token_id": n + 1, "pad_token_id": n + 2}
+    values = render.render_values(settings, mode="predict", vocab=vocab, tokenizer=tokenizer or "",
+                                  rows=None, dataset="", load_checkpoint="", output_dir="./output",
+                                  config_name=str(config_path))
+    return yaml.safe_load(render.render(values))["model"]["model_config"]
+
+
+def model_config_from_yaml(yaml_path: str | Path) -> dict[str, Any]:
+    path = Path(yaml_path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "MindFormers yaml not found") from None
+    try:
+        return document["model"]["model_config"]
+    except (KeyError, TypeError):
+        raise InputError(path, "no model.model_config section", field="model.model_config") from None
+
+
+def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
+          target_modules: str | None = None, lora_alpha: float | None = None) -> dict[str, Any]:
+    """Total, base and trainable parameter counts of the LoRA network (no weights allocated)."""
+    from mindformers import LlamaConfig, LlamaForCausalLM
+    from mindformers.pet import get_pet_model
+    from mindspore.nn.utils import no_init_parameters
+
+    network.quiet_mindformers_logs()
+    options = dict(model_config)
+    options.pop("type", None)
+    pet = dict(options.pop("pet_config", None) or {"pet_type": "lora", "lora_rank": 8,
+                                                    "lora_alpha": 16, "lora_dropout": 0.0,
+                                                    "target_modules": ".*wq|.*wv"})
+    if lora_rank is not None:
+        pet["lora_rank"] = lora_rank
+        pet["lora_alpha"] = lora_alpha if lora_alpha is not None else 2 * lora_rank
+    if target_modules is not None:
+        try:
+            re.compile(target_modules)
+        except re.error as exc:
+            raise ConfigError(f"--target-modules {target_modules!r}: not a regular expression ({exc})") from None
+        pet["target_modules"] = target_modules
+    options.update(checkpoint_name_or_path="", use_past=False)
+    with no_init_parameters():
+        base = LlamaForCausalLM(LlamaConfig(**options))
+        base_total = sum(int(p.size) for p in base.get_parameters())
+        model = get_pet_model(base, pet)
+    params = list(model.get_parameters())
+    lora = [p for p in params if network.LORA_MARK in p.name]
+    if not lora:
+        raise ConfigError(f"target_modules {pet['target_modules']!r} matches no layer of the network; "
+                          "expected a regex matching cell names such as "
+                          "'model.layers.0.attention.wq' (e.g. '.*wq|.*wv')")
+    trainable = sum(int(p.size) for p in params if p.requires_grad)
+    total = sum(int(p.size) for p in params)
+    modules = sorted({p.name.rsplit(".", 1)[0] for p in lora})
+    return {
+        "lora": {"rank": int(pet["lora_rank"]), "alpha": float(pet["lora_alpha"]),
+                 "target_modules": str(pet["target_modules"])},
+        "lora_modules": len(modules),
+        "lora_module_names": sorted({m.split(".")[-1] for m in modules}),
+        "total_parameters": total,
+        "base_parameters": base_total,
+        "trainable_parameters": trainable,
+        "official_denominator": OFFICIAL_DENOMINATOR,
+        "official_ratio": trainable / OFFICIAL_DENOMINATOR,
+        "exact_ratio": trainable / total,
+    }
+
+
+def count_plain(model_config: dict[str, Any]) -> int:
+    """Parameters of the plain (LoRA-free) network: all trainable in base pretraining."""
+    from mindformers import LlamaConfig, LlamaForCausalLM
+    from mindspore.nn.utils import no_init_parameters
+
+    options = {k: v for k, v in dict(model_config).items() if k not in ("type", "pet_config")}
+    options.update(checkpoint_name_or_path="", use_past=False)
+    with no_init_parameters():
+        model = LlamaForCausalLM(LlamaConfig(**options))
+    return sum(int(p.size) for p in model.get_parameters())
+
+
+def trainable_from_yaml(yaml_path: str | Path) -> int:
+    return count(model_config_from_yaml(yaml_path))["trainable_parameters"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a mathlora config (e.g. config/ascend.yaml)")
+    source.add_argument("--yaml", help="a rendered MindFormers yaml (e.g. results/model/finetune.yaml)")
+    parser.add_argument("--tokenizer", help="sizes the vocabulary when --config has no model.vocab_size")
+    parser.add_argument("--lora-rank", type=int, help="LoRA rank to count instead of the config's")
+    parser.add_argument("--lora-alpha", type=float, help="LoRA alpha (default 2 x rank with --lora-rank)")
+    parser.add_argument("--target-modules", help="LoRA target regex instead of the config's, "
+                        "e.g. '.*wq|.*wk|.*wv|.*wo'")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--out", help="also write the report as a params artifact")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.lora_rank is not None and args.lora_rank < 1:
+        raise ConfigError(f"--lora-rank {args.lora_rank}: expected a positive integer")
+    # MindFormers prints to stdout while building; keep stdout for the report alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        model_config = model_config_from_config(args.config, args.tokenizer) if args.config \
+            else model_config_from_yaml(args.yaml)
+        report = count(model_config, lora_rank=args.lora_rank, target_modules=args.target_modules,
+                       lora_alpha=args.lora_alpha)
+    report["source"] = args.config or args.yaml
+    if args.out:
+        report = write_artifact(args.out, "params", report)
+    if args.json:
+        sys.stdout.write(dump_json(report))
+    else:
+        print(f"trainable {report['trainable_parameters']:,} of {report['total_parameters']:,} "
+              f"(base {report['base_parameters']:,}); LoRA r{report['lora']['rank']} on "
+              f"{report['lora_modules']} modules ({', '.join(report['lora_module_names'])})\n"
+              f"official ratio {report['official_ratio']:.9f} (/ 8.03e9), "
+              f"exact ratio {report['exact_ratio']:.9f} (/ total)")
+    return 0

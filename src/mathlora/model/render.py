@@ -1,0 +1,248 @@
+"""Render the MindFormers yaml (fine-tuning or prediction) for a mathlora configuration.
+
+One template (``mindformers.yaml.in``) serves every case: the Ascend config renders the entry's
+Llama3-8B LoRA yaml, the embedded default a tiny Llama3-architecture yaml with the CPU flags and a
+vocabulary sized from the trained tokenizer (ranks + 256 special tokens). The checkpoint interval
+follows from the rows of the training MindRecord, the epochs and the global batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import string
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mathlora.artifacts import atomic_output
+from mathlora.errors import ConfigError, InputError
+from mathlora.model.schedule import schedule
+
+TEMPLATE = Path(__file__).with_name("mindformers.yaml.in")
+SPECIAL_TOKENS = 256  # Llama3 appends 256 special tokens after the BPE ranks
+MODES = ("finetune", "predict")
+# Sections of the mathlora config the yaml depends on.
+SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+def tokenizer_vocab(path: str | Path) -> dict[str, int]:
+    """Vocabulary size and bos/eos/pad ids of a Llama3-format tiktoken file (``base64 rank`` lines)."""
+    path = Path(path)
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        raise InputError(path, "tokenizer file not found") from None
+    ranks = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise InputError(path, "expected 'base64-token rank' on every line", line=number)
+        if int(parts[1]) != ranks:
+            raise InputError(path, f"rank {int(parts[1])} out of order, expected {ranks}", line=number)
+        ranks += 1
+    if ranks == 0:
+        raise InputError(path, "tokenizer file holds no ranks")
+    return {"ranks": ranks, "vocab_size": ranks + SPECIAL_TOKENS, "bos_token_id": ranks,
+            "eos_token_id": ranks + 1, "pad_token_id": ranks + 2}
+
+
+def mindrecord_rows(path: str | Path) -> int:
+    """Number of rows of a MindRecord file (read from its index, no decoding)."""
+    path = Path(path)
+    if not path.is_file() or not Path(f"{path}.db").is_file():
+        raise InputError(path, "MindRecord file or its .db index not found")
+    from mindspore.mindrecord import FileReader
+
+    try:
+        reader = FileReader(str(path))
+        rows = reader.len() if hasattr(reader, "len") else None
+        reader.close()
+    except Exception as exc:  # mindspore raises its own RuntimeError family
+        raise InputError(path, f"not a readable MindRecord file ({exc})") from None
+    if rows is None:
+        import mindspore.dataset as ds
+
+        rows = ds.MindDataset(str(path), shuffle=False).get_dataset_size()
+    return int(rows)
+
+
+def load_settings(config_path: str | Path | None, settings_json: str | None) -> dict[str, Any]:
+    """The config sections the yaml needs, from a config file or an inline JSON object."""
+    if settings_json is not None:
+        try:
+            settings = json.loads(settings_json)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--settings: not a JSON object ({exc})") from None
+        source = "--settings"
+    elif config_path is not None:
+        try:
+            settings = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(config_path, "config file not found") from None
+        source = str(config_path)
+    else:
+        raise ConfigError("give --config FILE or --settings JSON")
+    missing = [key for key in SECTIONS if key not in (settings or {})]
+    if missing:
+        raise ConfigError(f"{source}: missing config keys {missing}; expected {list(SECTIONS)}")
+    return {key: settings[key] for key in SECTIONS}
+
+
+# --- values -----------------------------------------------------------------------------------
+
+def _device_values(device: str, launcher: dict[str, Any], parallel: dict[str, int]) -> dict[str, Any]:
+    """Flags that differ between Ascend (the entry's) and this CPU (DESIGN: known to work)."""
+    distributed = launcher.get("type") == "msrun"
+    if device == "ascend":
+        return {"device_target": "Ascend", "max_device_memory": "26GB", "recompute": True,
+                "use_parallel": distributed, "enable_parallel_optimizer": True,
+                "sink_mode": True, "sink_size": 2, "num_parallel_workers": 8,
+                "fused_rms_norm": True, "use_rope_slice": False}
+    if device == "cpu":
+        # Flash attention and the fused RMSNorm have no CPU kernels; rope slicing works on CPU.
+        return {"device_target": "CPU", "max_device_memory": "26GB", "recompute": False,
+                "use_parallel": distributed, "enable_parallel_optimizer": False,
+                "sink_mode": False, "sink_size": 1, "num_parallel_workers": 1,
+                "fused_rms_norm": False, "use_rope_slice": True}
+    raise ConfigError(f"device: {device!r}; expected 'cpu' or 'ascend'")
+
+
+def model_vocab(model: dict[str, Any], vocab: dict[str, int], tokenizer: str | Path) -> int:
+    """The model's vocabulary: the config's, which must hold the tokenizer's, or the tokenizer's."""
+    size = model.get("vocab_size")
+    if size is None:
+        return vocab["vocab_size"]
+    if vocab["vocab_size"] > size:
+        raise InputError(tokenizer, f"tokenizer has {vocab['vocab_size']} ids ({vocab['ranks']} ranks "
+                         f"+ {SPECIAL_TOKENS} specials) but model.vocab_size is {size}; expected at "
+                         f"most {size} ids")
+    return int(size)
+
+
+def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
+                  tokenizer: str | Path, rows: int | None, dataset: str, load_checkpoint: str,
+                  output_dir: str, config_name: str) -> dict[str, Any]:
+    """Every template field, from the config sections and the data the run will see."""
+    if mode not in MODES:
+        raise ConfigError(f"mode: {mode!r}; expected one of {MODES}")
+    model, tune, evaluate = settings["model"], settings["finetune"], settings["evaluate"]
+    parallel, launcher, lora = tune["parallel"], tune["launcher"], tune["lora"]
+    dp = parallel["data_parallel"]
+    if tune["global_batch_size"] % dp:
+        raise ConfigError(f"finetune.global_batch_size: {tune['global_batch_size']} is not a multiple "
+                          f"of finetune.parallel.data_parallel {dp}")
+    values: dict[str, Any] = {
+        "config_name": config_name, "seed": settings["seed"], "output_dir": output_dir,
+        "load_checkpoint": load_checkpoint, "run_mode": mode, "epochs": tune["epochs"],
+        "batch_size": tune["global_batch_size"] // dp, "learning_rate": tune["learning_rate"],
+        "lr_end": tune["lr_end"], "warmup_ratio": tune["warmup_ratio"], "dataset_dir": dataset,
+        "micro_batch_size": 1, "data_parallel": dp, "model_parallel": parallel["model_parallel"],
+        "keep_checkpoint_max": tune["checkpoints"] + 1,  # the last step is saved too
+        "seq_length": model["seq_length"],
+        "hidden_size": model["hidden_size"], "num_layers": model["num_layers"],
+        "num_heads": model["num_heads"], "n_kv_heads": model["n_kv_heads"],
+        "vocab_size": model_vocab(model, vocab, tokenizer),
+        "intermediate_size": model["intermediate_size"], "rms_norm_eps": model["rms_norm_eps"],
+        "bos_token_id": vocab["bos_token_id"], "eos_token_id": vocab["eos_token_id"],
+        "pad_token_id": vocab["pad_token_id"], "compute_dtype": model["compute_dtype"],
+        "param_init_type": model["param_init_type"], "theta": model["theta"],
+        "use_flash_attention": model["use_flash_attention"], "is_dynamic": False,
+        "checkpoint_name_or_path": "", "max_decode_length": evaluate["max_length"],
+        "predict_batch_size": 1, "lora_rank": lora["rank"], "lora_alpha": lora["alpha"],
+        "lora_dropout": lora["dropout"], "target_modules": lora["target_modules"],
+    }
+    values.update(_device_values(settings["device"], launcher, parallel))
+    if model.get("use_flash_attention") and settings["device"] == "cpu":
+        raise ConfigError("model.use_flash_attention: true has no CPU kernel; expected false on cpu")
+    if mode == "finetune":
+        if rows is None:
+            raise ConfigError("fine-tuning yaml needs the rows of the training MindRecord")
+        plan = schedule(rows, epochs=tune["epochs"], global_batch_size=tune["global_batch_size"],
+                        checkpoints=tune["checkpoints"],
+                        save_checkpoint_steps=tune.get("save_checkpoint_steps"))
+        values["save_checkpoint_steps"] = plan.save_checkpoint_steps
+    else:
+        # Prediction: batched greedy decoding over prompts up to evaluate.max_length tokens.
+        values.update(save_checkpoint_steps=1, predict_batch_size=evaluate["batch_size"],
+                      seq_length=evaluate["max_length"], use_parallel=False, recompute=False)
+    return values
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+def yaml_scalar(value: Any) -> str:
+    """A value as a YAML scalar that PyYAML reads back as the same type (``1.0e-05``, not ``1e-05``)."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"non-finite number {value} in the model configuration")
+        text = repr(value)
+        mantissa, _, exponent = text.partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        return f"{mantissa}e{exponent}" if exponent else mantissa
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise ConfigError(f"cannot render {value!r} ({type(value).__name__}) into the yaml")
+
+
+def render(values: dict[str, Any]) -> str:
+    """Fill the template; a missing value is a bug, so it raises instead of leaving ``${...}``."""
+    template = string.Template(TEMPLATE.read_text(encoding="utf-8"))
+    scalars = {key: yaml_scalar(value) for key, value in values.items()}
+    scalars["config_name"] = str(values.get("config_name", "?"))
+    try:
+        text = template.substitute(scalars)
+    except KeyError as exc:
+        raise ConfigError(f"template {TEMPLATE.name} needs a value for {exc.args[0]}") from None
+    yaml.safe_load(text)  # must parse
+    return text
+
+
+# --- command ----------------------------------------------------------------------------------
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a mathlora config file (e.g. config/ascend.yaml)")
+    source.add_argument("--settings", help="the config's seed/device/model/finetune/evaluate "
+                        "sections as one JSON object (how the workflow passes them)")
+    parser.add_argument("--mode", choices=MODES, default="finetune",
+                        help="finetune: the training yaml; predict: batched greedy prediction")
+    parser.add_argument("--tokenizer", required=True,
+                        help="Llama3-format tiktoken file; sets vocab_size (ranks + 256) and bos/eos/pad")
+    parser.add_argument("--dataset", default="",
+                        help="training MindRecord; its rows fix the checkpoint interval (finetune)")
+    parser.add_argument("--load-checkpoint", default="", help="base weights the run starts from")
+    parser.add_argument("--output-dir", default="./output",
+                        help="MindFormers output_dir (checkpoints, strategy files)")
+    parser.add_argument("--rows", type=int,
+                        help="rows of the training set, instead of reading them from --dataset")
+    parser.add_argument("--out", required=True, help="the yaml to write")
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config, args.settings)
+    vocab = tokenizer_vocab(args.tokenizer)
+    rows = args.rows
+    if rows is None and args.mode == "finetune":
+        if not args.dataset:
+            raise ConfigError("--dataset (or --rows) is needed for the fine-tuning yaml")
+        rows = mindrecord_rows(args.dataset)
+    values = render_values(settings, mode=args.mode, vocab=vocab, tokenizer=args.tokenizer,
+                           rows=rows, dataset=args.dataset, load_checkpoint=args.load_checkpoint,
+                           output_dir=args.output_dir, config_name=args.config or "the workflow config")
+    text = render(values)
+    with atomic_output(args.out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"rendered {args.mode} yaml -> {args.out}")
+    return 0

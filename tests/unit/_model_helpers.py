@@ -1,0 +1,107 @@
+"""Tiny fixtures shared by the model-stage tests: a tokenizer file, a MindRecord, a yaml, weights."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+RANKS = 300  # -> vocab 556, bos/eos/pad 300/301/302
+VOCAB = RANKS + 256
+
+TINY_SETTINGS = {
+    "seed": 7, "device": "cpu",
+    "model": {"seq_length": 32, "hidden_size": 32, "num_layers": 2, "num_heads": 4, "n_kv_heads": 2,
+              "intermediate_size": 64, "rms_norm_eps": 1.0e-5, "theta": 500000,
+              "compute_dtype": "float32", "param_init_type": "float32", "use_flash_attention": False},
+    "finetune": {"epochs": 2, "global_batch_size": 4, "learning_rate": 1.0e-2, "lr_end": 0.0,
+                 "warmup_ratio": 0.0, "checkpoints": 5,
+                 "lora": {"rank": 4, "alpha": 8, "dropout": 0.0, "target_modules": ".*wq|.*wv"},
+                 "parallel": {"data_parallel": 1, "model_parallel": 1},
+                 "launcher": {"type": "single"}},
+    "evaluate": {"batch_size": 2, "max_length": 48},
+}
+
+
+def settings(**changes) -> dict:
+    out = copy.deepcopy(TINY_SETTINGS)
+    for dotted, value in changes.items():
+        node = out
+        *path, last = dotted.split("__")
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return out
+
+
+def write_tokenizer(path: Path, ranks: int = RANKS) -> Path:
+    lines = [f"{base64.b64encode(f'tok{i}'.encode()).decode()} {i}" for i in range(ranks)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_mindrecord(path: Path, rows: int, width: int = 33, seed: int = 0) -> Path:
+    """Rows with a learnable pattern (arithmetic id sequences), prompt and padding labels -100."""
+    from mindspore.mindrecord import FileWriter
+
+    rng = np.random.default_rng(seed)
+    writer = FileWriter(str(path), shard_num=1, overwrite=True)
+    writer.add_schema({"input_ids": {"type": "int32", "shape": [-1]},
+                       "labels": {"type": "int32", "shape": [-1]}}, "qa")
+    records = []
+    for r in range(rows):
+        n = int(rng.integers(12, width))
+        ids = np.full(width, RANKS + 2, np.int32)
+        ids[0] = RANKS
+        stride = int(rng.integers(1, 5))
+        ids[1:n] = (np.arange(n - 1) * stride + r) % RANKS
+        labels = ids.copy()
+        labels[:4] = -100
+        labels[n:] = -100
+        records.append({"input_ids": ids, "labels": labels})
+    writer.write_raw_data(records)
+    writer.commit()
+    return path
+
+
+def mathlora(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process (MindSpore contexts are per process)."""
+    env = dict(os.environ)
+    env.setdefault("LOG_MF_PATH", str((cwd or Path.cwd()) / "mflog"))
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return subprocess.run([sys.executable, "-m", "mathlora.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=900)
+
+
+def render_tiny(tmp: Path, rows: int = 40, **changes) -> dict[str, Path]:
+    """Tokenizer + MindRecord + rendered finetune yaml in ``tmp``."""
+    tok = write_tokenizer(tmp / "tok.model")
+    data = write_mindrecord(tmp / "train.mindrecord", rows)
+    yaml_path = tmp / "finetune.yaml"
+    result = mathlora("render-yaml", "--settings", json.dumps(settings(**changes)), "--tokenizer",
+                      str(tok), "--dataset", str(data), "--output-dir", str(tmp / "work"),
+                      "--out", str(yaml_path), cwd=tmp)
+    assert result.returncode == 0, result.stderr
+    return {"tokenizer": tok, "dataset": data, "yaml": yaml_path}
+
+
+def save_random_base(yaml_path: Path, out: Path, seed: int = 0) -> Path:
+    """Plain-network weights with a seeded random initialisation (in a subprocess)."""
+    code = (
+        "import sys, mindspore as ms\n"
+        "from mathlora.model import network\n"
+        f"ms.set_seed({seed})\n"
+        f"net = network.build_causal_lm(network.llama_config({str(yaml_path)!r}))\n"
+        f"ms.save_checkpoint(net, {str(out)!r})\n"
+    )
+    env = dict(os.environ)
+    env.setdefault("LOG_MF_PATH", str(out.parent / "mflog"))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=out.parent,
+                   capture_output=True, timeout=300)
+    return out
