@@ -52,3 +52,27 @@ def test_skip_mode_counts_every_skipped_line(tmp_path):
     assert kept == [1, 4]
     assert bad.total == 3
     assert bad.counts == {"malformed JSON": 2, "non-string field": 1}
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_whole_file_reading_equals_line_by_line(tmp_path, on_error):
+    from mathlora.jsonl import read_distinct
+
+    good, other = b'{"problem": "a", "solution": "b"}', b' {"problem": "c", "solution": "d"} '
+    lines = [good, other, good, b"{bad", good, b'{"problem": 1, "solution": "b"}', b"{bad", other]
+    path = write(tmp_path, b"\n".join(lines))  # no final newline
+    expected_bad, expected = BadLines(), []
+    try:
+        expected = list(iter_records(path, FIELDS, on_error=on_error, bad=expected_bad))
+    except InputError as error:
+        expected = str(error)
+    bad = BadLines()
+    try:
+        table = read_distinct(path, FIELDS, on_error=on_error, bad=bad)
+        got = [(int(n), table.records[i]) for n, i in zip(table.numbers, table.ids)]
+        assert table.multiplicity().tolist()[:2] == [3, 2]
+    except InputError as error:
+        got = str(error)
+    assert got == expected and bad.counts == expected_bad.counts and bad.examples == expected_bad.examples
+    if on_error == "skip":
+        assert [n for n, _ in got] == [1, 2, 3, 5, 8]

@@ -14,11 +14,14 @@ Lines whose problem or solution is empty afterwards are dropped and counted.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from mathlora.jsonl import BadLines, iter_records
+from mathlora.jsonl import BadLines, read_distinct
 from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX, TRAIN_HUMAN_PREFIX
 
 FIELDS = ("problem", "solution")
@@ -38,8 +41,7 @@ def strip_templates(text: str) -> tuple[str, int]:
     return (text.strip(), removed) if removed else (text, 0)
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     number: int          # 1-based physical line of the raw file
     problem: str
     solution: str
@@ -47,15 +49,76 @@ class Line:
     templates: int       # template occurrences removed from this line
 
 
-def read_lines(path: str | Path, chinese_lines: int, *, on_error: str = "fail",
-               bad: BadLines | None = None) -> Iterator[Line]:
+@dataclass
+class Table:
+    """A raw train.json as its distinct lines, each cleaned once, and which one every valid line is.
+
+    The organisers' file repeats a third of its lines; the stages judge each distinct line once and
+    weigh the verdict by how often it occurs, instead of judging 809,993 lines one by one.
+    """
+
+    problems: list[str | None]   # per distinct line, template text removed (None: invalid line)
+    solutions: list[str | None]
+    templates: list[int]         # template occurrences removed from the distinct line
+    numbers: Any                 # numpy int64: 1-based physical numbers of the valid lines
+    ids: Any                     # numpy int64: the distinct line each valid line is
+    english: Any                 # numpy bool: each valid line lies past the first ``chinese_lines``
+
+    @property
+    def size(self) -> int:
+        """Valid lines."""
+        return len(self.ids)
+
+    def multiplicity(self) -> Any:
+        import numpy as np
+
+        return np.bincount(self.ids, minlength=len(self.problems))
+
+    def line(self, at: int) -> Line:
+        """The ``at``-th valid line (0-based, file order)."""
+        d = int(self.ids[at])
+        return Line(int(self.numbers[at]), self.problems[d], self.solutions[d],  # type: ignore[arg-type]
+                    bool(self.english[at]), self.templates[d])
+
+
+def read_table(path: str | Path, chinese_lines: int, *, on_error: str = "fail",
+               bad: BadLines | None = None) -> Table:
     """Every valid line of a raw train.json, template text removed (bad lines per ``on_error``)."""
-    for number, record in iter_records(path, FIELDS, on_error=on_error, bad=bad):
+    distinct = read_distinct(path, FIELDS, on_error=on_error, bad=bad)
+    problems: list[str | None] = []
+    solutions: list[str | None] = []
+    templates: list[int] = []
+    for record in distinct.records:
+        if record is None:
+            problems.append(None)
+            solutions.append(None)
+            templates.append(0)
+            continue
         problem, in_problem = strip_templates(record["problem"])
         solution, in_solution = strip_templates(record["solution"])
-        yield Line(number, problem, solution, number > chinese_lines, in_problem + in_solution)
+        problems.append(problem)
+        solutions.append(solution)
+        templates.append(in_problem + in_solution)
+    return Table(problems, solutions, templates, distinct.numbers, distinct.ids,
+                 distinct.numbers > chinese_lines)
 
 
 def normalize(problem: str) -> str:
     """The form under which two problems count as the same text (whitespace and case folded)."""
     return " ".join(problem.split()).casefold()
+
+
+@contextmanager
+def bulk_objects() -> Iterator[None]:
+    """Pause cyclic garbage collection while a stage builds millions of lines and records.
+
+    None of them can form a cycle, but their allocation keeps triggering collections that rescan
+    every object already built: measured 1.6 s of a 4.6 s read of the real-size file.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -29,7 +29,35 @@ def to_conversations(records: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
 
 def write_conversations(path: str | Path, conversations: list[dict[str, Any]]) -> None:
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(conversations, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(dumps_conversations(conversations) + "\n", encoding="utf-8")
+
+
+# One conversation as ``json.dumps(..., ensure_ascii=False, indent=2)`` lays it out inside the list.
+_ITEM = ('  {{\n    "id": {},\n    "conversations": [\n'
+         '      {{\n        "from": {},\n        "value": {}\n      }},\n'
+         '      {{\n        "from": {},\n        "value": {}\n      }}\n    ]\n  }}')
+
+
+def dumps_conversations(conversations: list[dict[str, Any]]) -> str:
+    """``json.dumps(conversations, ensure_ascii=False, indent=2)``, without its slow path.
+
+    With ``indent`` the standard library encodes in pure Python (1 s for the entry's 90,000
+    conversations); every conversation here has the same shape, so only its strings need encoding.
+    Anything of another shape is left to ``json.dumps``; the tests hold the two equal.
+    """
+    quote = json.encoder.encode_basestring  # what ensure_ascii=False encodes strings with
+    items = []
+    for item in conversations:
+        turns = item.get("conversations")
+        if (list(item) != ["id", "conversations"] or type(item["id"]) is not str
+                or type(turns) is not list or len(turns) != 2
+                or any(type(turn) is not dict or list(turn) != ["from", "value"]
+                       or type(turn["from"]) is not str or type(turn["value"]) is not str
+                       for turn in turns)):
+            return json.dumps(conversations, ensure_ascii=False, indent=2)
+        items.append(_ITEM.format(quote(item["id"]), quote(turns[0]["from"]), quote(turns[0]["value"]),
+                                  quote(turns[1]["from"]), quote(turns[1]["value"])))
+    return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
 
 
 def read_conversations(path: str | Path) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output, write_artifact
 from mathlora.data.categories import CATEGORIES, categorize
-from mathlora.data.clean import TEMPLATE_TEXTS, Line, read_lines
+from mathlora.data.clean import TEMPLATE_TEXTS, Line, Table, bulk_objects, read_table
 from mathlora.errors import ConfigError
 from mathlora.jsonl import BadLines, dumps_line
 
@@ -32,11 +32,11 @@ MUL_DIV = re.compile(rf"^\s*{_NUM}\s*([*/])\s*{_NUM}\s*=\s*\S+\s*$")
 DROP_RULES = {"*": "multiplication", "/": "division"}
 
 
-def drop_reason(line: Line) -> str | None:
+def drop_reason(problem: str, solution: str) -> str | None:
     """Why prepare drops a line, or ``None`` to keep it."""
-    if not line.problem.strip() or not line.solution.strip():
+    if not problem.strip() or not solution.strip():
         return "empty_after_template_removal"
-    match = MUL_DIV.match(line.solution)
+    match = MUL_DIV.match(solution)
     return DROP_RULES[match.group(1)] if match else None
 
 
@@ -48,47 +48,60 @@ class Tally:
     duplicates: int = 0
     removed: Counter = field(default_factory=Counter)
     by_category: Counter = field(default_factory=Counter)
-    kept: dict[str, list[Line]] = field(default_factory=lambda: {"chinese": [], "english": []})
+    # positions (0-based, among the valid lines, file order) of the lines kept, per language
+    kept: dict[str, Any] = field(default_factory=dict)
 
 
 def language(line: Line) -> str:
     return "english" if line.english else "chinese"
 
 
-def tally(lines: Iterable[Line]) -> Tally:
-    """Apply the removal rules to every line, counting everything."""
-    result = Tally()
-    seen: set[tuple[str, str]] = set()
-    for line in lines:
-        result.lines += 1
-        if line.templates:
-            result.template_lines += 1
-            result.template_occurrences += line.templates
-        key = (line.problem, line.solution)
-        if key in seen:
-            result.duplicates += 1
-        else:
-            seen.add(key)
-        result.by_category[categorize(line.problem) or "unknown"] += 1
-        reason = drop_reason(line)
+def tally(table: Table) -> Tally:
+    """Apply the removal rules to every line, counting everything.
+
+    Each distinct line is judged once; its verdict counts as many times as the line occurs.
+    """
+    import numpy as np
+
+    result = Tally(lines=table.size)
+    counts = table.multiplicity().tolist()
+    keep = np.zeros(len(counts), dtype=bool)
+    keys: set[tuple[str, str]] = set()
+    for d, (problem, solution, templates) in enumerate(zip(table.problems, table.solutions,
+                                                           table.templates)):
+        count = counts[d]
+        if problem is None or not count:
+            continue
+        if templates:
+            result.template_lines += count
+            result.template_occurrences += count * templates
+        keys.add((problem, solution))  # type: ignore[arg-type]
+        result.by_category[categorize(problem) or "unknown"] += count
+        reason = drop_reason(problem, solution)  # type: ignore[arg-type]
         if reason:
-            result.removed[reason] += 1
+            result.removed[reason] += count
         else:
-            result.kept[language(line)].append(line)
+            keep[d] = True
+    # Lines whose (problem, solution) occurred before: distinct raw lines may clean to one pair.
+    result.duplicates = result.lines - len(keys)
+    kept = keep[table.ids]
+    result.kept = {"chinese": np.flatnonzero(kept & ~table.english),
+                   "english": np.flatnonzero(kept & table.english)}
     return result
 
 
-def sample(kept: dict[str, list[Line]], sizes: dict[str, int], seed: int) -> list[Line]:
+def sample(table: Table, kept: dict[str, Any], sizes: dict[str, int], seed: int) -> list[Line]:
     """Seeded sample of ``sizes[lang]`` kept lines per language, returned in file order."""
     rng = random.Random(seed)
-    chosen: list[Line] = []
+    chosen: list[int] = []
     for lang in ("chinese", "english"):
         pool, want = kept[lang], sizes[lang]
         if want > len(pool):
             raise ConfigError(f"data.sample.{lang}: asked for {want} lines but only {len(pool)} "
                               f"{lang} lines survive the prepare rules")
-        chosen.extend(rng.sample(pool, want))
-    return sorted(chosen, key=lambda line: line.number)
+        # Drawing indices draws exactly what sampling the pool's elements would.
+        chosen.extend(int(pool[i]) for i in rng.sample(range(len(pool)), want))
+    return [table.line(at) for at in sorted(chosen)]
 
 
 def _count(lines: Iterable[Line]) -> dict[str, int]:
@@ -161,9 +174,12 @@ def main(args: argparse.Namespace) -> int:
     check_counts(args, "chinese_lines", "chinese", "english")
     sizes = {"chinese": args.chinese, "english": args.english}
     bad = BadLines()
-    result = tally(read_lines(args.input, args.chinese_lines, on_error=args.on_error, bad=bad))
-    chosen = sample(result.kept, sizes, args.seed)
-    payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result, chosen)
+    with bulk_objects():
+        table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
+        result = tally(table)
+        chosen = sample(table, result.kept, sizes, args.seed)
+        payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result,
+                         chosen)
     write_jsonl(args.out, chosen)
     write_artifact(args.report, "prepare", payload)
     return 0

@@ -137,15 +137,20 @@ def build_rows(conversations: Sequence[tuple[str, str]], tokenizer: Llama3Tokeni
     labels = np.full((n, length), IGNORE_ID, dtype=np.int32)
     if fast:
         rows = np.asarray(fast)
+        everything = len(fast) == n  # the usual case: fill the outputs in place, no copies
         kept = np.minimum(content[rows], length)
         columns = np.arange(length)
         filled = columns[None, :] < kept[:, None]
-        block = np.full((len(rows), length), tokenizer.pad_id, dtype=np.int32)
+        block = input_ids if everything else np.full((len(rows), length), tokenizer.pad_id,
+                                                     dtype=np.int32)
         block[filled] = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int32,
                                     count=int(kept.sum()))
         trained = filled & (columns[None, :] >= masked[rows][:, None])
-        input_ids[rows] = block
-        labels[rows] = np.where(trained, block, IGNORE_ID)
+        if everything:
+            np.copyto(labels, block, where=trained)
+        else:
+            input_ids[rows] = block
+            labels[rows] = np.where(trained, block, IGNORE_ID)
     for index in slow:
         ids, target, size = reference_row(render(*conversations[index]), tokenizer, length, mask)
         input_ids[index], labels[index], content[index] = ids, target, size

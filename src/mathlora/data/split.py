@@ -19,42 +19,56 @@ from typing import Any
 
 from mathlora.artifacts import write_artifact
 from mathlora.data.categories import CATEGORIES, categorize
-from mathlora.data.clean import FIELDS, Line, normalize, read_lines
+from mathlora.data.clean import FIELDS, Line, Table, bulk_objects, normalize, read_table
 from mathlora.data.prepare import add_input_options, check_counts, drop_reason, language, write_jsonl
 from mathlora.errors import ConfigError, MathloraError
 from mathlora.jsonl import BadLines, iter_records
 
 
-def candidates(lines: list[Line], train_problems: set[str], pool: str) -> tuple[list[Line], Counter]:
-    """Distinct-problem lines not in training (exact or normalized); counts of what was excluded."""
+def candidates(table: Table, train_problems: set[str], pool: str) -> tuple[list[int], Counter]:
+    """Distinct-problem lines not in training (exact or normalized); counts of what was excluded.
+
+    Returns the positions (among the valid lines, file order) of the first line of each candidate
+    problem. Each distinct raw line is judged once, in order of first occurrence, and its verdict
+    counted as often as it occurs.
+    """
+    import numpy as np
+
     train_normalized = {normalize(problem) for problem in train_problems}
+    counts = table.multiplicity().tolist()
+    present, first = np.unique(table.ids, return_index=True)
+    first_at = dict(zip(present.tolist(), first.tolist()))
     excluded: Counter = Counter()
     seen: set[str] = set()
-    chosen: list[Line] = []
-    for line in lines:
-        key = normalize(line.problem)
-        if line.problem in train_problems:
-            excluded["in_training_exact"] += 1
+    chosen: list[int] = []
+    for d, (problem, solution) in enumerate(zip(table.problems, table.solutions)):
+        count = counts[d]
+        if problem is None or not count:
+            continue
+        key = normalize(problem)
+        if problem in train_problems:
+            excluded["in_training_exact"] += count
         elif key in train_normalized:
-            excluded["in_training_normalized"] += 1
-        elif pool == "kept" and drop_reason(line):
-            excluded["dropped_by_prepare_rules"] += 1
-        elif not line.problem.strip():
-            excluded["empty_after_template_removal"] += 1
+            excluded["in_training_normalized"] += count
+        elif pool == "kept" and drop_reason(problem, solution):  # type: ignore[arg-type]
+            excluded["dropped_by_prepare_rules"] += count
+        elif not problem.strip():
+            excluded["empty_after_template_removal"] += count
         elif key in seen:
-            excluded["repeated_problem"] += 1
+            excluded["repeated_problem"] += count
         else:
             seen.add(key)
-            chosen.append(line)
+            chosen.append(first_at[d])
+            excluded["repeated_problem"] += count - 1
     return chosen, excluded
 
 
-def draw(pool: list[Line], size: int, seed: int) -> list[Line]:
+def draw(table: Table, pool: list[int], size: int, seed: int) -> list[Line]:
     if size > len(pool):
         raise ConfigError(f"data.test_size: asked for {size} test problems but only {len(pool)} "
                           f"distinct problems lie outside the training sample")
     # A stream of its own, so the test set does not move when the training sample size changes.
-    return sorted(random.Random(f"{seed}:test").sample(pool, size), key=lambda line: line.number)
+    return [table.line(at) for at in sorted(random.Random(f"{seed}:test").sample(pool, size))]
 
 
 def overlap(test: list[dict[str, str]], train_problems: set[str]) -> dict[str, int]:
@@ -77,9 +91,10 @@ def main(args: argparse.Namespace) -> int:
     check_counts(args, "chinese_lines", "size")
     train_problems = {record["problem"] for _, record in iter_records(args.train, FIELDS)}
     bad = BadLines()
-    lines = list(read_lines(args.input, args.chinese_lines, on_error=args.on_error, bad=bad))
-    pool, excluded = candidates(lines, train_problems, args.pool)
-    test = draw(pool, args.size, args.seed)
+    with bulk_objects():
+        table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
+        pool, excluded = candidates(table, train_problems, args.pool)
+    test = draw(table, pool, args.size, args.seed)
     write_jsonl(args.out, test)
     written = [record for _, record in iter_records(args.out, FIELDS)]
     found = overlap(written, train_problems)
@@ -93,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "pool": args.pool,
         "on_error": args.on_error,
-        "lines_read": len(lines) + bad.total,
+        "lines_read": table.size + bad.total,
         "invalid": {"total": bad.total, "by_reason": dict(sorted(bad.counts.items()))},
         "training_problems": len(train_problems),
         "excluded": {name: excluded[name] for name in
