@@ -1,5 +1,5 @@
 # Rules of the model stage group: yaml -> (tiny base) -> LoRA fine-tuning -> merged checkpoints.
-from mathlora.model.workflow import launcher_prefix, model_settings
+from mathlora.model.workflow import model_settings, training_command
 
 FINETUNE_WORKDIR = f"{FINETUNE_DIR}/output"
 
@@ -68,7 +68,7 @@ rule finetune:
         report=FINETUNE_JSON,
         plot=LOSS_PNG,
     params:
-        launch=lambda wildcards: launcher_prefix(config),
+        launch=lambda wildcards: training_command(config),
         checkpoints=len(CHECKPOINTS),
         workdir=FINETUNE_WORKDIR,
         pattern=lambda wildcards: LORA_CKPT,
@@ -81,7 +81,7 @@ rule finetune:
     benchmark:
         "benchmarks/finetune/finetune.tsv"
     shell:
-        "{params.launch}mathlora finetune --yaml {input.yaml} --base {input.base}"
+        "{params.launch} finetune --yaml {input.yaml} --base {input.base}"
         " --dataset {input.dataset} --workdir {params.workdir} --checkpoints {params.checkpoints}"
         " --ckpt-out {params.pattern:q} --json {output.report} --plot {output.plot} > {log} 2>&1"
 

@@ -122,10 +122,8 @@ def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cfg_probe = network.read_yaml(args.yaml)
     width = int(cfg_probe.model.model_config.seq_length) + 1
+    network.check_tokenizer_fits(args.tokenizer, args.yaml)
     tokenizer = Llama3Tokenizer.from_file(args.tokenizer)
-    if tokenizer.vocab_size > int(cfg_probe.model.model_config.vocab_size):
-        raise InputError(args.tokenizer, f"{tokenizer.vocab_size} ids do not fit the model's vocab_size "
-                         f"{cfg_probe.model.model_config.vocab_size} ({args.yaml})")
     texts = {"math": math_texts(args.train_jsonl),
              "squad": squad_texts(args.squad_json) if args.squad_json else []}
     documents = [[tokenizer.bos_id, *ids, tokenizer.eos_id]

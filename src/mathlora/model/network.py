@@ -204,13 +204,34 @@ def load_causal_lm(model_yaml: str | Path, checkpoint: str | Path | None, *, bat
                    seq_length: int | None = None):
     """A plain (LoRA-free) LlamaForCausalLM from a rendered yaml with full weights, ready to predict."""
     cfg = read_yaml(model_yaml)
-    set_context(str(cfg.context.device_target).lower())
+    device = str(cfg.context.device_target).lower()
+    set_context(device)
     config = llama_config(model_yaml, batch_size=batch_size, seq_length=seq_length)
+    # On CPU a dynamic network takes inputs shorter than seq_length (same logits), so greedy
+    # decoding can run on short buffers; Ascend keeps the yaml's static graph.
+    config.is_dynamic = device == "cpu"
     network = build_causal_lm(config)
     if checkpoint is not None:
         check_and_load(network, read_checkpoint(checkpoint), checkpoint)
     network.set_train(False)
     return network
+
+
+def check_tokenizer_fits(tokenizer: str | Path, model_yaml: str | Path) -> None:
+    """The tokenizer's ids must fit the model's vocabulary and agree on bos/eos/pad."""
+    from mathlora.model.render import tokenizer_vocab
+
+    vocab = tokenizer_vocab(tokenizer)
+    model_config = read_yaml(model_yaml).model.model_config
+    size = int(model_config.vocab_size)
+    if vocab["vocab_size"] > size:
+        raise InputError(tokenizer, f"tokenizer has {vocab['vocab_size']} ids ({vocab['ranks']} ranks + "
+                         f"256 specials) but the model of {model_yaml} has vocab_size {size}; expected "
+                         f"at most {size} ids", field="vocab_size")
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        if int(model_config.get(key, vocab[key])) != vocab[key]:
+            raise InputError(tokenizer, f"{key} is {vocab[key]} for this tokenizer but "
+                             f"{model_config.get(key)} in {model_yaml}; expected the same id", field=key)
 
 
 def write_checkpoint(weights: dict[str, Any], path: str | Path) -> None:

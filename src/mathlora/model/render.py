@@ -20,6 +20,7 @@ import yaml
 from mathlora.artifacts import atomic_output
 from mathlora.errors import ConfigError, InputError
 from mathlora.model.schedule import schedule
+from mathlora.model.workflow import check_launcher
 
 TEMPLATE = Path(__file__).with_name("mindformers.yaml.in")
 SPECIAL_TOKENS = 256  # Llama3 appends 256 special tokens after the BPE ranks
@@ -158,6 +159,13 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
         "predict_batch_size": 1, "lora_rank": lora["rank"], "lora_alpha": lora["alpha"],
         "lora_dropout": lora["dropout"], "target_modules": lora["target_modules"],
     }
+    check_launcher(tune)
+    if settings["device"] == "cpu" and launcher.get("type") == "msrun":
+        # msrun starts CPU workers, but MindFormers' distributed path cannot run on them: its
+        # Barrier has no CPU kernel and MindSpore 2.9 compiles no semi-auto-parallel graph for
+        # CPU ("Invalid backend: CPU" in GetWorldGroup).
+        raise ConfigError("finetune.launcher.type: msrun cannot train on device cpu (MindSpore has no "
+                          "CPU world group for MindFormers' parallel graph); expected single on cpu")
     values.update(_device_values(settings["device"], launcher, parallel))
     if model.get("use_flash_attention") and settings["device"] == "cpu":
         raise ConfigError("model.use_flash_attention: true has no CPU kernel; expected false on cpu")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mathlora.errors import ConfigError
+
 MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
 
 
@@ -13,12 +15,51 @@ def model_settings(config: dict[str, Any]) -> str:
     return json.dumps({key: config[key] for key in MODEL_YAML_SECTIONS}, sort_keys=True)
 
 
-def launcher_prefix(config: dict[str, Any], log_dir: str = "logs/finetune/msrun") -> str:
-    """``msrun ...`` in front of the training command when the config asks for it, else ''."""
+def check_launcher(finetune: dict[str, Any]) -> None:
+    """The launcher must start exactly one process per device of the parallel layout.
+
+    msrun starts ``local_worker_num`` processes on each of ``worker_num / local_worker_num``
+    machines (``node_rank`` 0..nodes-1); MindFormers needs data_parallel x model_parallel of them.
+    """
+    launch, parallel = finetune["launcher"], finetune["parallel"]
+    devices = parallel["data_parallel"] * parallel["model_parallel"]
+    if launch["type"] != "msrun":
+        if devices != 1:
+            raise ConfigError(f"finetune.parallel: data_parallel x model_parallel = {devices} needs "
+                              "finetune.launcher.type: msrun; expected 1 x 1 for a single process")
+        return
+    missing = [key for key in ("worker_num", "local_worker_num", "master_addr", "master_port",
+                               "node_rank") if key not in launch]
+    if missing:
+        raise ConfigError(f"finetune.launcher: msrun needs {missing}")
+    workers, local = launch["worker_num"], launch["local_worker_num"]
+    if workers % local:
+        raise ConfigError(f"finetune.launcher.worker_num: {workers} is not a multiple of "
+                          f"local_worker_num {local} (workers per machine)")
+    nodes = workers // local
+    if not 0 <= launch["node_rank"] < nodes:
+        raise ConfigError(f"finetune.launcher.node_rank: {launch['node_rank']}; expected 0..{nodes - 1} "
+                          f"for {nodes} machine(s) of {local} workers")
+    if devices != workers:
+        raise ConfigError(f"finetune.launcher.worker_num: {workers}; expected data_parallel x "
+                          f"model_parallel = {parallel['data_parallel']} x {parallel['model_parallel']} "
+                          f"= {devices}")
+
+
+def training_command(config: dict[str, Any], log_dir: str = "logs/finetune/msrun") -> str:
+    """How the training rule runs ``mathlora``: directly, or every worker under ``msrun``.
+
+    msrun starts ``python <script> ...`` in each worker, so under msrun the CLI is run as the
+    module ``mathlora.cli`` (the venv's python must come first on PATH). The flags are those of
+    MindFormers' msrun_launcher.sh with the entry's ``... 4`` (port 8118, join, 7200 s cluster
+    time-out), with the machine layout spelled out so that the same command serves a scale-out
+    (each machine runs it with its own node_rank).
+    """
+    check_launcher(config["finetune"])
     launch = config["finetune"]["launcher"]
     if launch["type"] != "msrun":
-        return ""
+        return "mathlora"
     return (f"msrun --worker_num={launch['worker_num']} --local_worker_num={launch['local_worker_num']}"
             f" --master_addr={launch['master_addr']} --master_port={launch['master_port']}"
             f" --node_rank={launch['node_rank']} --log_dir={log_dir} --join=True"
-            f" --cluster_time_out=7200 ")
+            f" --cluster_time_out=7200 python -m mathlora.cli")

@@ -1,0 +1,110 @@
+"""Greedy decoding gives exactly the tokens of a plain one-token-at-a-time loop.
+
+The reference is the simplest decoder there is: one prompt at a time, a static network at its full
+sequence length, a full forward pass per token and the argmax at the last real position. The code
+under test batches prompts of different lengths, cuts buffers to length buckets on a dynamic
+network and handles eos / min_new_tokens per row: it must not change a single token.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _model_helpers import RANKS, render_tiny, save_random_base
+
+SEQ = 64          # model length: prompt + 10 new tokens fit a 32-token bucket, so buffers are cut
+NEW = 10
+PAD = RANKS + 2
+PROMPTS = [[RANKS, 5, 17, 42], [RANKS, 9], [RANKS, *range(100, 113)], [RANKS, 7, 7, 7, 7, 7, 7],
+           [RANKS, 250, 3]]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from mathlora.model import network
+
+    tmp = tmp_path_factory.mktemp("generate")
+    paths = render_tiny(tmp)
+    base = save_random_base(paths["yaml"], tmp / "base.ckpt", seed=3)
+    batched = network.load_causal_lm(paths["yaml"], base, batch_size=2, seq_length=SEQ)
+    static = network.build_causal_lm(network.llama_config(paths["yaml"], batch_size=1, seq_length=SEQ))
+    network.check_and_load(static, network.read_checkpoint(base), base)
+    static.set_train(False)
+    assert batched.config.is_dynamic and not static.config.is_dynamic
+    return batched, static
+
+
+def plain_loop(net, prompts, *, steps, eos_id, min_new_tokens=0):
+    """Full forward per token, one prompt at a time; pad after the sequence to the static length."""
+    import mindspore as ms
+
+    out = []
+    for prompt in prompts:
+        seq, new = list(prompt), []
+        for step in range(steps):
+            buffer = np.full((1, SEQ), PAD, np.int32)
+            buffer[0, :len(seq)] = seq
+            logits = net(ms.Tensor(buffer))
+            logits = (logits[0] if isinstance(logits, tuple) else logits).asnumpy().reshape(SEQ, -1)
+            last = logits[len(seq) - 1].copy()
+            if eos_id is not None and step < min_new_tokens:
+                last[eos_id] = -np.inf
+            token = int(last.argmax())
+            if token == eos_id:
+                break
+            new.append(token)
+            seq.append(token)
+        out.append(new)
+    return out
+
+
+def generate(net, prompts, **kw):
+    from mathlora.model.generate import greedy_generate
+
+    return greedy_generate(net, prompts, max_new_tokens=NEW, pad_id=PAD, batch_size=2, progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def free_run(models):
+    """Continuations with an eos that never occurs (-> every row runs NEW tokens)."""
+    return plain_loop(models[1], PROMPTS, steps=NEW, eos_id=None)
+
+
+def test_batched_equals_plain_loop_without_eos(models, free_run):
+    got = generate(models[0], PROMPTS, eos_id=RANKS + 255)  # a special the random model never picks
+    assert all(len(row) == NEW for row in free_run)
+    assert got == free_run
+    assert len({tuple(row) for row in got}) > 1  # the prompts really lead to different text
+
+
+def test_eos_cuts_its_row_only(models, free_run):
+    eos = free_run[2][3]  # the 4th token of prompt 2 becomes "eos"
+    expected = plain_loop(models[1], PROMPTS, steps=NEW, eos_id=eos)
+    got = generate(models[0], PROMPTS, eos_id=eos)
+    assert got == expected
+    assert len(got[2]) <= 3 and eos not in got[2]
+    assert all(eos not in row for row in got)
+    assert any(len(row) == NEW for row in got)  # other rows are not stopped by row 2's eos
+
+
+def test_min_new_tokens_suppresses_early_eos(models, free_run):
+    eos = free_run[0][0]  # prompt 0 would stop at once
+    assert generate(models[0], PROMPTS[:1], eos_id=eos) == [[]]
+    expected = plain_loop(models[1], PROMPTS, steps=NEW, eos_id=eos, min_new_tokens=2)
+    got = generate(models[0], PROMPTS, eos_id=eos, min_new_tokens=2)
+    assert got == expected
+    assert len(got[0]) >= 2 and got[0][0] != eos
+
+
+def test_deterministic_and_order_independent_of_batching(models, free_run):
+    from mathlora.model.generate import greedy_generate
+
+    eos = RANKS + 255
+    first = generate(models[0], PROMPTS, eos_id=eos)
+    assert generate(models[0], PROMPTS, eos_id=eos) == first
+    # Reversed input order gives the reversed output: rows do not leak into each other.
+    assert generate(models[0], PROMPTS[::-1], eos_id=eos) == first[::-1]
+    with pytest.raises(ValueError, match="empty prompt"):
+        greedy_generate(models[0], [[]], max_new_tokens=1, eos_id=eos, pad_id=PAD, batch_size=2,
+                        progress=False)

@@ -1,0 +1,176 @@
+"""Dry runs of the model rules: the Ascend entry's msrun command, a 2 x 4 scale-out, the cluster profile.
+
+Each dry run plans the graph in a copy of the repository (the files a clone has) with empty
+placeholders for the organisers' inputs; nothing is trained. Targets go after ``--`` since
+``--configfile`` takes several values.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mathlora.errors import ConfigError
+from mathlora.model.workflow import check_launcher, training_command
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ASCEND_INPUTS = ("resources/data/train.json", "resources/tokenizer/tokenizer.model",
+                 "resources/squad/dev-v1.1.json", "resources/model/llama3-8B.ckpt")
+MERGED = [f"results/merged/ckpt{k}.ckpt" for k in range(1, 6)]
+# MindFormers' msrun_launcher.sh "<script>" 4 (what the entry ran), layout spelled out.
+ENTRY_MSRUN = ("msrun --worker_num=4 --local_worker_num=4 --master_addr=127.0.0.1 --master_port=8118"
+               " --node_rank=0 --log_dir=logs/finetune/msrun --join=True --cluster_time_out=7200"
+               " python -m mathlora.cli finetune --yaml results/model/finetune.yaml"
+               " --base resources/model/llama3-8B.ckpt --dataset results/data/train.mindrecord"
+               " --workdir results/finetune/output --checkpoints 5"
+               " --ckpt-out 'results/finetune/checkpoints/lora{k}.ckpt'"
+               " --json results/finetune/train.json --plot results/finetune/loss.png"
+               " > logs/finetune/finetune.log 2>&1")
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    """The repository's files (tracked and new, not ignored) plus placeholder Ascend inputs."""
+    dest = tmp_path_factory.mktemp("repo")
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = REPO / name
+        if source.is_file() and not name.startswith("tests/"):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    for name in ASCEND_INPUTS:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(b"")
+    return dest
+
+
+def dry_run(clone: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(clone / "src"), "LOG_MF_PATH": str(clone / "logs" / "mf")}
+    return subprocess.run([str(BIN / "snakemake"), "-n", "-p", *args], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def shell_commands(output: str) -> list[str]:
+    return [line.removeprefix("Shell command: ") for line in output.splitlines()
+            if line.startswith("Shell command: ")]
+
+
+def job_block(output: str, rule: str) -> str:
+    match = re.search(rf"^rule {rule}:\n((?:    .*\n)+)", output, flags=re.M)
+    assert match, f"no job of rule {rule} in the dry run"
+    return match.group(1)
+
+
+def test_ascend_dry_run_shows_msrun_yaml_and_merges(clone):
+    done = dry_run(clone, "--configfile", "config/ascend.yaml", "--", *MERGED, "results/params.json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    commands = shell_commands(done.stdout)
+    assert ENTRY_MSRUN in commands
+    render = [c for c in commands if c.startswith("mathlora render-yaml")]
+    assert len(render) == 1 and "--out results/model/finetune.yaml" in render[0]
+    assert "--load-checkpoint resources/model/llama3-8B.ckpt" in render[0]
+    for k in range(1, 6):
+        assert (f"mathlora merge --yaml results/model/finetune.yaml --lora "
+                f"results/finetune/checkpoints/lora{k}.ckpt --train-json results/finetune/train.json "
+                f"--k {k} --out results/merged/ckpt{k}.ckpt --json results/merged/ckpt{k}.json"
+                f" > logs/merge/ckpt{k}.log 2>&1") in commands
+    assert "mathlora params --yaml results/model/finetune.yaml --out results/params.json" in " ".join(commands)
+    assert not [c for c in commands if c.startswith("mathlora base")]  # the 8B base is given
+    assert "devices=4" in job_block(done.stdout, "finetune")
+
+
+def test_default_config_trains_in_one_process(clone):
+    done = dry_run(clone, "--", "results/merged/ckpt1.ckpt")
+    assert done.returncode == 0, done.stderr[-3000:]
+    commands = shell_commands(done.stdout)
+    finetune = [c for c in commands if "mathlora finetune" in c]
+    assert len(finetune) == 1 and finetune[0].startswith("mathlora finetune") and "msrun" not in finetune[0]
+    assert any(c.startswith("mathlora base ") for c in commands)  # the tiny base is pretrained
+
+
+def test_scale_out_two_machines(clone, tmp_path):
+    done = dry_run(clone, "--configfile", "config/ascend.yaml", "config/ascend-2x4.yaml", "--", MERGED[0])
+    assert done.returncode == 0, done.stderr[-3000:]
+    msrun = [c for c in shell_commands(done.stdout) if c.startswith("msrun ")]
+    assert len(msrun) == 1
+    for flag in ("--worker_num=8", "--local_worker_num=4", "--master_addr=192.168.1.10", "--node_rank=0"):
+        assert f" {flag} " in f" {msrun[0]} "
+    render = [c for c in shell_commands(done.stdout) if c.startswith("mathlora render-yaml")][0]
+    assert '"parallel": {"data_parallel": 2, "model_parallel": 4}' in render
+    # The second machine: the same overlay with node_rank 1.
+    second = tmp_path / "node1.yaml"
+    second.write_text((clone / "config" / "ascend-2x4.yaml").read_text().replace("node_rank: 0", "node_rank: 1"))
+    done = dry_run(clone, "--configfile", "config/ascend.yaml", str(second), "--", MERGED[0])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert " --node_rank=1 " in done.stdout
+    # A layout that does not add up is refused before anything runs.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("finetune:\n  launcher: {type: msrun, worker_num: 8, local_worker_num: 4, "
+                   "master_addr: 10.0.0.1, master_port: 8118, node_rank: 0}\n")
+    done = dry_run(clone, "--configfile", "config/ascend.yaml", str(bad), "--", MERGED[0])
+    assert done.returncode != 0
+    assert "expected data_parallel x model_parallel = 1 x 4 = 4" in done.stdout + done.stderr
+
+
+def test_slurm_profile_declares_training_resources(clone):
+    args = ["--profile", "workflow/profiles/slurm"]
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        # Without the plugin the profile's executor cannot be chosen; the plan is the same.
+        args += ["--executor", "local"]
+    done = dry_run(clone, *args, "--configfile", "config/ascend.yaml", "--", MERGED[0])
+    assert done.returncode == 0, done.stderr[-3000:]
+    block = job_block(done.stdout, "finetune")
+    resources = dict(item.split("=", 1) for item in
+                     re.search(r"resources: (.*)", block).group(1).split(", "))
+    assert resources["devices"] == "4"            # NPUs per machine = local_worker_num
+    assert resources["mem_mb"] == "256000" and resources["runtime"] == "480"
+    assert resources["slurm_partition"] == "ascend" and resources["slurm_extra"] == "--gres=npu:4"
+    assert resources["cpus_per_task"] == "32"
+
+
+@pytest.mark.parametrize("launcher, parallel, message", [
+    ({"type": "single"}, {"data_parallel": 1, "model_parallel": 2}, "needs finetune.launcher.type: msrun"),
+    ({"type": "msrun", "worker_num": 4}, {"data_parallel": 1, "model_parallel": 4}, "msrun needs"),
+    ({"type": "msrun", "worker_num": 6, "local_worker_num": 4, "master_addr": "a", "master_port": 1,
+      "node_rank": 0}, {"data_parallel": 1, "model_parallel": 6}, "not a multiple of local_worker_num 4"),
+    ({"type": "msrun", "worker_num": 8, "local_worker_num": 4, "master_addr": "a", "master_port": 1,
+      "node_rank": 2}, {"data_parallel": 2, "model_parallel": 4}, r"node_rank: 2; expected 0..1"),
+])
+def test_launcher_layout_errors(launcher, parallel, message):
+    with pytest.raises(ConfigError, match=message):
+        check_launcher({"launcher": launcher, "parallel": parallel})
+
+
+def test_training_command_single_and_msrun():
+    single = {"finetune": {"launcher": {"type": "single"}, "parallel": {"data_parallel": 1, "model_parallel": 1}}}
+    assert training_command(single) == "mathlora"
+    two = {"finetune": {"launcher": {"type": "msrun", "worker_num": 2, "local_worker_num": 2,
+                                     "master_addr": "127.0.0.1", "master_port": 8119, "node_rank": 0},
+                        "parallel": {"data_parallel": 2, "model_parallel": 1}}}
+    # msrun runs `python <script> ...` in every worker: the CLI goes in as a module.
+    assert training_command(two, log_dir="L") == (
+        "msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 --master_port=8119 --node_rank=0 "
+        "--log_dir=L --join=True --cluster_time_out=7200 python -m mathlora.cli")
+
+
+def test_msrun_on_cpu_is_refused_with_the_reason(tmp_path):
+    from _model_helpers import settings, write_tokenizer
+    from mathlora.model import render
+
+    tok = write_tokenizer(tmp_path / "tok.model")
+    two = settings(finetune__parallel={"data_parallel": 2, "model_parallel": 1},
+                   finetune__launcher={"type": "msrun", "worker_num": 2, "local_worker_num": 2,
+                                       "master_addr": "127.0.0.1", "master_port": 8118, "node_rank": 0})
+    with pytest.raises(ConfigError, match="msrun cannot train on device cpu"):
+        render.render_values(two, mode="finetune", vocab=render.tokenizer_vocab(tok), tokenizer=tok,
+                             rows=40, dataset="d", load_checkpoint="b", output_dir="o", config_name="t")
