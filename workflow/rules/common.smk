@@ -5,8 +5,10 @@ from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 
 # Provenance of every artifact carries the hash of the configuration that made it.
 os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
-# MindFormers writes its own logs under ./output unless told otherwise.
+# MindFormers writes its own logs and stray files under ./output unless told otherwise; keep them
+# inside the project, whose folder the bundle replaces by a placeholder in every log it ships.
 os.environ.setdefault("LOG_MF_PATH", os.path.abspath("logs/mindformers"))
+os.environ.setdefault("LOCAL_DEFAULT_PATH", os.path.abspath("logs/mindformers/output"))
 
 CHECKPOINTS = list(range(1, config["finetune"]["checkpoints"] + 1))
 MODELS = ["base"] + [f"ckpt{k}" for k in CHECKPOINTS]
@@ -23,7 +25,7 @@ TOKENIZER_JSON = "results/tokenizer/tokenizer.json"
 TRAIN_MINDRECORD = "results/data/train.mindrecord"
 MINDRECORD_JSON = "results/data/mindrecord.json"
 SQUAD_DEV_JSON = config["squad"]["dev_json"]
-SQUAD_TRAIN_JSON = "resources/squad/train-v1.1.json"  # synth only: base pretraining text
+SQUAD_TRAIN_JSON = "resources/synth/squad/train-v1.1.json"  # synth only: base pretraining text
 
 # model
 FINETUNE_YAML = "results/model/finetune.yaml"
