@@ -1,67 +1,186 @@
-"""Greedy batched decoding with a MindFormers LlamaForCausalLM (no KV cache: CPU has none).
+"""Greedy batched decoding with a MindFormers LlamaForCausalLM, with a KV cache on CPU.
 
-Prompts are right-padded into one fixed-shape buffer per batch (one compiled graph per length
-bucket); causal attention means the padding after a row's last token never changes its logits,
-so each step reads the logits at every row's own last position and takes the argmax in numpy
-(``ArgMaxExt`` has no CPU kernel).
+Two ways to get the next-token logits of every row, same tokens (tests/unit/test_kvcache.py,
+tests/unit/test_generate.py; speed-ups in docs/performance.md):
+
+- ``cache`` (the default on CPU): ``mathlora.model.kvcache.CachedLlama`` runs the
+  network's own layers on the new tokens only, keys and values of earlier positions kept in a
+  cache. The prompts are read in chunks of ``PREFILL_CHUNK`` positions, then each step feeds one
+  token per row. Two compiled graphs per batch size (chunk and single token), whatever the lengths.
+- ``full``: the whole right-padded buffer through the network every step (causal attention
+  makes the padding after a row's last token irrelevant); a network built with ``is_dynamic``
+  takes the buffer cut to a length bucket (one compiled graph per bucket), a static one needs its
+  full ``seq_length``. Used on Ascend and where the cache does not apply (flash attention, fused qkv).
+
+Prompts are sorted by length before batching (rows of a batch then need about the same number of
+prefill chunks and decoding steps) and the results are put back in input order. The argmax is taken
+in numpy (``ArgMaxExt`` has no CPU kernel); ties go to the lowest id, as in the plain loop.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-BUCKET = 32  # buffer lengths are rounded up to a multiple of this, to reuse compiled graphs
+BUCKET = 32          # ``full``: buffer lengths are rounded up to a multiple of this
+PREFILL_CHUNK = 16   # ``cache``: prompt positions read per call
+_CACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {batch: CachedLlama}
 
 
 def _bucket(length: int, limit: int) -> int:
     return min(limit, -(-length // BUCKET) * BUCKET)
 
 
-def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min_new_tokens: int = 0,
-                    eos_id: int, pad_id: int, batch_size: int, progress: bool = True) -> list[list[int]]:
-    """Greedy continuation ids per prompt (prompt excluded, cut at eos, eos excluded), in order."""
+def cache_applies(model) -> bool:
+    """Whether ``auto`` uses ``CachedLlama``: on CPU (measured there; Ascend has MindFormers' own
+    cache), for a network with separate wq/wk/wv and no flash attention."""
     import mindspore as ms
+
+    config = model.config
+    if str(ms.get_context("device_target")).upper() != "CPU":
+        return False
+    return not (getattr(config, "use_flash_attention", False) or getattr(config, "qkv_concat", False)
+                or getattr(config, "use_past", False))
+
+
+class _Full:
+    """Next-token logits from a full forward pass over the (bucketed) buffer."""
+
+    def __init__(self, model, width: int):
+        self.model, self.width = model, width
+
+    def logits(self, buffer: np.ndarray, cursor: np.ndarray) -> np.ndarray:
+        import mindspore as ms
+
+        out = self.model(ms.Tensor(buffer))
+        out = (out[0] if isinstance(out, tuple) else out).asnumpy()
+        out = out.reshape(buffer.shape[0], self.width, -1)
+        return out[np.arange(buffer.shape[0]), cursor - 1]
+
+    start = advance = logits
+
+
+class _Cached:
+    """Next-token logits from the cached network: prompts in chunks, then one token per step."""
+
+    def __init__(self, model, batch_size: int):
+        from mathlora.model import kvcache
+
+        per_model = _CACHED.setdefault(model, {})
+        if batch_size not in per_model:
+            per_model[batch_size] = kvcache.cached_model(model, batch_size)
+        self.cell, self.kv = per_model[batch_size], kvcache
+        # The full network hides keys whose token is its config's pad id, whatever fills the buffer.
+        self.pad_id = int(model.config.pad_token_id)
+        self.width = self.cell.width
+
+    def _call(self, buffer: np.ndarray, start: np.ndarray, chunk: int, last: np.ndarray) -> np.ndarray:
+        import mindspore as ms
+
+        rows = buffer.shape[0]
+        positions = np.minimum(start[:, None] + np.arange(chunk)[None, :], self.width - 1)
+        tokens = buffer[np.arange(rows)[:, None], positions].astype(np.int32)
+        slots = self.kv.cache_slots(start, chunk, self.cell.n_kv_head, self.width)
+        mask = self.kv.attention_mask(buffer, positions, self.pad_id)
+        out = self.cell(ms.Tensor(tokens), ms.Tensor(positions.astype(np.int32)), ms.Tensor(slots),
+                        ms.Tensor(mask), ms.Tensor(last.astype(np.int32)))
+        return out.asnumpy()
+
+    def start(self, buffer: np.ndarray, cursor: np.ndarray) -> np.ndarray:
+        rows = buffer.shape[0]
+        found = np.zeros((rows, 0), np.float32)
+        for begin in range(0, int(cursor.max()), PREFILL_CHUNK):
+            here = np.full(rows, begin)
+            last = np.clip(cursor - 1 - begin, 0, PREFILL_CHUNK - 1)
+            out = self._call(buffer, here, PREFILL_CHUNK, last)
+            if found.shape[1] == 0:
+                found = np.zeros_like(out)
+            inside = (cursor - 1 >= begin) & (cursor - 1 < begin + PREFILL_CHUNK)
+            found[inside] = out[inside]
+        return found
+
+    def advance(self, buffer: np.ndarray, cursor: np.ndarray) -> np.ndarray:
+        position = np.minimum(cursor - 1, self.width - 1)
+        return self._call(buffer, position, 1, np.zeros(buffer.shape[0], np.int32))
+
+
+def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min_new_tokens: int = 0,
+                    eos_id: int, pad_id: int, batch_size: int, progress: bool = True,
+                    method: str = "auto", sort_by_length: bool = True) -> list[list[int]]:
+    """Greedy continuation ids per prompt (prompt excluded, cut at eos, eos excluded), in order.
+
+    ``method``: ``auto`` (``cache`` where ``cache_applies``, else ``full``), ``cache`` or ``full``;
+    ``sort_by_length`` batches prompts of similar lengths together. Both change only the speed.
+    A row stops at eos, after ``max_new_tokens``, or when prompt + continuation fill ``seq_length``.
+    """
     from tqdm import tqdm
 
+    if method not in ("auto", "cache", "full"):
+        raise ValueError(f"method {method!r}: expected auto, cache or full")
+    if any(len(p) < 1 for p in prompts):
+        raise ValueError("empty prompt: expected at least one token (bos)")
     limit = int(model.config.seq_length)
-    results: list[list[int]] = [[] for _ in prompts]
+    if prompts and max(len(p) for p in prompts) >= limit:
+        raise ValueError(f"prompt of {max(len(p) for p in prompts)} tokens leaves no room in "
+                         f"seq_length {limit}")
+    cached = method == "cache" or (method == "auto" and cache_applies(model))
+    dynamic = bool(getattr(model.config, "is_dynamic", False))
     order = list(range(len(prompts)))
+    if sort_by_length:
+        order.sort(key=lambda i: len(prompts[i]))
+    results: list[list[int]] = [[] for _ in prompts]
     bar = tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not progress)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+    for begin in range(0, len(order), batch_size):
+        rows = order[begin:begin + batch_size]
         lengths = [len(prompts[i]) for i in rows]
-        if min(lengths) < 1:
-            raise ValueError("empty prompt: expected at least one token (bos)")
-        if max(lengths) >= limit:
-            raise ValueError(f"prompt of {max(lengths)} tokens leaves no room in seq_length {limit}")
-        width = _bucket(max(lengths) + max_new_tokens, limit)
-        buffer = np.full((batch_size, width), pad_id, dtype=np.int32)  # fixed batch: one graph
-        for slot, i in enumerate(rows):
-            buffer[slot, :lengths[slot]] = prompts[i]
-        cursor = np.array(lengths + [1] * (batch_size - len(rows)))
-        done = np.zeros(batch_size, dtype=bool)
-        done[len(rows):] = True
-        for step in range(max_new_tokens):
-            if done.all() or cursor.max() >= width:
-                break
-            logits = model(ms.Tensor(buffer))
-            logits = logits[0] if isinstance(logits, tuple) else logits
-            logits = logits.asnumpy().reshape(batch_size, width, -1)
-            last = logits[np.arange(batch_size), cursor - 1]
-            if step < min_new_tokens:
-                last[:, eos_id] = -np.inf
-            chosen = last.argmax(axis=-1)
-            for slot in range(len(rows)):
-                if done[slot] or cursor[slot] >= width:
-                    done[slot] = True
-                    continue
-                token = int(chosen[slot])
-                if token == eos_id:
-                    done[slot] = True
-                    continue
-                buffer[slot, cursor[slot]] = token
-                results[rows[slot]].append(token)
-                cursor[slot] += 1
+        if cached:
+            stepper = _Cached(model, batch_size)
+        else:
+            stepper = _Full(model, _bucket(max(lengths) + max_new_tokens, limit) if dynamic else limit)
+        for slot, continuation in enumerate(_decode_batch(stepper, [prompts[i] for i in rows],
+                                                          batch_size=batch_size,
+                                                          max_new_tokens=max_new_tokens,
+                                                          min_new_tokens=min_new_tokens,
+                                                          eos_id=eos_id, pad_id=pad_id)):
+            results[rows[slot]] = continuation
         bar.update(len(rows))
     bar.close()
     return results
+
+
+def _decode_batch(stepper, prompts: list[list[int]], *, batch_size: int, max_new_tokens: int,
+                  min_new_tokens: int, eos_id: int, pad_id: int) -> list[list[int]]:
+    """Greedy decoding of up to ``batch_size`` prompts in one fixed-shape batch (spare rows idle)."""
+    width = stepper.width
+    buffer = np.full((batch_size, width), pad_id, dtype=np.int32)
+    for slot, prompt in enumerate(prompts):
+        buffer[slot, :len(prompt)] = prompt
+    cursor = np.array([len(p) for p in prompts] + [1] * (batch_size - len(prompts)))
+    done = np.zeros(batch_size, dtype=bool)
+    done[len(prompts):] = True
+    out: list[list[int]] = [[] for _ in prompts]
+    if max_new_tokens <= 0:
+        return out
+    logits = stepper.start(buffer, cursor)
+    for step in range(max_new_tokens):
+        if step < min_new_tokens:
+            logits = logits.copy()
+            logits[:, eos_id] = -np.inf
+        chosen = logits.argmax(axis=-1)
+        for slot in range(len(prompts)):
+            if done[slot]:
+                continue
+            token = int(chosen[slot])
+            if token == eos_id:
+                done[slot] = True
+                continue
+            out[slot].append(token)
+            buffer[slot, cursor[slot]] = token
+            cursor[slot] += 1
+            if cursor[slot] >= width:  # the next token would have no position left
+                done[slot] = True
+        if done.all() or step == max_new_tokens - 1:
+            break
+        logits = stepper.advance(buffer, cursor)
+    return out
