@@ -53,36 +53,49 @@ def built(tmp_path_factory):
     return workdir
 
 
+def manifest_of(bundle_path: Path) -> dict:
+    with zipfile.ZipFile(bundle_path) as bundle:
+        root = bundle.namelist()[0].split("/")[0]
+        return json.loads(bundle.read(f"{root}/manifest.json"))
+
+
 @pytest.mark.slow
 def test_submission_builds_and_verifies(built):
     zips = list((built / "results" / "submission").glob("*.zip"))
-    assert len(zips) == 1
+    assert [z.name for z in zips] == ["minimal.zip"]
     verify = subprocess.run([str(BIN / "mathlora"), "verify", str(zips[0]), "--json"],
                             cwd=built, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    with zipfile.ZipFile(zips[0]) as bundle:
-        names = set(bundle.namelist())
-    assert "manifest.json" in names
-    assert any(name.endswith("run_llama3_test.py") for name in names)
+    checks = json.loads(verify.stdout)["checks"]
+    assert checks and all(check["status"] == "pass" for check in checks)
+    members = manifest_of(zips[0])["members"]
+    assert "run_llama3_test.py" in {Path(m["path"]).name for m in members}
+    assert sum(m["role"] == "checkpoint" for m in members) == 5  # the five merged checkpoints
 
 
 @pytest.mark.slow
-def test_every_artifact_validates(built):
+def test_every_json_report_is_bundled_and_validates(built):
+    """Each report the graph wrote is in the manifest with its kind, and matches that schema."""
     from mathlora.artifacts import validate
 
-    documents = [p for p in (built / "results").rglob("*.json")
-                 if not p.name.endswith(".conversation.json")]
-    assert len(documents) >= 10
-    for path in documents:
-        document = json.loads(path.read_text())
-        if isinstance(document, dict) and "schema_version" in document:
-            kind = document.get("kind") or _kind_of(path)
-            validate(document, kind, source=path)
+    kinds = {member["source"]: member["kind"]
+             for member in manifest_of(built / "results" / "submission" / "minimal.zip")["members"]
+             if member.get("kind")}
+    assert {"prepare", "split", "mindrecord", "train", "merge", "params", "predict", "math", "squad",
+            "summary"} <= set(kinds.values())
+    for member, kind in kinds.items():
+        source = built / member
+        if source.is_file():
+            validate(json.loads(source.read_text()), kind, source=source)
 
 
-def _kind_of(path: Path) -> str:
-    stem = path.stem
-    return "merge" if stem.startswith("ckpt") else stem
+@pytest.mark.slow
+def test_summary_covers_base_and_five_checkpoints(built):
+    summary = json.loads((built / "results" / "summary.json").read_text())
+    assert summary["schema_version"] and summary["provenance"]["config_sha256"]
+    text = json.dumps(summary)
+    for model in ("base", "ckpt1", "ckpt2", "ckpt3", "ckpt4", "ckpt5"):
+        assert f'"{model}"' in text
 
 
 @pytest.mark.slow
