@@ -10,6 +10,9 @@ os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
 os.environ.setdefault("LOG_MF_PATH", os.path.abspath("logs/mindformers"))
 os.environ.setdefault("LOCAL_DEFAULT_PATH", os.path.abspath("logs/mindformers/output"))
 
+# Software of every rule (for --software-deployment-method conda; make uses .venv instead).
+MATHLORA_ENV = "../envs/mathlora.yaml"
+
 CHECKPOINTS = list(range(1, config["finetune"]["checkpoints"] + 1))
 MODELS = ["base"] + [f"ckpt{k}" for k in CHECKPOINTS]
 
@@ -31,6 +34,8 @@ SQUAD_TRAIN_JSON = "resources/synth/squad/train-v1.1.json"  # synth only: base p
 FINETUNE_YAML = "results/model/finetune.yaml"
 BASE_CKPT = config["base"]["checkpoint"]
 BASE_JSON = "results/model/base.json"
+BASE_LOSS_PNG = "results/model/base_loss.png"
+BASE_WORKDIR = "results/model/base.run"  # MindFormers output_dir of the pretraining run
 FINETUNE_DIR = "results/finetune"
 FINETUNE_JSON = "results/finetune/train.json"
 LOSS_PNG = "results/finetune/loss.png"

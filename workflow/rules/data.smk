@@ -14,6 +14,8 @@ if DATA["source"] == "synth":
             chinese=DATA["chinese_lines"],
             english=DATA["english_lines"],
             template_rate=DATA.get("template_rate", 0.0),
+        conda:
+            MATHLORA_ENV
         log:
             "logs/synth/synth.log",
         benchmark:
@@ -36,6 +38,8 @@ rule prepare:
         chinese=DATA["sample"]["chinese"],
         english=DATA["sample"]["english"],
         on_error=DATA["on_error"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/prepare/prepare.log",
     benchmark:
@@ -59,6 +63,8 @@ rule split:
         size=DATA["test_size"],
         pool=DATA.get("test_pool", "all"),
         on_error=DATA["on_error"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/split/split.log",
     benchmark:
@@ -74,6 +80,8 @@ rule conversation:
         TRAIN_JSONL,
     output:
         CONVERSATION_JSON,
+    conda:
+        MATHLORA_ENV
     log:
         "logs/conversation/conversation.log",
     benchmark:
@@ -92,6 +100,8 @@ if config["tokenizer"]["source"] == "train":
             report=TOKENIZER_JSON,
         params:
             ranks=config["tokenizer"].get("ranks", 3000),
+        conda:
+            MATHLORA_ENV
         log:
             "logs/tokenizer/tokenizer.log",
         benchmark:
@@ -108,6 +118,8 @@ else:
             text=CONVERSATION_JSON,
         output:
             TOKENIZER_JSON,
+        conda:
+            MATHLORA_ENV
         log:
             "logs/tokenizer_info/tokenizer_info.log",
         benchmark:
@@ -128,6 +140,8 @@ rule mindrecord:
     params:
         seq_length=config["mindrecord"]["seq_length"],
         mask=config["mindrecord"]["mask"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/mindrecord/mindrecord.log",
     benchmark:

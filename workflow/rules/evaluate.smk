@@ -12,6 +12,8 @@ if config["squad"]["source"] == "synth":
             seed=config["seed"],
             train=config["squad"]["synth_paragraphs"]["train"],
             dev=config["squad"]["synth_paragraphs"]["dev"],
+        conda:
+            MATHLORA_ENV
         log:
             "logs/squad_synth/squad_synth.log",
         benchmark:
@@ -36,6 +38,8 @@ rule predict:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
         max_new_tokens=config["evaluate"]["max_new_tokens"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/predict/{model}.log",
     benchmark:
@@ -58,6 +62,8 @@ rule math:
     params:
         rel_tol=config["evaluate"]["rel_tol"],
         no_round="" if config["evaluate"].get("round_to_reference", True) else "--no-round",
+    conda:
+        MATHLORA_ENV
     log:
         "logs/math/{model}.log",
     benchmark:
@@ -80,6 +86,8 @@ rule squad:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
         max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/squad/{model}.log",
     benchmark:
@@ -97,6 +105,8 @@ rule contamination:
         test=TEST_JSONL,
     output:
         CONTAMINATION_JSON,
+    conda:
+        MATHLORA_ENV
     log:
         "logs/contamination/contamination.log",
     benchmark:
@@ -118,6 +128,8 @@ rule summary:
         relative=config["squad"]["relative"],
         f1=config["squad"]["fixed"]["f1"],
         em=config["squad"]["fixed"]["em"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/summary/summary.log",
     benchmark:
@@ -148,6 +160,8 @@ rule judge:
         squad_max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
         rel_tol=config["evaluate"]["rel_tol"],
         relative=config["squad"]["relative"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/judge/judge.log",
     benchmark:

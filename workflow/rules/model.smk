@@ -14,6 +14,8 @@ rule render_yaml:
         settings=lambda wildcards: model_settings(config),
         base=BASE_CKPT,
         workdir=FINETUNE_WORKDIR,
+    conda:
+        MATHLORA_ENV
     log:
         "logs/render_yaml/render_yaml.log",
     benchmark:
@@ -35,17 +37,19 @@ if config["base"]["source"] == "pretrain":
         output:
             ckpt=BASE_CKPT,
             report=BASE_JSON,
-            plot="results/model/base_loss.png",
+            plot=BASE_LOSS_PNG,
         params:
             steps=config["base"].get("steps", 1),
             batch=config["base"].get("batch_size", 1),
             lr=config["base"].get("learning_rate", 1e-3),
             seed=config["seed"],
-            workdir="results/model/base",
+            workdir=BASE_WORKDIR,
         resources:
             devices=1,
             mem_mb=4000,
             runtime=30,
+        conda:
+            MATHLORA_ENV
         log:
             "logs/base/base.log",
         benchmark:
@@ -76,6 +80,8 @@ rule finetune:
         devices=config["finetune"]["launcher"].get("local_worker_num", 1),
         mem_mb=8000 if config["device"] == "cpu" else 256000,
         runtime=60 if config["device"] == "cpu" else 480,
+    conda:
+        MATHLORA_ENV
     log:
         "logs/finetune/finetune.log",
     benchmark:
@@ -94,6 +100,8 @@ rule merge:
     output:
         ckpt=MERGED_CKPT,
         report=MERGE_JSON,
+    conda:
+        MATHLORA_ENV
     log:
         "logs/merge/ckpt{k}.log",
     benchmark:
@@ -108,6 +116,8 @@ rule params:
         FINETUNE_YAML,
     output:
         PARAMS_JSON,
+    conda:
+        MATHLORA_ENV
     log:
         "logs/params/params.log",
     benchmark:

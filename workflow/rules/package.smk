@@ -45,6 +45,8 @@ rule report:
     params:
         run_name=config["run_name"],
         device=config["device"],
+    conda:
+        MATHLORA_ENV
     log:
         "logs/report/report.log",
     benchmark:
@@ -74,6 +76,8 @@ rule bundle:
         reports=lambda wildcards, input: " ".join(f"--artifact {p}" for p in input.reports),
         figures=lambda wildcards, input: " ".join(f"--figure {p}" for p in input.figures),
         checkpoints=lambda wildcards, input: " ".join(f"--checkpoint {p}" for p in input.checkpoints),
+    conda:
+        MATHLORA_ENV
     log:
         "logs/bundle/bundle.log",
     benchmark:
