@@ -11,6 +11,9 @@ configfile: "config/config.yaml"
 validate(config, "schemas/config.schema.json")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"

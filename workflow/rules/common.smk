@@ -73,3 +73,8 @@ def model_checkpoint(wildcards):
     if wildcards.model == "base":
         return BASE_CKPT
     return MERGED_CKPT.format(k=wildcards.model.removeprefix("ckpt"))
+
+
+def reported(path, category, caption="json_report.rst", **labels):
+    """An output shown in the `snakemake --report` HTML, with its caption from workflow/report/."""
+    return report(path, caption=f"../report/{caption}", category=category, labels=labels or None)

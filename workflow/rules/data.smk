@@ -31,7 +31,7 @@ rule prepare:
         TRAIN_JSON,
     output:
         jsonl=TRAIN_JSONL,
-        report=PREPARE_JSON,
+        report=reported(PREPARE_JSON, "1. Data", report="prepare"),
     params:
         seed=config["seed"],
         chinese_lines=DATA["chinese_lines"],
@@ -56,7 +56,7 @@ rule split:
         train=TRAIN_JSONL,
     output:
         jsonl=TEST_JSONL,
-        report=SPLIT_JSON,
+        report=reported(SPLIT_JSON, "1. Data", report="split"),
     params:
         seed=config["seed"],
         chinese_lines=DATA["chinese_lines"],
@@ -97,7 +97,7 @@ if config["tokenizer"]["source"] == "train":
             CONVERSATION_JSON,
         output:
             model=TOKENIZER_MODEL,
-            report=TOKENIZER_JSON,
+            report=reported(TOKENIZER_JSON, "1. Data", report="tokenizer"),
         params:
             ranks=config["tokenizer"].get("ranks", 3000),
         conda:
@@ -117,7 +117,7 @@ else:
             model=TOKENIZER_MODEL,
             text=CONVERSATION_JSON,
         output:
-            TOKENIZER_JSON,
+            reported(TOKENIZER_JSON, "1. Data", report="tokenizer"),
         conda:
             MATHLORA_ENV
         log:
@@ -136,7 +136,7 @@ rule mindrecord:
     output:
         data=TRAIN_MINDRECORD,
         index=f"{TRAIN_MINDRECORD}.db",
-        report=MINDRECORD_JSON,
+        report=reported(MINDRECORD_JSON, "1. Data", report="mindrecord"),
     params:
         seq_length=config["mindrecord"]["seq_length"],
         mask=config["mindrecord"]["mask"],

@@ -33,7 +33,7 @@ rule predict:
     output:
         jsonl=PREDICTIONS_JSONL,
         npy=RESULT_NPY,
-        json=PREDICT_JSON,
+        json=reported(PREDICT_JSON, "3. Evaluation", model="{model}", report="predict"),
     params:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
@@ -57,8 +57,8 @@ rule math:
         predictions=PREDICTIONS_JSONL,
         test=TEST_JSONL,
     output:
-        json=MATH_JSON,
-        png=MATH_PNG,
+        json=reported(MATH_JSON, "3. Evaluation", model="{model}", report="math"),
+        png=reported(MATH_PNG, "3. Evaluation", "math_by_category.rst", model="{model}", report="math chart"),
     params:
         rel_tol=config["evaluate"]["rel_tol"],
         no_round="" if config["evaluate"].get("round_to_reference", True) else "--no-round",
@@ -81,7 +81,7 @@ rule squad:
         checkpoint=model_checkpoint,
         tokenizer=TOKENIZER_MODEL,
     output:
-        SQUAD_JSON,
+        reported(SQUAD_JSON, "3. Evaluation", model="{model}", report="squad"),
     params:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
@@ -104,7 +104,7 @@ rule contamination:
         train=TRAIN_JSONL,
         test=TEST_JSONL,
     output:
-        CONTAMINATION_JSON,
+        reported(CONTAMINATION_JSON, "3. Evaluation", report="contamination"),
     conda:
         MATHLORA_ENV
     log:
@@ -122,7 +122,7 @@ rule summary:
         squad=expand(SQUAD_JSON, model=MODELS),
         contamination=CONTAMINATION_JSON,
     output:
-        SUMMARY_JSON,
+        reported(SUMMARY_JSON, "3. Evaluation", report="summary"),
     params:
         thresholds=config["squad"]["thresholds"],
         relative=config["squad"]["relative"],

@@ -36,7 +36,7 @@ if config["base"]["source"] == "pretrain":
             squad=SQUAD_TRAIN_JSON,
         output:
             ckpt=BASE_CKPT,
-            report=BASE_JSON,
+            report=reported(BASE_JSON, "2. Training", report="base"),
             plot=BASE_LOSS_PNG,
         params:
             steps=config["base"].get("steps", 1),
@@ -69,8 +69,8 @@ rule finetune:
         dataset=TRAIN_MINDRECORD,
     output:
         ckpts=expand(LORA_CKPT, k=CHECKPOINTS),
-        report=FINETUNE_JSON,
-        plot=LOSS_PNG,
+        report=reported(FINETUNE_JSON, "2. Training", report="finetune"),
+        plot=reported(LOSS_PNG, "2. Training", "loss.rst", report="loss curve"),
     params:
         launch=lambda wildcards: training_command(config),
         checkpoints=len(CHECKPOINTS),
@@ -99,7 +99,7 @@ rule merge:
         report=FINETUNE_JSON,
     output:
         ckpt=MERGED_CKPT,
-        report=MERGE_JSON,
+        report=reported(MERGE_JSON, "2. Training", report="merge {k}"),
     conda:
         MATHLORA_ENV
     log:
@@ -115,7 +115,7 @@ rule params:
     input:
         FINETUNE_YAML,
     output:
-        PARAMS_JSON,
+        reported(PARAMS_JSON, "2. Training", report="params"),
     conda:
         MATHLORA_ENV
     log:

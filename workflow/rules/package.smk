@@ -41,7 +41,7 @@ rule report:
         math=expand(MATH_JSON, model=MODELS),
         squad=expand(SQUAD_JSON, model=MODELS),
     output:
-        report(REPORT_MD, caption="../report/report_md.rst", category="Submission"),
+        report(REPORT_MD, caption="../report/report_md.rst", category="4. Submission"),
     params:
         run_name=config["run_name"],
         device=config["device"],
@@ -69,7 +69,7 @@ rule bundle:
         checkpoints=BUNDLED_CHECKPOINTS,
     output:
         zip=SUBMISSION_ZIP,
-        verify=report(SUBMISSION_VERIFY, caption="../report/verify.rst", category="Submission"),
+        verify=report(SUBMISSION_VERIFY, caption="../report/verify.rst", category="4. Submission"),
     params:
         name=config["run_name"],
         mode=config["submission"]["checkpoints"],
