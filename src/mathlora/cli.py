@@ -72,6 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     except MathloraError as error:
         print(f"mathlora {name}: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # missing, unreadable or unwritable paths: the user's to fix
+        print(f"mathlora {name}: error: {_describe_os_error(error)}", file=sys.stderr)
+        return 1
+
+
+def _describe_os_error(error: OSError) -> str:
+    """``<filename>: <strerror>``, else the error's own text.
+
+    A failed rename names its destination: outputs are written to a temporary name and renamed
+    into place, so the destination is the path the user gave and the source means nothing to them.
+    """
+    name = error.filename2 if error.filename2 is not None else error.filename
+    if name is None or not error.strerror:
+        return str(error)
+    return f"{name}: {error.strerror}"
 
 
 if __name__ == "__main__":

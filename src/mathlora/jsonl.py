@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,3 +233,12 @@ def read_records(path: str | Path, fields: Sequence[str]) -> list[dict[str, Any]
 def dumps_line(record: dict[str, Any]) -> str:
     """One JSON Lines line in the organisers' style (UTF-8 kept readable)."""
     return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def write_problems(path: str | Path, pairs: Iterable[tuple[str, str]]) -> None:
+    """``(problem, solution)`` pairs as the organisers' JSON Lines, LF endings, written atomically."""
+    from mathlora.artifacts import atomic_output  # artifacts pulls in jsonschema: only when writing
+
+    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(dumps_line({"problem": problem, "solution": solution})
+                          for problem, solution in pairs)

@@ -27,6 +27,7 @@ from mathlora.cli import main as cli
 from mathlora.data import synth
 from mathlora.data.conversation import read_conversations
 from mathlora.data.qa import render
+from mathlora.jsonl import write_problems
 from mathlora.tokenizer.llama3 import Llama3Tokenizer
 
 os.environ.setdefault("LOG_MF_PATH", "/tmp/mathlora-bench-mf-logs")
@@ -39,7 +40,7 @@ def full(request, tmp_path_factory):
         pytest.skip("a benchmark: run with --benchmark-only")
     root = tmp_path_factory.mktemp("data_stage")
     raw = root / "train.json"
-    synth.write_lines(raw, synth.generate(synth.REAL_CHINESE_LINES, synth.REAL_ENGLISH_LINES, SEED, 0.01))
+    write_problems(raw, synth.generate(synth.REAL_CHINESE_LINES, synth.REAL_ENGLISH_LINES, SEED, 0.01))
     # The tokenizer is an input of the stage, trained once outside the timing.
     assert stage(root, raw, tokenizer=None) == 0
     assert cli(["tokenizer", "train", "--in", str(root / "conv.json"), "--ranks", "3000",

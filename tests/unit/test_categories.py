@@ -2,7 +2,7 @@ import pytest
 
 from mathlora.data.categories import CATEGORIES, categorize
 
-# Phrasings of the organisers' train.json (CONTEXT.md), one per category.
+# Phrasings of the organisers' train.json, one per category.
 EXAMPLES = {
     "计算 -7840.79 + 4206.75 等于多少？": "add",
     "计算 12.50 - -3.25 等于多少？": "subtract",

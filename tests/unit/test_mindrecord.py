@@ -8,6 +8,7 @@ import pytest
 from mathlora.cli import main as cli
 from mathlora.data import synth
 from mathlora.data.conversation import to_conversations
+from mathlora.data.mindrecord import histogram
 from mathlora.data.qa import build_rows, reference_row, render
 from mathlora.prompts import train_human
 from mathlora.tokenizer.bpe import piece_counts, train
@@ -51,10 +52,29 @@ def test_rows_match_hand_computation(byte_tok, human, gpt, corrected):
     assert rows.input_ids[0].tolist() == ids and rows.labels[0].tolist() == labels
 
 
-def test_the_quirk_trains_on_the_space_before_the_answer(byte_tok):
-    ids, labels = hand_row("计算 1 + 1 等于多少？", "2", 257)
-    first = next(i for i, v in enumerate(labels) if v != IGN)
-    assert bytes([ids[first]]) == b" " and bytes([ids[first + 1]]) == b"2" and labels[first + 2] == EOS
+@pytest.mark.parametrize("mask, trained", [("organisers", b" 2"), ("corrected", b"2")])
+def test_the_quirk_trains_on_the_space_before_the_answer(byte_tok, mask, trained):
+    """The organisers' count leaves the separator's last byte (a space) trained; corrected does not."""
+    human, gpt = "计算 1 + 1 等于多少？", "2"
+    reference_ids, reference_labels, _ = reference_row(render(human, gpt), byte_tok, 257, mask)
+    rows = build_rows([(human, gpt)], byte_tok, 257, mask)
+    for ids, labels in [(reference_ids, reference_labels),
+                        (rows.input_ids[0].tolist(), rows.labels[0].tolist())]:
+        kept = [i for i, v in enumerate(labels) if v != IGN]
+        assert kept == list(range(kept[0], kept[0] + len(trained) + 1))  # one run: answer, then eos
+        assert bytes(labels[i] for i in kept[:-1]) == trained and labels[kept[-1]] == EOS
+        assert [labels[i] for i in kept] == [ids[i] for i in kept]
+
+
+@pytest.mark.parametrize("length", [8, 16, 257])
+def test_histogram_bins_are_distinct_integer_ranges(length):
+    lengths = np.arange(1, length + 4)  # every length in the row, and some beyond it
+    bins = histogram(lengths, length)
+    assert bins[0]["min"] == 1 and bins[-2]["max"] == length and bins[-1]["min"] == length + 1
+    for low, high in zip(bins, bins[1:]):
+        assert low["min"] <= low["max"] and high["min"] == low["max"] + 1
+    assert sum(b["count"] for b in bins) == len(lengths)
+    assert [b["count"] for b in bins] == [b["max"] - b["min"] + 1 for b in bins]
 
 
 def test_truncated_row_is_cut_and_keeps_its_labels(byte_tok):

@@ -11,7 +11,7 @@ from mathlora.data import synth
 from mathlora.data.categories import categorize
 from mathlora.prompts import MATH_PROMPT_PREFIX, TRAIN_HUMAN_PREFIX
 
-# Unique counts of the organisers' file (CONTEXT.md).
+# The organisers' train.json: 800,000 Chinese lines, 538,949 of them unique.
 REAL_UNIQUE_CHINESE = 538_949
 REAL_CHINESE = 800_000
 

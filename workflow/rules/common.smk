@@ -60,7 +60,7 @@ JUDGE_SUMMARY_JSON = "results/judge/summary.json"
 REPORT_MD = "results/submission/REPORT.md"
 SUBMISSION_ZIP = f"results/submission/{config['run_name']}.zip"
 SUBMISSION_VERIFY = f"results/submission/{config['run_name']}.verify.json"
-JUDGE_SUBMISSION = config["evaluate"].get("judge_submission") or SUBMISSION_ZIP
+JUDGE_SUBMISSION = config["evaluate"]["judge_submission"] or SUBMISSION_ZIP
 
 
 wildcard_constraints:

@@ -13,7 +13,7 @@ if DATA["source"] == "synth":
             seed=config["seed"],
             chinese=DATA["chinese_lines"],
             english=DATA["english_lines"],
-            template_rate=DATA.get("template_rate", 0.0),
+            template_rate=DATA["template_rate"],
         conda:
             MATHLORA_ENV
         log:
@@ -61,7 +61,7 @@ rule split:
         seed=config["seed"],
         chinese_lines=DATA["chinese_lines"],
         size=DATA["test_size"],
-        pool=DATA.get("test_pool", "all"),
+        pool=DATA["test_pool"],
         on_error=DATA["on_error"],
     conda:
         MATHLORA_ENV
@@ -99,7 +99,7 @@ if config["tokenizer"]["source"] == "train":
             model=TOKENIZER_MODEL,
             report=reported(TOKENIZER_JSON, "1. Data", report="tokenizer"),
         params:
-            ranks=config["tokenizer"].get("ranks", 3000),
+            ranks=config["tokenizer"]["ranks"],
         conda:
             MATHLORA_ENV
         log:

@@ -1,20 +1,22 @@
 """Problem categories of the organisers' train.json, recognised from the problem text alone.
 
-The Chinese lines come from a handful of fixed phrasings (see CONTEXT.md); each category is keyed
-on the phrase that only it uses. Lines without any CJK character are the English competition
-problems. Anything else is ``None`` (unknown), which reports count rather than hide.
+The organisers' Chinese lines come from a handful of fixed phrasings (``计算 a + b 等于多少？``,
+``解方程 ax + b = 0``, ``求以下数据的平均值：[...]`` and so on); each category is keyed on the
+phrase that only it uses. Lines without any CJK character are the English competition problems.
+Anything else is ``None`` (unknown), which reports count rather than hide.
 """
 
 from __future__ import annotations
 
 import re
 
+from mathlora.data.numbers import DECIMAL_PATTERN as _NUM
+
 CATEGORIES: tuple[str, ...] = (
     "add", "subtract", "multiply", "divide", "sqrt", "power", "equation", "rectangle_area",
     "function_value", "discount", "mass", "mean", "sales_growth", "fraction", "english",
 )
 
-_NUM = r"-?\d+(?:\.\d+)?"
 _ARITHMETIC = re.compile(rf"计算\s*({_NUM})\s*([-+*/])\s*({_NUM})\s*等于多少")
 _OPERATOR = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")

@@ -1,6 +1,6 @@
 """Reading the raw train.json the way every data stage sees it: strict lines, template text removed.
 
-What counts as *instruction-template text*: CONTEXT.md says only that the entry removed "the
+What counts as *instruction-template text*: the entry's report says only that it removed "the
 instruction template text" from the organisers' lines before sampling. The lines are later wrapped
 in the entry's own templates (training: ``请解答如下数学问题： {problem}``; inference:
 ``Please answer the following math problems:\\n{problem}\\n###answer:``), so a problem that already

@@ -114,7 +114,9 @@ def _blobs(fields: dict[str, np.ndarray], order: list[str], start: int, stop: in
 
 def histogram(lengths: np.ndarray, length: int, bins: int = 16) -> list[dict[str, int]]:
     """Counts of content lengths in ``bins`` equal ranges up to the row length, plus one beyond."""
-    edges = np.linspace(0, length, bins + 1).astype(int)
+    # Integer edges, each once: a row shorter than ``bins`` tokens would otherwise repeat edges and
+    # give empty ranges whose min exceeds their max.
+    edges = np.unique(np.linspace(0, length, bins + 1).astype(int))
     out = []
     for low, high in zip(edges[:-1], edges[1:]):
         out.append({"min": int(low) + 1, "max": int(high),

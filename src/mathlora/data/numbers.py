@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
+# A plain decimal as the organisers' problems write their operands: ``-12.5``, ``7``.
+DECIMAL_PATTERN = r"-?\d+(?:\.\d+)?"
 LONG_DIGITS = 16  # significant digits of the "long decimal" answers (division, roots, ratios)
 
 

@@ -20,22 +20,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import atomic_output, write_artifact
+from mathlora.artifacts import write_artifact
 from mathlora.data.categories import CATEGORIES, categorize
 from mathlora.data.clean import TEMPLATE_TEXTS, Line, Table, bulk_objects, read_table
+from mathlora.data.numbers import DECIMAL_PATTERN as _NUM
 from mathlora.errors import ConfigError
-from mathlora.jsonl import BadLines, dumps_line
+from mathlora.jsonl import BadLines, write_problems
 
-_NUM = r"-?\d+(?:\.\d+)?"
+EMPTY = "empty_after_template_removal"
 # The solution of a multiplication or division problem: ``a * b = c`` / ``a / b = c``.
 MUL_DIV = re.compile(rf"^\s*{_NUM}\s*([*/])\s*{_NUM}\s*=\s*\S+\s*$")
 DROP_RULES = {"*": "multiplication", "/": "division"}
 
 
+def is_empty(problem: str, solution: str) -> bool:
+    """Nothing left to ask or to answer once template text is gone."""
+    return not problem.strip() or not solution.strip()
+
+
 def drop_reason(problem: str, solution: str) -> str | None:
     """Why prepare drops a line, or ``None`` to keep it."""
-    if not problem.strip() or not solution.strip():
-        return "empty_after_template_removal"
+    if is_empty(problem, solution):
+        return EMPTY
     match = MUL_DIV.match(solution)
     return DROP_RULES[match.group(1)] if match else None
 
@@ -124,7 +130,7 @@ def report(path: Path, chinese_lines: int, seed: int, sizes: dict[str, int], on_
         "template_text": {"texts": list(TEMPLATE_TEXTS), "lines": result.template_lines,
                           "occurrences": result.template_occurrences},
         "removed": {name: result.removed[name] for name in
-                    ("multiplication", "division", "empty_after_template_removal")},
+                    ("multiplication", "division", EMPTY)},
         "duplicates": {"input": result.duplicates,
                        "sample": sum(count - 1 for count in sample_keys.values())},
         "input_by_category": {name: result.by_category[name] for name in (*CATEGORIES, "unknown")
@@ -135,12 +141,6 @@ def report(path: Path, chinese_lines: int, seed: int, sizes: dict[str, int], on_
                     "english": sum(line.english for line in chosen), "total": len(chosen)},
         "sampled_by_category": _count(chosen),
     }
-
-
-def write_jsonl(path: str | Path, lines: Iterable[Line]) -> None:
-    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.writelines(dumps_line({"problem": line.problem, "solution": line.solution})
-                          for line in lines)
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -163,10 +163,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", required=True, type=Path, help="prepare.json report")
 
 
-def check_counts(args: argparse.Namespace, *names: str) -> None:
+def check_counts(args: argparse.Namespace, *names: str, minimum: int = 0) -> None:
+    """Each named option must be an integer count of at least ``minimum``."""
     for name in names:
-        if getattr(args, name) < 0:
-            raise ConfigError(f"--{name.replace('_', '-')}: expected a count >= 0, "
+        if getattr(args, name) < minimum:
+            raise ConfigError(f"--{name.replace('_', '-')}: expected a count >= {minimum}, "
                               f"got {getattr(args, name)}")
 
 
@@ -180,6 +181,6 @@ def main(args: argparse.Namespace) -> int:
         chosen = sample(table, result.kept, sizes, args.seed)
         payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result,
                          chosen)
-    write_jsonl(args.out, chosen)
+    write_problems(args.out, ((line.problem, line.solution) for line in chosen))
     write_artifact(args.report, "prepare", payload)
     return 0

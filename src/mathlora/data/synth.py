@@ -1,7 +1,7 @@
 """Generate a train.json in the organisers' format: Chinese arithmetic lines first, then English.
 
 JSON Lines of ``{"problem", "solution"}`` with the phrasings and solution styles of the organisers'
-file (CONTEXT.md): the four operators, square root, power 0..5, equation, rectangle area, function
+809,993-line file: the four operators, square root, power 0..5, equation, rectangle area, function
 value, discount, mass, mean, sales growth and fraction simplification, then English competition
 problems ending in ``\\boxed{}``. Category shares and the duplication rate follow the real file
 (538,949 unique of 800,000 Chinese lines, 9,993 unique English lines); every answer is computed with
@@ -22,15 +22,16 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from mathlora.artifacts import atomic_output
 from mathlora.data import numbers as num
+from mathlora.data.prepare import check_counts
 from mathlora.errors import ConfigError
-from mathlora.jsonl import dumps_line
+from mathlora.jsonl import write_problems
 from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX, TRAIN_HUMAN_PREFIX
 
 REAL_CHINESE_LINES = 800_000
 REAL_ENGLISH_LINES = 9_993
-# Unique problems per category in the organisers' file (CONTEXT.md); +, -, *, / share 359,347.
+# Unique problems per category in the organisers' train.json (arithmetic 437,781 of which square
+# root 39,227 and power 39,207; the four operators share the other 359,347, about 90k each).
 REAL_UNIQUE: dict[str, int] = {
     "add": 89_837, "subtract": 89_837, "multiply": 89_837, "divide": 89_836,
     "sqrt": 39_227, "power": 39_207, "equation": 40_080, "rectangle_area": 8_665,
@@ -256,11 +257,6 @@ def generate(chinese: int, english: int, seed: int, template_rate: float = 0.0) 
     return embed_templates(lines, template_rate, seed)[0]
 
 
-def write_lines(path: str | Path, lines: list[Line]) -> None:
-    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.writelines(dumps_line({"problem": p, "solution": s}) for p, s in lines)
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="train.json to write (JSON Lines)")
     parser.add_argument("--chinese-lines", type=int, default=REAL_CHINESE_LINES,
@@ -273,9 +269,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    for flag in ("chinese_lines", "english_lines"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')}: expected a positive line count, "
-                              f"got {getattr(args, flag)}")
-    write_lines(args.out, generate(args.chinese_lines, args.english_lines, args.seed, args.template_rate))
+    check_counts(args, "chinese_lines", "english_lines", minimum=1)
+    write_problems(args.out, generate(args.chinese_lines, args.english_lines, args.seed, args.template_rate))
     return 0
