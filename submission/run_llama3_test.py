@@ -3,7 +3,7 @@
 Runs inside MindFormers' ``research/llama3`` folder (MindFormers r1.1, MindSpore 2.3) with the same
 command line as that folder's ``run_llama3.py``::
 
-    python run_llama3_test.py --config predict_llama3_8b.yaml --run_mode predict \\
+    python run_llama3_test.py --config predict_llama3_8b_lora.yaml --run_mode predict \\
         --use_parallel False --load_checkpoint ckpt2.ckpt --vocab_file tokenizer.model \\
         --auto_trans_ckpt False --input_dir test.jsonl --max_length 512
 
@@ -148,8 +148,12 @@ def save_results(results: list[dict[str, list[str]]], path: str) -> None:
     array = np.empty(len(results), dtype=object)
     array[:] = results
     tmp = path + ".tmp.npy"  # np.save appends .npy to names without it
-    np.save(tmp, array, allow_pickle=True)
-    os.replace(tmp, path)
+    try:
+        np.save(tmp, array, allow_pickle=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):  # only after a failure: the rename moved it otherwise
+            os.remove(tmp)
 
 
 def load_config(args: argparse.Namespace):

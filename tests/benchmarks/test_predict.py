@@ -71,13 +71,14 @@ def _model_files(work, size):
     import mindspore as ms
 
     from mathlora.model import network, render
+    from mathlora.tokenizer.llama3 import read_vocab
 
     if size in _BUILT:
         return _BUILT[size]
     tokenizer = _tokenizer(work)
     settings = render.load_settings(CONFIG, None)
     settings["model"].update(SIZES[size])
-    values = render.render_values(settings, mode="finetune", vocab=render.tokenizer_vocab(tokenizer),
+    values = render.render_values(settings, mode="finetune", vocab=read_vocab(tokenizer),
                                   tokenizer=tokenizer, rows=64, dataset="", load_checkpoint="",
                                   output_dir=str(work / "output"), config_name=f"bench-{size}")
     yaml_path = work / f"{size}.yaml"

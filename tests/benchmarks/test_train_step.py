@@ -22,12 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def default_yaml(tmp: Path) -> tuple[Path, dict]:
     from mathlora.model import render
+    from mathlora.model.workflow import MODEL_YAML_SECTIONS
+    from mathlora.tokenizer.llama3 import special_ids
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     ranks = config["tokenizer"]["ranks"]
-    vocab = {"ranks": ranks, "vocab_size": ranks + render.SPECIAL_TOKENS, "bos_token_id": ranks,
-             "eos_token_id": ranks + 1, "pad_token_id": ranks + 2}
-    sections = {key: config[key] for key in render.SECTIONS}
+    vocab = special_ids(ranks)
+    sections = {key: config[key] for key in MODEL_YAML_SECTIONS}
     values = render.render_values(sections, mode="finetune", vocab=vocab, tokenizer="tokenizer.model",
                                   rows=20_000, dataset="train.mindrecord", load_checkpoint="",
                                   output_dir=str(tmp), config_name="config/config.yaml")

@@ -41,7 +41,11 @@ def settings(**changes) -> dict:
 
 
 def write_tokenizer(path: Path, ranks: int = RANKS) -> Path:
-    lines = [f"{base64.b64encode(f'tok{i}'.encode()).decode()} {i}" for i in range(ranks)]
+    """A valid ranks file: the 256 single bytes (byte-level BPE needs them), then ``tok<i>``."""
+    if ranks < 256:
+        raise ValueError(f"{ranks} ranks: a Llama3 ranks file holds at least the 256 single bytes")
+    tokens = [bytes([b]) for b in range(256)] + [f"tok{i}".encode() for i in range(256, ranks)]
+    lines = [f"{base64.b64encode(token).decode()} {i}" for i, token in enumerate(tokens)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -37,12 +37,22 @@ def test_squad_texts_errors(tmp_path):
         base.squad_texts(tmp_path / "none.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
-    with pytest.raises(InputError, match="bad.json: not JSON"):
+    with pytest.raises(InputError, match="bad.json: not a SQuAD v1.1 JSON file"):
         base.squad_texts(bad)
     broken = json.loads(json.dumps(SQUAD))
     broken["data"][0]["paragraphs"][1]["qas"][0]["answers"] = []
     bad.write_text(json.dumps(broken), encoding="utf-8")
-    with pytest.raises(InputError, match=r"field 'data\[0\].paragraphs\[1\].qas\[0\].answers': question without"):
+    with pytest.raises(InputError, match=r"field 'data/0/paragraphs/1/qas/0': question needs"):
+        base.squad_texts(bad)
+    # The second question of a paragraph is validated too (the evaluation reads only the first).
+    broken = json.loads(json.dumps(SQUAD))
+    del broken["data"][0]["paragraphs"][0]["qas"][1]["question"]
+    bad.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(InputError, match=r"field 'data/0/paragraphs/0/qas/1'"):
+        base.squad_texts(bad)
+    broken["data"][0]["paragraphs"] = "not a list"
+    bad.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(InputError, match=r"field 'data/0/paragraphs'"):
         base.squad_texts(bad)
 
 

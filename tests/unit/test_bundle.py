@@ -124,3 +124,17 @@ def test_bad_inputs_leave_no_zip(run, tmp_path):
     with pytest.raises(InputError, match="outside the build folder"):
         bundle.main(parse(bundle, bundle_argv(str(out)) + ["--figure", str(outside)]))
     assert not out.exists() and not list(tmp_path.glob(".bad.zip*"))
+
+
+def test_git_time_out_is_a_clear_error(tmp_path, monkeypatch):
+    import subprocess
+
+    from mathlora.errors import InputError
+    from mathlora.package import bundle
+
+    def slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(cmd=args[0], timeout=kwargs.get("timeout", 300))
+
+    monkeypatch.setattr(bundle.subprocess, "run", slow)
+    with pytest.raises(InputError, match=r"git rev-parse HEAD did not finish within 300 s"):
+        bundle.git(tmp_path, "rev-parse", "HEAD")

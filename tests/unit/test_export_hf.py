@@ -65,11 +65,12 @@ def tokenizer_file(work) -> Path:
 def model_yaml(work, tokenizer_file) -> Path:
     """The fine-tuning yaml `render-yaml` renders for the default config at tiny sizes."""
     from mathlora.model import render
+    from mathlora.tokenizer.llama3 import read_vocab
 
     settings = render.load_settings(ROOT / "config" / "config.yaml", None)
     settings["model"].update(hidden_size=HIDDEN, num_layers=LAYERS, num_heads=HEADS,
                              n_kv_heads=KV_HEADS, intermediate_size=FFN, seq_length=SEQ)
-    values = render.render_values(settings, mode="finetune", vocab=render.tokenizer_vocab(tokenizer_file),
+    values = render.render_values(settings, mode="finetune", vocab=read_vocab(tokenizer_file),
                                   tokenizer=tokenizer_file, rows=64, dataset="", load_checkpoint="",
                                   output_dir=str(work / "output"), config_name="test")
     path = work / "finetune.yaml"

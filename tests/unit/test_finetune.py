@@ -18,7 +18,8 @@ import pytest
 from _model_helpers import mathlora, render_tiny, save_random_base
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import training
-from mathlora.model.finetune import _prepare_workdir
+from mathlora.model.finetune import (_prepare_workdir, follow_decision, wait_for_decision,
+                                     write_decision)
 from mathlora.model.schedule import schedule
 
 ROWS, BATCH, EPOCHS = 42, 4, 2  # 42 rows: the last partial batch (2 rows) is dropped
@@ -62,6 +63,53 @@ def test_losses_keep_the_last_record_of_a_step(tmp_path):
     assert [(r["step"], r["loss"]) for r in training.read_losses(log)] == [(1, 3.0), (2, 2.5), (3, 2.0), (4, 1.5)]
     assert [r["step"] for r in training.read_losses(log, last_step=2)] == [1, 2]
     assert training.read_losses(tmp_path / "none.jsonl") == []
+
+
+def test_torn_last_line_is_skipped_and_cut_before_appending(tmp_path):
+    log = tmp_path / "loss.rank0.jsonl"
+    whole = "".join(json.dumps({"step": s, "loss": 1.0 / s}) + "\n" for s in (1, 2, 3))
+    log.write_text(whole + '{"step": 4, "lo', encoding="utf-8")  # killed mid-append
+    by_step, torn = training.read_loss_log(log)
+    assert (sorted(by_step), torn) == ([1, 2, 3], 1)
+    assert [r["step"] for r in training.read_losses(log)] == [1, 2, 3]
+    # A resumed run cuts the torn tail, so its first record starts a line of its own.
+    assert training.cut_torn_tail(log) == len('{"step": 4, "lo')
+    assert log.read_text(encoding="utf-8") == whole
+    assert training.cut_torn_tail(log) == 0 and training.cut_torn_tail(tmp_path / "none") == 0
+
+
+def test_malformed_line_inside_the_log_is_an_error(tmp_path):
+    log = tmp_path / "loss.rank0.jsonl"
+    log.write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "lo\n{"step": 3, "loss": 1.0}\n')
+    with pytest.raises(InputError, match=r"loss.rank0.jsonl:2: not a loss record"):
+        training.read_losses(log)
+    log.write_text('{"step": 1, "loss": 2.0}\n{"step": "2", "loss": 1.0}\n{"step": 3, "loss": 1.0}\n')
+    with pytest.raises(InputError, match=r":2: not a loss record"):
+        training.read_losses(log)
+
+
+def test_other_ranks_follow_rank_0s_decision(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    # A decision left by an earlier launch is never followed.
+    write_decision(work, "launch-old", "h", 12)
+    with pytest.raises(InputError, match="rank 0 wrote no resume decision for launch 'launch-new'"):
+        wait_for_decision(work, "launch-new", seconds=0.05, poll=0.01)
+    write_decision(work, "launch-new", "h", None)
+    fresh = wait_for_decision(work, "launch-new", seconds=0.05, poll=0.01)
+    assert fresh["resume_step"] is None
+    assert follow_decision(work, 1, fresh, index=lambda folder: pytest.fail("no index when fresh")) is None
+    # Resume: each rank takes its own checkpoint of the step rank 0 resumes from.
+    write_decision(work, "launch-new", "h", 12)
+    resume = wait_for_decision(work, "launch-new", seconds=0.05, poll=0.01)
+    rank1 = work / "checkpoint" / "rank_1"
+    rank1.mkdir(parents=True)
+    shards = {8: rank1 / "a.ckpt", 12: rank1 / "b.ckpt"}
+    assert follow_decision(work, 1, resume, index=lambda folder: shards) == rank1 / "b.ckpt"
+    with pytest.raises(InputError, match="rank 0 resumes from step 12 but rank 1 has no checkpoint"):
+        follow_decision(work, 1, resume, index=lambda folder: {8: rank1 / "a.ckpt"})
+    with pytest.raises(InputError, match="rank 2 has no checkpoint"):
+        follow_decision(work, 2, resume)  # no folder at all
 
 
 def test_workdir_resumes_only_for_the_same_yaml(tmp_path):

@@ -2,8 +2,9 @@
 
 The reference is the simplest decoder there is: one prompt at a time, a static network at its full
 sequence length, a full forward pass per token and the argmax at the last real position. The code
-under test batches prompts of different lengths, cuts buffers to length buckets on a dynamic
-network and handles eos / min_new_tokens per row: it must not change a single token.
+under test batches prompts of different lengths and handles eos / min_new_tokens per row, in both
+of its methods: ``full`` (a forward pass per token over buffers cut to length buckets on a dynamic
+network) and ``cache`` (the KV cache; what ``auto`` picks on CPU). Neither may change a single token.
 """
 
 from __future__ import annotations
@@ -65,34 +66,40 @@ def generate(net, prompts, **kw):
     return greedy_generate(net, prompts, max_new_tokens=NEW, pad_id=PAD, batch_size=2, progress=False, **kw)
 
 
+METHODS = pytest.mark.parametrize("method", ["cache", "full"])
+
+
 @pytest.fixture(scope="module")
 def free_run(models):
     """Continuations with an eos that never occurs (-> every row runs NEW tokens)."""
     return plain_loop(models[1], PROMPTS, steps=NEW, eos_id=None)
 
 
-def test_batched_equals_plain_loop_without_eos(models, free_run):
-    got = generate(models[0], PROMPTS, eos_id=RANKS + 255)  # a special the random model never picks
+@METHODS
+def test_batched_equals_plain_loop_without_eos(models, free_run, method):
+    got = generate(models[0], PROMPTS, eos_id=RANKS + 255, method=method)  # a special the random model never picks
     assert all(len(row) == NEW for row in free_run)
     assert got == free_run
     assert len({tuple(row) for row in got}) > 1  # the prompts really lead to different text
 
 
-def test_eos_cuts_its_row_only(models, free_run):
+@METHODS
+def test_eos_cuts_its_row_only(models, free_run, method):
     eos = free_run[2][3]  # the 4th token of prompt 2 becomes "eos"
     expected = plain_loop(models[1], PROMPTS, steps=NEW, eos_id=eos)
-    got = generate(models[0], PROMPTS, eos_id=eos)
+    got = generate(models[0], PROMPTS, eos_id=eos, method=method)
     assert got == expected
     assert len(got[2]) <= 3 and eos not in got[2]
     assert all(eos not in row for row in got)
     assert any(len(row) == NEW for row in got)  # other rows are not stopped by row 2's eos
 
 
-def test_min_new_tokens_suppresses_early_eos(models, free_run):
+@METHODS
+def test_min_new_tokens_suppresses_early_eos(models, free_run, method):
     eos = free_run[0][0]  # prompt 0 would stop at once
-    assert generate(models[0], PROMPTS[:1], eos_id=eos) == [[]]
+    assert generate(models[0], PROMPTS[:1], eos_id=eos, method=method) == [[]]
     expected = plain_loop(models[1], PROMPTS, steps=NEW, eos_id=eos, min_new_tokens=2)
-    got = generate(models[0], PROMPTS, eos_id=eos, min_new_tokens=2)
+    got = generate(models[0], PROMPTS, eos_id=eos, min_new_tokens=2, method=method)
     assert got == expected
     assert len(got[0]) >= 2 and got[0][0] != eos
 

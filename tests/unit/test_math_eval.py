@@ -105,3 +105,20 @@ def test_predictions_in_another_order(tmp_path, capsys):
     assert cli(["math", "--predictions", str(pred_path), "--test", str(test_path),
                 "--out", str(tmp_path / "m.json")]) == 1
     assert "prompt does not match test item 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_rel_tol_must_be_a_finite_non_negative_number(tmp_path, capsys, value):
+    assert cli(["math", "--predictions", str(tmp_path / "p.jsonl"), "--test", str(tmp_path / "t.jsonl"),
+                "--out", str(tmp_path / "m.json"), "--rel-tol", value]) == 1
+    assert f"--rel-tol must be a finite number >= 0, got {float(value)}" in capsys.readouterr().err
+
+
+def test_math_report_of_records_equals_the_report_of_the_predictions_file(tmp_path):
+    from mathlora.evaluate.compare import DEFAULT_RULE
+    from mathlora.evaluate.math_eval import items_from_records, math_report
+
+    test = [{"problem": "1 + 2 = ?", "solution": "1 + 2 = 3"}, {"problem": "5 - 1 = ?", "solution": "4"}]
+    records = prediction_records([math_prompt(t["problem"]) for t in test], [" 3", " 7"])
+    report = math_report("ckpt1", items_from_records(records, test), DEFAULT_RULE)
+    assert (report["model"], report["n"], report["modes"]["strict"]["correct"]) == ("ckpt1", 2, 1)

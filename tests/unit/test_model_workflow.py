@@ -166,11 +166,12 @@ def test_training_command_single_and_msrun():
 def test_msrun_on_cpu_is_refused_with_the_reason(tmp_path):
     from _model_helpers import settings, write_tokenizer
     from mathlora.model import render
+    from mathlora.tokenizer.llama3 import read_vocab
 
     tok = write_tokenizer(tmp_path / "tok.model")
     two = settings(finetune__parallel={"data_parallel": 2, "model_parallel": 1},
                    finetune__launcher={"type": "msrun", "worker_num": 2, "local_worker_num": 2,
                                        "master_addr": "127.0.0.1", "master_port": 8118, "node_rank": 0})
     with pytest.raises(ConfigError, match="msrun cannot train on device cpu"):
-        render.render_values(two, mode="finetune", vocab=render.tokenizer_vocab(tok), tokenizer=tok,
+        render.render_values(two, mode="finetune", vocab=read_vocab(tok), tokenizer=tok,
                              rows=40, dataset="d", load_checkpoint="b", output_dir="o", config_name="t")

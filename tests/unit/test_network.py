@@ -134,3 +134,11 @@ def test_tokenizer_must_fit_the_model(tiny, tmp_path):
     with pytest.raises(InputError, match=rf"small.model: field 'bos_token_id': bos_token_id is "
                                          rf"{RANKS - 10} for this tokenizer but {RANKS}"):
         network.check_tokenizer_fits(small, tiny["yaml"])
+
+
+def test_unknown_device_target_is_a_config_error(monkeypatch):
+    from mathlora.errors import ConfigError
+
+    monkeypatch.setitem(network._STATE, "device", None)
+    with pytest.raises(ConfigError, match="device_target 'GPU': expected one of"):
+        network.set_context("GPU")

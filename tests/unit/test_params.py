@@ -54,3 +54,32 @@ def test_cli_json_and_error_exit(tmp_path):
     assert json.loads(out.read_text())["official_denominator"] == 8_030_000_000
     bad = mathlora("params", "--config", ASCEND, "--target-modules", ".*nothing", cwd=tmp_path)
     assert bad.returncode == 1 and "matches no layer" in bad.stderr
+
+
+def test_lora_settings_without_pet_config_need_rank_and_targets():
+    with pytest.raises(ConfigError, match="no pet_config .* give --lora-rank and --target-modules"):
+        params.lora_settings(None)
+    with pytest.raises(ConfigError, match="give --target-modules"):
+        params.lora_settings(None, lora_rank=4)
+    pet = params.lora_settings(None, lora_rank=4, target_modules=".*wq")
+    assert (pet["lora_rank"], pet["lora_alpha"], pet["target_modules"]) == (4, 8, ".*wq")
+    yaml_pet = {"pet_type": "lora", "lora_rank": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+                "target_modules": ".*wq|.*wv"}
+    assert params.lora_settings(yaml_pet) == yaml_pet
+    assert params.lora_settings(yaml_pet, lora_rank=2, lora_alpha=3.0)["lora_alpha"] == 3.0
+
+
+def test_lora_alpha_without_rank_is_an_error():
+    with pytest.raises(ConfigError, match="--lora-alpha needs --lora-rank"):
+        params.lora_settings({"lora_rank": 8, "lora_alpha": 16, "target_modules": ".*wq"}, lora_alpha=4.0)
+    with pytest.raises(ConfigError, match="--lora-rank 0: expected a positive integer"):
+        params.lora_settings(None, lora_rank=0, target_modules=".*wq")
+
+
+def test_broken_yaml_is_an_input_error(tmp_path):
+    from mathlora.errors import InputError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InputError, match="bad.yaml: not valid YAML"):
+        params.model_config_from_yaml(bad)

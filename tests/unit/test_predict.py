@@ -40,8 +40,9 @@ def test_generate_texts_with_a_fake_model(monkeypatch):
     def greedy_generate(model, prompts, *, max_new_tokens, min_new_tokens=0, eos_id, pad_id,
                         batch_size, progress=True):
         calls.append((len(prompts), max_new_tokens, min_new_tokens))
-        # continuation: " =" then the prompt's last character, then more than the budget allows
-        return [[ord(" "), ord("="), p[-1]] + [ord("x")] * 50 for p in prompts]
+        # continuation: " =" then the prompt's last character, then "x" up to the budget (like
+        # greedy_generate, never more than max_new_tokens)
+        return [([ord(" "), ord("="), p[-1]] + [ord("x")] * 50)[:max_new_tokens] for p in prompts]
 
     monkeypatch.setitem(sys.modules, "mathlora.model.generate",
                         types.SimpleNamespace(greedy_generate=greedy_generate))

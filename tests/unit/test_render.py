@@ -12,6 +12,7 @@ import yaml
 from _model_helpers import RANKS, VOCAB, mathlora, settings, write_tokenizer
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import render
+from mathlora.tokenizer.llama3 import read_vocab
 from mathlora.model.schedule import schedule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def _ascend_yaml(tmp_path: Path, rows: int = 90_000) -> dict:
     tokenizer = write_tokenizer(tmp_path / "llama3.model", ranks=128_000)
     config = yaml.safe_load((ROOT / "config" / "ascend.yaml").read_text(encoding="utf-8"))
     sections = render.load_settings(None, json.dumps(config))
-    values = render.render_values(sections, mode="finetune", vocab=render.tokenizer_vocab(tokenizer),
+    values = render.render_values(sections, mode="finetune", vocab=read_vocab(tokenizer),
                                   tokenizer=tokenizer, rows=rows, dataset="train.mindrecord",
                                   load_checkpoint="llama3-8B.ckpt", output_dir="./output",
                                   config_name="config/ascend.yaml")
@@ -113,7 +114,7 @@ def test_schedule_rejects_too_few_steps():
 
 def test_tiny_yaml_cpu_flags_and_tokenizer_vocab(tmp_path):
     tok = write_tokenizer(tmp_path / "tok.model")
-    values = render.render_values(settings(), mode="finetune", vocab=render.tokenizer_vocab(tok),
+    values = render.render_values(settings(), mode="finetune", vocab=read_vocab(tok),
                                   tokenizer=tok, rows=40, dataset="d.mindrecord", load_checkpoint="b.ckpt",
                                   output_dir="out", config_name="t")
     doc = yaml.safe_load(render.render(values))
@@ -132,7 +133,7 @@ def test_tiny_yaml_cpu_flags_and_tokenizer_vocab(tmp_path):
 
 def test_predict_yaml_uses_evaluation_batch_and_length(tmp_path):
     tok = write_tokenizer(tmp_path / "tok.model")
-    values = render.render_values(settings(), mode="predict", vocab=render.tokenizer_vocab(tok),
+    values = render.render_values(settings(), mode="predict", vocab=read_vocab(tok),
                                   tokenizer=tok, rows=None, dataset="", load_checkpoint="m.ckpt",
                                   output_dir="./output", config_name="t")
     doc = yaml.safe_load(render.render(values))
@@ -143,17 +144,21 @@ def test_predict_yaml_uses_evaluation_batch_and_length(tmp_path):
 
 def test_tokenizer_larger_than_model_vocab_is_an_error(tmp_path):
     tok = write_tokenizer(tmp_path / "tok.model")
-    with pytest.raises(InputError, match=r"tok.model: tokenizer has 556 ids .* expected at most 500"):
+    with pytest.raises(InputError, match=r"tok.model: field 'vocab_size': tokenizer has 556 ids .* "
+                                         r"expected at most 500"):
         render.render_values(settings(model__vocab_size=500), mode="predict",
-                             vocab=render.tokenizer_vocab(tok), tokenizer=tok, rows=None, dataset="",
+                             vocab=read_vocab(tok), tokenizer=tok, rows=None, dataset="",
                              load_checkpoint="", output_dir="o", config_name="t")
 
 
-def test_bad_tokenizer_file_names_the_line(tmp_path):
+def test_bad_tokenizer_file_is_refused_by_the_real_parser(tmp_path):
     path = tmp_path / "bad.model"
     path.write_text("YQ== 0\nYg== 5\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"bad.model:2: rank 5 out of order, expected 1"):
-        render.tokenizer_vocab(path)
+    with pytest.raises(InputError, match=r"bad.model: ranks must be 0..1 without gaps or repeats; rank 1"):
+        read_vocab(path)
+    path.write_text("YQ== 0\nnot-base64! 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.model:2: invalid base64 token"):
+        read_vocab(path)
 
 
 @pytest.mark.parametrize("value, text", [(1e-5, "1.0e-05"), (0.03, "0.03"), (1e-8, "1.0e-08"),
@@ -171,3 +176,47 @@ def test_cli_writes_nothing_on_error(tmp_path):
     assert result.returncode == 1
     assert "expected at most 100 ids" in result.stderr
     assert not out.exists()
+
+
+def _rotation_survivors(plan) -> list[int]:
+    """The steps whose files MindSpore's CheckpointMonitor keeps: a save every interval, the last
+    step saved at the end when it is off the grid, then only the newest keep_checkpoint_max."""
+    saved = list(range(plan.save_checkpoint_steps, plan.total_steps + 1, plan.save_checkpoint_steps))
+    if saved[-1] != plan.total_steps:
+        saved.append(plan.total_steps)
+    return saved[-plan.keep_checkpoint_max:]
+
+
+@pytest.mark.parametrize("rows, epochs, batch, checkpoints, fixed", [
+    (36, 1, 4, 5, None),      # 9 steps, 5 checkpoints: interval 1, nine saves
+    (42, 2, 4, 5, None), (90_000, 5, 64, 5, 1400), (90_000, 5, 64, 5, None), (100, 1, 1, 3, 2),
+    (64, 1, 64, 1, None)])
+def test_every_planned_checkpoint_survives_the_rotation(rows, epochs, batch, checkpoints, fixed):
+    plan = schedule(rows, epochs=epochs, global_batch_size=batch, checkpoints=checkpoints,
+                    save_checkpoint_steps=fixed)
+    survivors = _rotation_survivors(plan)
+    assert set(plan.checkpoint_steps) <= set(survivors)
+    assert len(survivors) == plan.saves  # nothing at all is rotated away
+
+
+def test_rendered_yaml_keeps_every_save_of_a_short_run(tmp_path):
+    tok = write_tokenizer(tmp_path / "tok.model")
+    values = render.render_values(settings(finetune__epochs=1), mode="finetune", vocab=read_vocab(tok),
+                                  tokenizer=tok, rows=36, dataset="d", load_checkpoint="b",
+                                  output_dir="o", config_name="t")
+    monitor = [c for c in yaml.safe_load(render.render(values))["callbacks"]
+               if c["type"].startswith("CheckpointM")][0]
+    # 36 rows / batch 4 = 9 steps, a save every step: the checkpoints of steps 1..5 must stay.
+    assert monitor["save_checkpoint_steps"] == 1
+    assert monitor["keep_checkpoint_max"] >= 9
+
+
+@pytest.mark.parametrize("text, message", [("a: [1\n", "not valid YAML"),
+                                           ("- just\n- a list\n", "expected a mapping")])
+def test_config_file_errors_are_clear(tmp_path, text, message):
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises((InputError, ConfigError), match=message):
+        render.load_settings(path, None)
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        render.load_settings(None, "[1, 2]")

@@ -162,3 +162,19 @@ def test_shipped_yamls_carry_the_entrys_settings():
     assert train["model"]["model_config"]["vocab_size"] == 128256
     assert predict["output_dir"] == "./output"  # run_llama3_test.py insists on it
     assert predict["model"]["model_config"]["batch_size"] == 4
+
+
+def test_failed_save_leaves_no_temporary_file(script, tmp_path):
+    path = tmp_path / "missing-dir" / "result_npy.npy"  # np.save cannot create the folder
+    with pytest.raises(OSError):
+        script.save_results([{script.TEXT_KEY: ["x"]}], str(path))
+    assert not path.exists() and not list(tmp_path.rglob("*.tmp*"))
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise TypeError("cannot pickle")
+
+    path = tmp_path / "result_npy.npy"
+    with pytest.raises(TypeError):
+        script.save_results([{script.TEXT_KEY: [Unpicklable()]}], str(path))
+    assert not path.exists() and not list(tmp_path.glob("*.tmp*"))

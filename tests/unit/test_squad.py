@@ -125,3 +125,35 @@ def test_eval_without_model_or_generations(tmp_path, capsys):
         {"id": "a", "question": "q", "answers": [{"text": "x", "answer_start": 0}]}]}])
     assert cli(["squad", "eval", "--dev", str(dev), "--out", str(tmp_path / "s.json")]) == 1
     assert "--generations or all of --model-yaml" in capsys.readouterr().err
+
+
+def test_report_scores_are_the_mean_of_the_per_example_scores_and_equal_corpus_scores():
+    from mathlora.evaluate.squad import Example, score_examples
+
+    examples = [Example(str(i), "ctx", "q?", answer) for i, (answer, _) in enumerate(PAIRS)]
+    generations = [raw for _, raw in PAIRS]
+    scores = score_examples(examples, generations)
+    corpus = corpus_scores([a for a, _ in PAIRS], generations)
+    assert (scores["f1"], scores["em"]) == (corpus["f1"], corpus["em"])  # exactly, not approx
+    assert scores["f1"] == pytest.approx(sum(e["f1"] for e in scores["examples"]) / len(PAIRS))
+    assert scores["em"] == pytest.approx(sum(e["em"] for e in scores["examples"]) / len(PAIRS))
+    assert scores["empty_predictions"] == 1  # the "" generation
+
+
+def test_all_questions_option_reads_every_question(tmp_path):
+    document = {"version": "1.1", "data": [{"title": "t", "paragraphs": [
+        {"context": "c1", "qas": [{"id": "a", "question": "q1", "answers": [{"text": "x"}]},
+                                  {"id": "b", "question": "q2", "answers": [{"text": "y"}]}]},
+        {"context": "c2", "qas": []}]}]}
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    first, without = read_examples(path)
+    every, _ = read_examples(path, all_questions=True)
+    assert [e.id for e in first] == ["a"] and without == 1
+    assert [(e.id, e.answer) for e in every] == [("a", "x"), ("b", "y")]
+
+
+def test_limit_must_be_positive(tmp_path, capsys):
+    assert cli(["squad", "eval", "--dev", str(tmp_path / "dev.json"), "--out", str(tmp_path / "s.json"),
+                "--generations", str(tmp_path / "g.jsonl"), "--limit", "0"]) == 1
+    assert "--limit must be >= 1, got 0" in capsys.readouterr().err

@@ -24,6 +24,15 @@ def squad_report(model, f1, em):
             "n": 10, "empty_predictions": 0, "predict": None, "examples": []}
 
 
+def params_report(trainable: int) -> dict:
+    """A params.json body as `mathlora params` writes it (8.03e9 written out, not imported)."""
+    return {"lora": {"rank": 8, "alpha": 16.0, "target_modules": ".*wq|.*wv"}, "lora_modules": 64,
+            "lora_module_names": ["wq", "wv"], "total_parameters": 8_033_669_120,
+            "base_parameters": 8_030_261_248, "trainable_parameters": trainable,
+            "official_denominator": 8_030_000_000, "official_ratio": trainable / 8_030_000_000,
+            "exact_ratio": trainable / 8_033_669_120, "source": "finetune.yaml"}
+
+
 ACC = {"base": 0.2, "ckpt1": 0.3, "ckpt2": 0.6, "ckpt3": 0.5, "ckpt4": 0.6}
 SQUAD = {"base": (60.0, 45.0), "ckpt1": (58.0, 44.0), "ckpt2": (50.0, 41.0),
          "ckpt3": (54.0, 40.5), "ckpt4": (55.0, 41.0)}
@@ -61,7 +70,7 @@ def test_tie_goes_to_earliest():
 
 def test_cli(tmp_path, capsys):
     args = ["summary", "--params", str(tmp_path / "params.json"), "--out", str(tmp_path / "s.json")]
-    (tmp_path / "params.json").write_text(json.dumps({"official_ratio": 0.000424393}))
+    write_artifact(tmp_path / "params.json", "params", params_report(3_407_872))
     maths, squads = [], []
     for m, a in ACC.items():
         write_artifact(tmp_path / f"{m}.math.json", "math", math_report(m, a))
@@ -78,3 +87,23 @@ def test_cli(tmp_path, capsys):
     # a model with math but no SQuAD report
     assert cli(args + ["--math", *maths, "--squad", *squads[:-1]]) == 1
     assert "each model needs both" in capsys.readouterr().err
+
+
+def test_cli_reads_params_as_a_validated_artifact(tmp_path, capsys):
+    write_artifact(tmp_path / "base.squad.json", "squad", squad_report("base", 60.0, 45.0))
+    write_artifact(tmp_path / "base.math.json", "math", math_report("base", 0.2))
+    common = ["summary", "--math", str(tmp_path / "base.math.json"), "--squad",
+              str(tmp_path / "base.squad.json"), "--out", str(tmp_path / "s.json")]
+    loose = tmp_path / "loose.json"
+    loose.write_text(json.dumps({"official_ratio": 0.000424393}))  # no provenance, no counts
+    assert cli(common + ["--params", str(loose)]) == 1
+    assert "loose.json" in capsys.readouterr().err
+    assert cli(common + ["--params", str(tmp_path / "none.json")]) == 1
+    assert "none.json: params report not found" in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_fixed_marks_are_the_contests():
+    from mathlora.package.facts import SQUAD_FIXED_EM, SQUAD_FIXED_F1
+
+    assert (SQUAD_FIXED_F1, SQUAD_FIXED_EM) == (53.883, 39.753)

@@ -61,7 +61,7 @@ rule math:
         png=reported(MATH_PNG, "3. Evaluation", "math_by_category.rst", model="{model}", report="math chart"),
     params:
         rel_tol=config["evaluate"]["rel_tol"],
-        no_round="" if config["evaluate"].get("round_to_reference", True) else "--no-round",
+        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
     conda:
         MATHLORA_ENV
     log:
@@ -159,7 +159,14 @@ rule judge:
         max_new_tokens=config["evaluate"]["max_new_tokens"],
         squad_max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
         rel_tol=config["evaluate"]["rel_tol"],
+        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
+        thresholds=config["squad"]["thresholds"],
         relative=config["squad"]["relative"],
+        f1=config["squad"]["fixed"]["f1"],
+        em=config["squad"]["fixed"]["em"],
+        # relative marks need the base model's own scores; fixed marks do not run it
+        base=lambda wildcards, input: (f"--base-checkpoint {input.base}"
+                                       if config["squad"]["thresholds"] == "relative" else ""),
     conda:
         MATHLORA_ENV
     log:
@@ -169,8 +176,9 @@ rule judge:
     shell:
         "mathlora judge --submission {input.submission} --test {input.test}"
         " --squad-dev {input.dev} --model-yaml {input.yaml} --tokenizer {input.tokenizer}"
-        " --base-checkpoint {input.base} --params {input.params}"
+        " {params.base} --params {input.params}"
         " --batch-size {params.batch_size} --max-length {params.max_length}"
         " --max-new-tokens {params.max_new_tokens}"
         " --squad-max-new-tokens {params.squad_max_new_tokens} --rel-tol {params.rel_tol}"
-        " --relative {params.relative} --out-dir {params.out_dir} > {log} 2>&1"
+        " {params.no_round} --thresholds {params.thresholds} --relative {params.relative}"
+        " --fixed-f1 {params.f1} --fixed-em {params.em} --out-dir {params.out_dir} > {log} 2>&1"

@@ -39,9 +39,9 @@ if config["base"]["source"] == "pretrain":
             report=reported(BASE_JSON, "2. Training", report="base"),
             plot=BASE_LOSS_PNG,
         params:
-            steps=config["base"].get("steps", 1),
-            batch=config["base"].get("batch_size", 1),
-            lr=config["base"].get("learning_rate", 1e-3),
+            steps=config["base"]["steps"],
+            batch=config["base"]["batch_size"],
+            lr=config["base"]["learning_rate"],
             seed=config["seed"],
             workdir=BASE_WORKDIR,
         resources:

@@ -11,6 +11,7 @@ explicit "no answer", counted wrong; a solution without a number is counted wron
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,17 @@ def _failure(s: Scored) -> dict:
             **{mode: show(s.answers[mode]) for mode in MODES}}
 
 
+def math_report(model_name: str, items: Sequence[Item], rule: Rule = DEFAULT_RULE) -> dict:
+    """The math.json body of one model: every item scored under ``rule`` and summarised."""
+    return {"model": model_name, **summarise([score_item(item, rule) for item in items], rule)}
+
+
+def items_from_records(records: Sequence[dict], test: Sequence[dict]) -> list[Item]:
+    """Items of predictions made in test-set order (``predict.prediction_records``)."""
+    return [Item(r["id"], t["problem"], t["solution"], r["output"])
+            for r, t in zip(records, test, strict=True)]
+
+
 def read_test(path: str | Path) -> list[dict]:
     return read_records(path, ("problem", "solution"))
 
@@ -184,8 +196,8 @@ def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rule_from(args: argparse.Namespace) -> Rule:
-    if args.rel_tol < 0:
-        raise ConfigError(f"--rel-tol must be >= 0, got {args.rel_tol}")
+    if not math.isfinite(args.rel_tol) or args.rel_tol < 0:
+        raise ConfigError(f"--rel-tol must be a finite number >= 0, got {args.rel_tol}")
     return Rule(round_to_reference=not args.no_round, rel_tol=args.rel_tol)
 
 
@@ -194,8 +206,7 @@ def main(args: argparse.Namespace) -> int:
 
     rule = rule_from(args)
     items = items_from_predictions(args.test, args.predictions)
-    scored = [score_item(item, rule) for item in items]
-    report = {"model": args.model, **summarise(scored, rule)}
+    report = math_report(args.model, items, rule)
     write_artifact(args.out, "math", report)
     if args.png:
         plot(report, args.png, f"math accuracy: {args.model}")

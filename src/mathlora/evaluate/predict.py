@@ -65,8 +65,8 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
                    max_length: int, batch_size: int, min_new_tokens: int = 0) -> Generation:
     """Greedy continuations of ``prompts`` (texts, without the prompt), in the same order.
 
-    Prompts are encoded with bos (MindFormers' Llama tokenizer adds it); batches are of prompts with
-    similar budgets so that each batch stops at its own longest budget.
+    Prompts are encoded with bos (MindFormers' Llama tokenizer adds it); each batch holds prompts
+    with the identical budget (new tokens allowed), so no prompt gets more than its own.
     """
     from mathlora.model.generate import greedy_generate
 
@@ -85,10 +85,33 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
                               eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
                               batch_size=batch_size, progress=True)
         for i, continuation in zip(group, out):
-            ids[i] = list(continuation)[:budget]
+            ids[i] = list(continuation)
     seconds = time.perf_counter() - start
     texts = [tokenizer.decode(x) if x else "" for x in ids]
     return Generation(texts, [len(x) for x in ids], [len(e) for e in encoded], allowed, seconds)
+
+
+def predict_math(model, tokenizer, test: Sequence[dict], *, max_new_tokens: int, max_length: int,
+                 batch_size: int) -> tuple[list[dict[str, str]], Generation]:
+    """Greedy predictions of the test problems with the entry's prompt: records and the run."""
+    prompts = math_prompts(test)
+    gen = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                         max_length=max_length, batch_size=batch_size)
+    return prediction_records(prompts, gen.texts), gen
+
+
+def write_predictions(records: Sequence[dict], gen: Generation, *, model_name: str, checkpoint,
+                      batch_size: int, max_length: int, max_new_tokens: int, out_jsonl: str | Path,
+                      out_npy: str | Path, out_json: str | Path) -> dict[str, Any]:
+    """predictions.jsonl, result_npy.npy and the predict.json report of one math run."""
+    from mathlora.artifacts import write_artifact
+
+    write_jsonl(out_jsonl, records)
+    write_result_npy(out_npy, [r["output"] for r in records])
+    return write_artifact(out_json, "predict", {
+        "model": model_name, "task": "math", "checkpoint": str(checkpoint),
+        "batch_size": batch_size, "max_length": max_length,
+        "max_new_tokens": max_new_tokens, "min_new_tokens": 0, **gen.stats()})
 
 
 def prediction_records(prompts: Sequence[str], generations: Sequence[str]) -> list[dict[str, str]]:
@@ -168,24 +191,18 @@ def check_sizes(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mathlora.artifacts import write_artifact
-
     check_sizes(args)
     test = read_records(args.test, ("problem", "solution"))
-    prompts = math_prompts(test)
     model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
                                                 batch_size=args.batch_size,
                                                 seq_length=args.seq_length)
-    gen = generate_texts(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens,
-                         max_length=args.max_length, batch_size=args.batch_size)
-    records = prediction_records(prompts, gen.texts)
-    write_jsonl(args.out_jsonl, records)
-    write_result_npy(args.out_npy, [r["output"] for r in records])
+    records, gen = predict_math(model, tokenizer, test, max_new_tokens=args.max_new_tokens,
+                                max_length=args.max_length, batch_size=args.batch_size)
+    write_predictions(records, gen, model_name=args.model, checkpoint=args.checkpoint,
+                      batch_size=args.batch_size, max_length=args.max_length,
+                      max_new_tokens=args.max_new_tokens, out_jsonl=args.out_jsonl,
+                      out_npy=args.out_npy, out_json=args.out_json)
     stats = gen.stats()
-    write_artifact(args.out_json, "predict", {
-        "model": args.model, "task": "math", "checkpoint": str(args.checkpoint),
-        "batch_size": args.batch_size, "max_length": args.max_length,
-        "max_new_tokens": args.max_new_tokens, "min_new_tokens": 0, **stats})
     print(json.dumps({"model": args.model, **stats}, ensure_ascii=False), file=sys.stderr)
     print(f"{args.model}: {stats['n']} predictions, {stats['generated_tokens']} tokens in "
           f"{stats['seconds']:.1f} s ({stats['tokens_per_second']:.1f} tokens/s)")

@@ -1,7 +1,7 @@
 """The contest's composite score: (1 - ratio) * 0.3 + accuracy * 0.7.
 
-``ratio`` is the low-parameter ratio (trainable parameters / 8,030,000,000, the organisers' fixed
-denominator) and ``accuracy`` the math accuracy on the hidden test set, both in [0, 1]. The
+``ratio`` is the low-parameter ratio (trainable parameters / the organisers' fixed denominator,
+``mathlora.package.facts.OFFICIAL_DENOMINATOR``) and ``accuracy`` the math accuracy on the hidden test set, both in [0, 1]. The
 published table reproduces with this formula to 9 decimals (accuracy 0.5138, ratio 0.000424393
 -> 0.659532682).
 """
@@ -15,7 +15,6 @@ from mathlora.errors import ConfigError
 
 RATIO_WEIGHT = 0.3
 ACCURACY_WEIGHT = 0.7
-ORGANISERS_DENOMINATOR = 8_030_000_000
 DECIMALS = 9  # as the published table prints it
 
 
@@ -27,14 +26,10 @@ def composite(accuracy: float, ratio: float) -> float:
     return (1.0 - ratio) * RATIO_WEIGHT + accuracy * ACCURACY_WEIGHT
 
 
-def ratio_of(trainable: int, denominator: int = ORGANISERS_DENOMINATOR) -> float:
-    return trainable / denominator
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accuracy", type=float, required=True, help="math accuracy in [0, 1]")
     parser.add_argument("--ratio", type=float, required=True,
-                        help="trainable parameters / 8.03e9, in [0, 1]")
+                        help="trainable parameters / 8.03e9 (the organisers' denominator), in [0, 1]")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
 
 

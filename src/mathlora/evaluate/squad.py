@@ -120,10 +120,12 @@ class Example:
         return squad_prompt(self.context, self.question)
 
 
-def read_examples(path: str | Path) -> tuple[list[Example], int]:
-    """First question and first answer of each paragraph of a SQuAD v1.1 file.
+def read_examples(path: str | Path, *, all_questions: bool = False) -> tuple[list[Example], int]:
+    """Examples of a SQuAD v1.1 file, each with its question's first answer.
 
-    Returns the examples and the number of paragraphs without any question (counted, not scored).
+    By default the organisers' selection: the first question of each paragraph; with
+    ``all_questions`` every question. Returns the examples and the number of paragraphs without any
+    question (counted, not scored).
     """
     path = Path(path)
     try:
@@ -149,32 +151,56 @@ def read_examples(path: str | Path) -> tuple[list[Example], int]:
             if not qas:
                 without += 1
                 continue
-            qa = qas[0]
-            answers = qa.get("answers") if isinstance(qa, dict) else None
-            if (not isinstance(qa, dict) or not isinstance(qa.get("question"), str)
-                    or not isinstance(answers, list) or not answers
-                    or not isinstance(answers[0], dict) or not isinstance(answers[0].get("text"), str)):
-                raise InputError(path, "first question needs a string 'question' and an 'answers' "
-                                 "list whose first entry has a string 'text'", field=f"{where}/qas/0")
-            examples.append(Example(str(qa.get("id", f"{a}-{p}")), para["context"], qa["question"],
-                                    answers[0]["text"]))
+            for q, qa in enumerate(qas if all_questions else qas[:1]):
+                answers = qa.get("answers") if isinstance(qa, dict) else None
+                if (not isinstance(qa, dict) or not isinstance(qa.get("question"), str)
+                        or not isinstance(answers, list) or not answers
+                        or not isinstance(answers[0], dict)
+                        or not isinstance(answers[0].get("text"), str)):
+                    raise InputError(path, "question needs a string 'question' and an 'answers' list "
+                                     "whose first entry has a string 'text'", field=f"{where}/qas/{q}")
+                fallback = f"{a}-{p}-{q}" if all_questions else f"{a}-{p}"
+                examples.append(Example(str(qa.get("id", fallback)), para["context"],
+                                        qa["question"], answers[0]["text"]))
     if not examples:
         raise InputError(path, "no paragraph with a question: nothing to evaluate")
     return examples, without
 
 
 def score_examples(examples: Sequence[Example], generations: Sequence[str]) -> dict:
-    per_example = []
+    """Per-example and corpus F1/EM; the corpus values average the per-example ones exactly as
+    :func:`corpus_scores` does (sum of the unscaled scores, then x 100 / n)."""
+    per_example, f1_total, em_total = [], 0.0, 0
     for example, generation in zip(examples, generations, strict=True):
         cut = cut_prediction(generation)
+        f1, em = f1_score(example.answer, cut), em_score(example.answer, cut)
+        f1_total += f1
+        em_total += em
         per_example.append({"id": example.id, "question": example.question,
                             "answer": example.answer, "generation": generation, "prediction": cut,
-                            "f1": 100.0 * f1_score(example.answer, cut),
-                            "em": 100 * em_score(example.answer, cut)})
-    totals = corpus_scores([e.answer for e in examples], list(generations))
-    return {"n": len(examples), **totals,
+                            "f1": 100.0 * f1, "em": 100 * em})
+    n = len(per_example)
+    totals = {"f1": 100.0 * f1_total / n, "em": 100.0 * em_total / n} if n else {"f1": 0.0, "em": 0.0}
+    return {"n": n, **totals,
             "empty_predictions": sum(1 for e in per_example if not e["prediction"]),
             "examples": per_example}
+
+
+def generation_run(gen, *, batch_size: int, max_length: int, max_new_tokens: int,
+                   min_new_tokens: int) -> dict:
+    """The ``predict`` block of a squad.json: the decoding settings and ``Generation.stats()``."""
+    return {"batch_size": batch_size, "max_length": max_length, "max_new_tokens": max_new_tokens,
+            "min_new_tokens": min_new_tokens, **gen.stats()}
+
+
+def squad_report(model_name: str, dev: str | Path, without: int, examples: Sequence[Example],
+                 generations: Sequence[str], run: dict | None) -> dict:
+    """The squad.json body of one model's generations on the examples of ``dev``."""
+    scores = score_examples(examples, generations)
+    return {"model": model_name, "dev": str(dev), "paragraphs_without_question": without,
+            "f1": scores["f1"], "em": scores["em"], "n": scores["n"],
+            "empty_predictions": scores["empty_predictions"], "predict": run,
+            "examples": scores["examples"]}
 
 
 def read_generations(path: str | Path, examples: Sequence[Example]) -> list[str]:
@@ -236,6 +262,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mathlora.artifacts import write_artifact
     from mathlora.errors import ConfigError
 
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
     examples, without = read_examples(args.dev)
     if args.limit is not None:
         examples = examples[:args.limit]
@@ -258,16 +286,11 @@ def _evaluate(args: argparse.Namespace) -> int:
                              max_new_tokens=args.max_new_tokens, max_length=args.max_length,
                              batch_size=args.batch_size, min_new_tokens=args.min_new_tokens)
         generations = gen.texts
-        run = {"batch_size": args.batch_size, "max_length": args.max_length,
-               "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.min_new_tokens,
-               **gen.stats()}
-    scores = score_examples(examples, generations)
-    report = {"model": args.model, "dev": str(args.dev), "paragraphs_without_question": without,
-              "f1": scores["f1"], "em": scores["em"], "n": scores["n"],
-              "empty_predictions": scores["empty_predictions"], "predict": run,
-              "examples": scores["examples"]}
+        run = generation_run(gen, batch_size=args.batch_size, max_length=args.max_length,
+                             max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
+    report = squad_report(args.model, args.dev, without, examples, generations, run)
     write_artifact(args.out, "squad", report)
-    line = f"{args.model}: SQuAD F1 {scores['f1']:.3f}, EM {scores['em']:.3f} over {scores['n']}"
+    line = f"{args.model}: SQuAD F1 {report['f1']:.3f}, EM {report['em']:.3f} over {report['n']}"
     if run:
         line += f" ({run['tokens_per_second']:.1f} tokens/s)"
     print(line)

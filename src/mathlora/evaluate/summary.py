@@ -12,11 +12,11 @@ highest composite among those that pass (the earliest on a tie); ``null`` when n
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from mathlora.errors import ConfigError, InputError
-from mathlora.evaluate.score import ORGANISERS_DENOMINATOR, composite
+from mathlora.evaluate.score import composite
+from mathlora.package.facts import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
 
 BASE = "base"
 
@@ -25,15 +25,6 @@ def read_json(path: str | Path, kind: str) -> dict:
     from mathlora.artifacts import read_artifact
 
     return read_artifact(path, kind)
-
-
-def ratio_from_params(params: dict, path: str | Path) -> float:
-    if isinstance(params.get("official_ratio"), (int, float)):
-        return float(params["official_ratio"])
-    if isinstance(params.get("trainable_parameters"), int):
-        return params["trainable_parameters"] / ORGANISERS_DENOMINATOR
-    raise InputError(path, "expected 'official_ratio' or 'trainable_parameters'",
-                     field="official_ratio")
 
 
 def thresholds(mode: str, *, relative: float, fixed_f1: float, fixed_em: float,
@@ -87,20 +78,35 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def add_threshold_arguments(parser: argparse.ArgumentParser, *, default: str = "relative") -> None:
+    """The SQuAD pass/fail options shared by ``mathlora summary`` and ``mathlora judge``."""
+    parser.add_argument("--thresholds", choices=("relative", "fixed"), default=default,
+                        help="relative: a share of the base model's own F1/EM; fixed: the "
+                             "contest's marks (default %(default)s)")
+    parser.add_argument("--relative", type=float, default=SQUAD_RELATIVE,
+                        help="share of the base model's F1/EM to keep (default %(default)s)")
+    parser.add_argument("--fixed-f1", type=float, default=SQUAD_FIXED_F1,
+                        help="contest F1 mark (default %(default)s)")
+    parser.add_argument("--fixed-em", type=float, default=SQUAD_FIXED_EM,
+                        help="contest EM mark (default %(default)s)")
+
+
+def thresholds_from(args: argparse.Namespace, base: dict | None) -> dict:
+    return thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
+                      fixed_em=args.fixed_em, base=base)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", required=True, help="params.json (official_ratio)")
     parser.add_argument("--math", nargs="+", required=True, help="math.json of each model")
     parser.add_argument("--squad", nargs="+", required=True, help="squad.json of each model")
-    parser.add_argument("--thresholds", choices=("relative", "fixed"), default="relative")
-    parser.add_argument("--relative", type=float, default=0.9,
-                        help="share of the base model's F1/EM to keep (default %(default)s)")
-    parser.add_argument("--fixed-f1", type=float, default=53.883, help="contest F1 mark")
-    parser.add_argument("--fixed-em", type=float, default=39.753, help="contest EM mark")
+    add_threshold_arguments(parser)
     parser.add_argument("--contamination", help="contamination.json: its counts go into the summary")
     parser.add_argument("--out", required=True, help="summary.json to write")
 
 
-def _by_model(paths: list[str], kind: str) -> dict[str, dict]:
+def by_model(paths: list[str | Path], kind: str) -> dict[str, dict]:
+    """Reports keyed by the model they name (base, ckpt1, ...); a model twice is an error."""
     reports: dict[str, dict] = {}
     for path in paths:
         report = read_json(path, kind)
@@ -113,19 +119,13 @@ def _by_model(paths: list[str], kind: str) -> dict[str, dict]:
 
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import write_artifact
+    from mathlora.package.facts import read_params
 
-    params_path = Path(args.params)
-    try:
-        params = json.loads(params_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(params_path, "params report not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(params_path, f"not JSON ({exc})") from None
-    math = _by_model(args.math, "math")
-    squad = _by_model(args.squad, "squad")
-    limits = thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
-                        fixed_em=args.fixed_em, base=squad.get(BASE))
-    summary = summarise(ratio_from_params(params, params_path), math, squad, limits)
+    ratio = read_params(args.params)["ratio"]
+    math = by_model(args.math, "math")
+    squad = by_model(args.squad, "squad")
+    limits = thresholds_from(args, squad.get(BASE))
+    summary = summarise(ratio, math, squad, limits)
     if args.contamination:
         found = read_json(args.contamination, "contamination")
         summary["contamination"] = {"exact": found["exact"]["count"],

@@ -10,7 +10,6 @@ are packed into rows of seq_length + 1 tokens in a seeded order.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import time
@@ -24,7 +23,6 @@ from mathlora.errors import InputError
 from mathlora.jsonl import iter_records
 from mathlora.model import network, training
 from mathlora.model.merge import TRAINING_STATE
-from mathlora.prompts import squad_prompt
 
 
 def math_texts(path: str | Path) -> list[str]:
@@ -32,25 +30,11 @@ def math_texts(path: str | Path) -> list[str]:
 
 
 def squad_texts(path: str | Path) -> list[str]:
-    """One text per question: the SQuAD prompt followed by the first answer."""
-    path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "SQuAD file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not JSON ({exc})") from None
-    texts = []
-    for a, article in enumerate(document.get("data", [])):
-        for p, paragraph in enumerate(article.get("paragraphs", [])):
-            for q, qa in enumerate(paragraph.get("qas", [])):
-                answers = qa.get("answers") or []
-                if not answers:
-                    raise InputError(path, "question without answers",
-                                     field=f"data[{a}].paragraphs[{p}].qas[{q}].answers")
-                texts.append(squad_prompt(paragraph["context"], qa["question"]) + " "
-                             + answers[0]["text"])
-    return texts
+    """One text per question (every question, not only the first): the SQuAD prompt + the first answer."""
+    from mathlora.evaluate.squad import read_examples
+
+    examples, _ = read_examples(path, all_questions=True)
+    return [f"{example.prompt} {example.answer}" for example in examples]
 
 
 def pack(documents: list[list[int]], *, rows: int, width: int, seed: int) -> np.ndarray:

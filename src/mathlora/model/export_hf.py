@@ -35,6 +35,7 @@ import yaml
 
 from mathlora.artifacts import atomic_output, dump_json, write_artifact
 from mathlora.errors import ConfigError, InputError
+from mathlora.model import network
 
 # MindFormers parameter name -> Hugging Face name ({i} is the layer index).
 LAYER_NAMES: dict[str, str] = {
@@ -282,13 +283,6 @@ def write_safetensors(target: Path, shapes: Mapping[str, tuple[int, ...]],
             handle.write(memoryview(np.ascontiguousarray(data)).cast("B"))
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """All entries of a MindSpore checkpoint (clear errors for missing or damaged files)."""
-    from mathlora.model import network
-
-    return network.read_checkpoint(path)
-
-
 # --- tokenizer ----------------------------------------------------------------------------------
 
 def _byte_symbols() -> dict[int, str]:
@@ -359,7 +353,7 @@ def build_tokenizer(ranks: Mapping[bytes, int]):
 
 def prepare_tokenizer(tokenizer_file: Path, settings: Mapping[str, Any]) -> dict[str, Any]:
     """Parse the tiktoken file, check it fits the model and convert it (before any weight is read)."""
-    from mathlora.tokenizer.llama3 import BOS, EOS, PAD, Llama3Tokenizer, parse_ranks
+    from mathlora.tokenizer.llama3 import BOS, EOS, PAD, Llama3Tokenizer, check_fits, parse_ranks, special_ids
 
     try:
         data = tokenizer_file.read_bytes()
@@ -367,15 +361,9 @@ def prepare_tokenizer(tokenizer_file: Path, settings: Mapping[str, Any]) -> dict
         raise InputError(tokenizer_file, "tokenizer file not found") from None
     ranks = parse_ranks(data, tokenizer_file)
     project = Llama3Tokenizer(ranks, name=tokenizer_file.name)
-    ids = {"bos_token_id": project.bos_id, "eos_token_id": project.eos_id, "pad_token_id": project.pad_id}
-    for key, value in ids.items():
-        if settings[key] != value:
-            raise InputError(tokenizer_file, f"{key} is {value} for {project.num_ranks} ranks but the "
-                             f"yaml says {settings[key]}; expected the tokenizer the model was trained "
-                             "with", field=key)
-    if project.vocab_size > settings["vocab_size"]:
-        raise InputError(tokenizer_file, f"{project.vocab_size} token ids but the model's vocab_size is "
-                         f"{settings['vocab_size']}; expected at most that many")
+    layout = special_ids(project.num_ranks)
+    check_fits(layout, settings, tokenizer=tokenizer_file, model_source="the model's yaml")
+    ids = {key: layout[key] for key in ("bos_token_id", "eos_token_id", "pad_token_id")}
     tokenizer = build_tokenizer(ranks)
     for key, token in (("bos_token_id", BOS), ("eos_token_id", EOS), ("pad_token_id", PAD)):
         if tokenizer.token_to_id(token) != ids[key]:  # the ids must survive the conversion
@@ -430,7 +418,7 @@ def export(checkpoint: str | Path, model_yaml: str | Path, tokenizer_file: str |
     settings = model_settings(model_yaml)
     # Cheap checks first: a wrong tokenizer must not cost a multi-GiB checkpoint read.
     prepared = prepare_tokenizer(tokenizer_file, settings)
-    params = read_checkpoint(checkpoint)
+    params = network.read_checkpoint(checkpoint)
     skipped = check_entries(params, settings, checkpoint)
     shapes = expected_shapes(settings)
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true",
                         help="start afresh even if an interrupted run left checkpoints")
     parser.add_argument("--wait-shards", type=float, default=600,
-                        help="seconds rank 0 waits for the other ranks' checkpoints")
+                        help="seconds rank 0 waits for the other ranks' checkpoints, and the other "
+                             "ranks wait for rank 0's resume decision")
 
 
 def _yaml_hash(path: str | Path) -> str:
@@ -74,6 +78,59 @@ def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Pat
     return None
 
 
+DECISION = "resume-decision.json"
+LAUNCH_ENV = "MATHLORA_LAUNCH_ID"
+
+
+def launch_id() -> str:
+    """What the ranks of one launch share: msrun starts every local worker as its own child.
+
+    A launch over several machines sets the same ``MATHLORA_LAUNCH_ID`` on each of them.
+    """
+    return os.environ.get(LAUNCH_ENV) or f"ppid-{os.getppid()}"
+
+
+def write_decision(workdir: Path, launch: str, yaml_hash: str, resume_step: int | None) -> Path:
+    """Rank 0's resume decision for the other ranks (written after the folder is prepared)."""
+    path = workdir / DECISION
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps({"launch": launch, "yaml_sha256": yaml_hash,
+                                   "resume_step": resume_step}) + "\n", encoding="utf-8")
+    return path
+
+
+def wait_for_decision(workdir: Path, launch: str, seconds: float, poll: float = 1.0) -> dict[str, Any]:
+    """The decision rank 0 wrote for this launch; one left by an earlier launch is not followed."""
+    path = workdir / DECISION
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            decision = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            decision = None  # not written yet, or removed while rank 0 clears the folder
+        if isinstance(decision, dict) and decision.get("launch") == launch:
+            return decision
+        if time.monotonic() > deadline:
+            raise InputError(path, f"rank 0 wrote no resume decision for launch {launch!r} within "
+                             f"{seconds:g} s (--wait-shards); expected every rank to be started by "
+                             f"the same msrun (or the same {LAUNCH_ENV} on every machine)")
+        time.sleep(poll)
+
+
+def follow_decision(workdir: Path, rank: int, decision: dict[str, Any],
+                    index: Callable[[Path], dict[int, Path]] = training.index_checkpoints) -> Path | None:
+    """This rank's checkpoint of the step rank 0 resumes from, or None for a fresh start."""
+    step = decision.get("resume_step")
+    if step is None:
+        return None
+    folder = workdir / "checkpoint" / f"rank_{rank}"
+    found = index(folder) if folder.is_dir() else {}
+    if step not in found:
+        raise InputError(folder, f"rank 0 resumes from step {step} but rank {rank} has no checkpoint "
+                         f"of that step (found {sorted(found)}); start afresh with --no-resume")
+    return found[step]
+
+
 def _wait_for(paths: list[Path], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while any(not p.is_file() for p in paths):
@@ -104,7 +161,11 @@ def collect(cfg, plan, workdir: Path, *, ckpt_out: str, json_out: str, plot_out:
         entries.append({"k": k, "step": step, "epoch": (step - 1) // plan.steps_per_epoch + 1,
                         "path": str(out), "shards": [str(s) for s in shards]})
     strategy = sorted(str(p) for p in (workdir / "strategy").glob("*.ckpt")) if ranks > 1 else []
-    losses = training.read_losses(workdir / "loss.rank0.jsonl", plan.total_steps)
+    log, torn = training.read_loss_log(workdir / "loss.rank0.jsonl")
+    if torn:
+        print(f"{workdir / 'loss.rank0.jsonl'}: skipped {torn} torn last line (interrupted append)",
+              flush=True)
+    losses = [log[s] for s in sorted(log) if s <= plan.total_steps]
     if [r["step"] for r in losses] != list(range(1, plan.total_steps + 1)):
         raise MathloraError(f"{workdir / 'loss.rank0.jsonl'}: expected the loss of steps 1..{plan.total_steps}, "
                             f"found {len(losses)} steps")
@@ -141,14 +202,27 @@ def main(args: argparse.Namespace) -> int:
     plan = _plan(cfg, rows, args.checkpoints)
     workdir = Path(args.workdir)
     rank = training.rank_id()
-    resume_from = _prepare_workdir(workdir, args.yaml, not args.no_resume) if rank == 0 else \
-        training.resumable(workdir, rank)
+    # One decision for every rank: rank 0 checks the yaml stamp and --no-resume, prepares the
+    # folder and writes the decision; the others wait for it, so none races the folder's removal.
+    offset = 0
+    if rank == 0:
+        resume_from = _prepare_workdir(workdir, args.yaml, not args.no_resume)
+        if resume_from is not None:
+            offset = training.global_step(resume_from)
+        if cfg.use_parallel:
+            write_decision(workdir, launch_id(), _yaml_hash(args.yaml),
+                           offset if resume_from is not None else None)
+    else:
+        decision = wait_for_decision(workdir, launch_id(), args.wait_shards)
+        if decision.get("yaml_sha256") != _yaml_hash(args.yaml):
+            raise InputError(args.yaml, f"rank {rank} was given another yaml than rank 0; expected "
+                             "every rank to run the same command")
+        resume_from = follow_decision(workdir, rank, decision)
+        offset = decision["resume_step"] or 0
     cfg.output_dir = str(workdir)
     cfg.train_dataset.data_loader.dataset_dir = args.dataset
     cfg.train_dataset_task.dataset_config.data_loader.dataset_dir = args.dataset
-    offset = 0
     if resume_from is not None:
-        offset = training.global_step(resume_from)
         print(f"resuming from {resume_from} (step {offset})", flush=True)
     started = time.monotonic()
     trainable = training.run_trainer(

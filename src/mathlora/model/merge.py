@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mathlora.artifacts import atomic_output, read_artifact, write_artifact
+from mathlora.artifacts import read_artifact, write_artifact
 from mathlora.errors import InputError, MathloraError
 from mathlora.model import network
 
@@ -88,12 +88,6 @@ def _to_numpy(params: dict[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def save_checkpoint(weights: dict[str, np.ndarray], path: Path) -> None:
-    import mindspore as ms
-
-    ms.save_checkpoint([{"name": n, "data": ms.Tensor(v)} for n, v in weights.items()], str(path))
-
-
 def probe_logits_diff(yaml_path: str, lora_params: dict[str, Any], merged_path: Path,
                       lora_path: str, *, batch: int, length: int, seed: int) -> float:
     """Max |logits(LoRA network) - logits(merged plain network)| on a seeded random batch."""
@@ -155,20 +149,20 @@ def main(args: argparse.Namespace) -> int:
         source = unify_shards(shards, report["strategy_files"], Path(scratch))
         raw = network.read_checkpoint(source)
         weights, targets = merge_lora(_to_numpy(raw), scale=scale, source=source)
-        with atomic_output(args.out, suffix=".ckpt") as tmp:
-            # MindSpore reads and writes only names ending in .ckpt; the temporary name does not.
-            staged = tmp.with_name(tmp.name + ".ckpt")
-            try:
-                save_checkpoint(weights, staged)
-                diff = probe_logits_diff(args.yaml, raw, staged, str(source), batch=args.probe_batch,
-                                         length=args.probe_length, seed=args.seed)
-                if not diff <= args.tolerance:
-                    raise MathloraError(f"{args.out}: merged network disagrees with the LoRA network of "
-                                        f"{args.lora}: max |logit difference| {diff:.3g}, expected at "
-                                        f"most {args.tolerance:g}; nothing written")
-                staged.replace(tmp)
-            finally:
-                staged.unlink(missing_ok=True)
+        probe: dict[str, float] = {}
+
+        def check(staged: Path) -> None:
+            """The merged file must reproduce the LoRA network's logits before it is kept."""
+            diff = probe_logits_diff(args.yaml, raw, staged, str(source), batch=args.probe_batch,
+                                     length=args.probe_length, seed=args.seed)
+            if not diff <= args.tolerance:
+                raise MathloraError(f"{args.out}: merged network disagrees with the LoRA network of "
+                                    f"{args.lora}: max |logit difference| {diff:.3g}, expected at "
+                                    f"most {args.tolerance:g}; nothing written")
+            probe["diff"] = diff
+
+        network.write_checkpoint(weights, args.out, check=check)
+        diff = probe["diff"]
     write_artifact(args.json, "merge", {
         "k": args.k, "step": entry["step"], "source": args.lora, "shards": len(entry["shards"]),
         "output": args.out, "lora_rank": rank, "lora_alpha": alpha, "scale": scale,

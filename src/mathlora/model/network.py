@@ -1,6 +1,6 @@
 """MindSpore context, the CPU patches, and building/loading MindFormers Llama3 networks.
 
-What works on this CPU (DESIGN.md): GRAPH_MODE through ``mindformers.build_context`` (otherwise the
+What works on MindSpore's CPU backend: GRAPH_MODE through ``mindformers.build_context`` (otherwise the
 run falls back to PyNative, about 4x slower); the loss-scale overflow check replaced by an
 ``IsFinite`` test (``NPUGetFloatStatusV2`` exists only on Ascend); flash attention and the fused
 RMSNorm off, rope slicing on, float32 everywhere.
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mathlora.errors import InputError
+from mathlora.errors import ConfigError, InputError
 
 LORA_MARK = "mindpet_delta_lora"
 OPTIMIZER_STATE = ("adam_m", "adam_v", "accu_grads")
@@ -90,13 +91,17 @@ def set_context(device: str = "cpu", config: Any = None) -> None:
     ``config`` is a MindFormerConfig (a rendered yaml) whose context/parallel sections are used,
     so a distributed run gets its parallel settings; without it a minimal context is built.
     """
+    targets = {"cpu": "CPU", "ascend": "Ascend"}
+    if device.lower() not in targets:
+        raise ConfigError(f"device_target {device!r}: expected one of {sorted(targets)} "
+                          "(case-insensitive)")
     quiet_mindformers_logs()
     if _STATE["device"] is not None:
         return
     from mindformers import build_context
 
     register_entry_names()
-    target = {"cpu": "CPU", "ascend": "Ascend"}[device.lower()]
+    target = targets[device.lower()]
     if config is None:
         config = {"context": {"mode": 0, "device_target": target, "max_call_depth": 10000},
                   "parallel": {}, "use_parallel": False}
@@ -219,26 +224,21 @@ def load_causal_lm(model_yaml: str | Path, checkpoint: str | Path | None, *, bat
 
 def check_tokenizer_fits(tokenizer: str | Path, model_yaml: str | Path) -> None:
     """The tokenizer's ids must fit the model's vocabulary and agree on bos/eos/pad."""
-    from mathlora.model.render import tokenizer_vocab
+    from mathlora.tokenizer.llama3 import check_fits, read_vocab
 
-    vocab = tokenizer_vocab(tokenizer)
     model_config = read_yaml(model_yaml).model.model_config
-    size = int(model_config.vocab_size)
-    if vocab["vocab_size"] > size:
-        raise InputError(tokenizer, f"tokenizer has {vocab['vocab_size']} ids ({vocab['ranks']} ranks + "
-                         f"256 specials) but the model of {model_yaml} has vocab_size {size}; expected "
-                         f"at most {size} ids", field="vocab_size")
-    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
-        if int(model_config.get(key, vocab[key])) != vocab[key]:
-            raise InputError(tokenizer, f"{key} is {vocab[key]} for this tokenizer but "
-                             f"{model_config.get(key)} in {model_yaml}; expected the same id", field=key)
+    model = {key: model_config.get(key) for key in
+             ("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id")}
+    check_fits(read_vocab(tokenizer), model, tokenizer=tokenizer, model_source=f"the model of {model_yaml}")
 
 
-def write_checkpoint(weights: dict[str, Any], path: str | Path) -> None:
+def write_checkpoint(weights: dict[str, Any], path: str | Path,
+                     check: Callable[[Path], None] | None = None) -> None:
     """Save name -> array weights as a MindSpore checkpoint, atomically.
 
     MindSpore reads and writes only names ending in .ckpt; the temporary name of atomic_output
-    does not, so the file is staged under a .ckpt name and renamed.
+    does not, so the file is staged under a .ckpt name and renamed. ``check`` gets the staged
+    file before the rename: if it raises, nothing is written.
     """
     import mindspore as ms
 
@@ -249,6 +249,8 @@ def write_checkpoint(weights: dict[str, Any], path: str | Path) -> None:
         try:
             ms.save_checkpoint([{"name": n, "data": ms.Tensor(v)} for n, v in weights.items()],
                                str(staged))
+            if check is not None:
+                check(staged)
             staged.replace(tmp)
         finally:
             staged.unlink(missing_ok=True)

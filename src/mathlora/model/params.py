@@ -21,8 +21,8 @@ import yaml
 from mathlora.artifacts import dump_json, write_artifact
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
-
-OFFICIAL_DENOMINATOR = 8_030_000_000  # the organisers' fixed denominator
+from mathlora.package.facts import OFFICIAL_DENOMINATOR
+from mathlora.tokenizer.llama3 import NUM_SPECIAL, read_vocab, special_ids
 
 
 def model_config_from_config(config_path: str | Path, tokenizer: str | None) -> dict[str, Any]:
@@ -34,11 +34,9 @@ def model_config_from_config(config_path: str | Path, tokenizer: str | None) -> 
         raise ConfigError(f"{config_path}: model.vocab_size is not set; give --tokenizer to size the "
                           "vocabulary from the tokenizer (ranks + 256)")
     if tokenizer is not None:
-        vocab = render.tokenizer_vocab(tokenizer)
-    else:  # Llama3 layout: bos/eos/pad are the first three specials
-        n = settings["model"]["vocab_size"] - render.SPECIAL_TOKENS
-        vocab = {"ranks": n, "vocab_size": n + render.SPECIAL_TOKENS, "bos_token_id": n,
-                 "eos_token_id": n + 1, "pad_token_id": n + 2}
+        vocab = read_vocab(tokenizer)
+    else:  # the Llama3 layout of a vocabulary of that size
+        vocab = special_ids(settings["model"]["vocab_size"] - NUM_SPECIAL)
     values = render.render_values(settings, mode="predict", vocab=vocab, tokenizer=tokenizer or "",
                                   rows=None, dataset="", load_checkpoint="", output_dir="./output",
                                   config_name=str(config_path))
@@ -51,10 +49,49 @@ def model_config_from_yaml(yaml_path: str | Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(path, "MindFormers yaml not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
     try:
         return document["model"]["model_config"]
     except (KeyError, TypeError):
         raise InputError(path, "no model.model_config section", field="model.model_config") from None
+
+
+def check_lora_flags(lora_rank: int | None, lora_alpha: float | None) -> None:
+    if lora_alpha is not None and lora_rank is None:
+        raise ConfigError("--lora-alpha needs --lora-rank (alpha is only overridden together with "
+                          "the rank)")
+    if lora_rank is not None and lora_rank < 1:
+        raise ConfigError(f"--lora-rank {lora_rank}: expected a positive integer")
+
+
+def lora_settings(pet_config: dict[str, Any] | None, *, lora_rank: int | None = None,
+                  target_modules: str | None = None, lora_alpha: float | None = None) -> dict[str, Any]:
+    """The pet LoRA config to count: the yaml's, with the command-line overrides applied.
+
+    Without a pet_config in the yaml both the rank and the target regex must be given: guessing
+    them would report a ratio for a network nobody configured.
+    """
+    check_lora_flags(lora_rank, lora_alpha)
+    if pet_config:
+        pet = dict(pet_config)
+    else:
+        missing = [flag for flag, value in (("--lora-rank", lora_rank),
+                                            ("--target-modules", target_modules)) if value is None]
+        if missing:
+            raise ConfigError(f"the model config has no pet_config (LoRA settings); give "
+                              f"{' and '.join(missing)} to count a LoRA network")
+        pet = {"pet_type": "lora", "lora_dropout": 0.0}
+    if lora_rank is not None:
+        pet["lora_rank"] = lora_rank
+        pet["lora_alpha"] = lora_alpha if lora_alpha is not None else 2 * lora_rank
+    if target_modules is not None:
+        try:
+            re.compile(target_modules)
+        except re.error as exc:
+            raise ConfigError(f"--target-modules {target_modules!r}: not a regular expression ({exc})") from None
+        pet["target_modules"] = target_modules
+    return pet
 
 
 def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
@@ -67,18 +104,8 @@ def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
     network.quiet_mindformers_logs()
     options = dict(model_config)
     options.pop("type", None)
-    pet = dict(options.pop("pet_config", None) or {"pet_type": "lora", "lora_rank": 8,
-                                                    "lora_alpha": 16, "lora_dropout": 0.0,
-                                                    "target_modules": ".*wq|.*wv"})
-    if lora_rank is not None:
-        pet["lora_rank"] = lora_rank
-        pet["lora_alpha"] = lora_alpha if lora_alpha is not None else 2 * lora_rank
-    if target_modules is not None:
-        try:
-            re.compile(target_modules)
-        except re.error as exc:
-            raise ConfigError(f"--target-modules {target_modules!r}: not a regular expression ({exc})") from None
-        pet["target_modules"] = target_modules
+    pet = lora_settings(options.pop("pet_config", None), lora_rank=lora_rank,
+                        target_modules=target_modules, lora_alpha=lora_alpha)
     options.update(checkpoint_name_or_path="", use_past=False)
     with no_init_parameters():
         base = LlamaForCausalLM(LlamaConfig(**options))
@@ -128,8 +155,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--config", help="a mathlora config (e.g. config/ascend.yaml)")
     source.add_argument("--yaml", help="a rendered MindFormers yaml (e.g. results/model/finetune.yaml)")
     parser.add_argument("--tokenizer", help="sizes the vocabulary when --config has no model.vocab_size")
-    parser.add_argument("--lora-rank", type=int, help="LoRA rank to count instead of the config's")
-    parser.add_argument("--lora-alpha", type=float, help="LoRA alpha (default 2 x rank with --lora-rank)")
+    parser.add_argument("--lora-rank", type=int, help="LoRA rank to count instead of the config's "
+                        "(needed, with --target-modules, when the config has no pet_config)")
+    parser.add_argument("--lora-alpha", type=float,
+                        help="LoRA alpha, only with --lora-rank (default 2 x rank)")
     parser.add_argument("--target-modules", help="LoRA target regex instead of the config's, "
                         "e.g. '.*wq|.*wk|.*wv|.*wo'")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -137,8 +166,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.lora_rank is not None and args.lora_rank < 1:
-        raise ConfigError(f"--lora-rank {args.lora_rank}: expected a positive integer")
+    check_lora_flags(args.lora_rank, args.lora_alpha)  # before MindFormers is imported
     # MindFormers prints to stdout while building; keep stdout for the report alone.
     with contextlib.redirect_stdout(sys.stderr):
         model_config = model_config_from_config(args.config, args.tokenizer) if args.config \
@@ -154,6 +182,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"trainable {report['trainable_parameters']:,} of {report['total_parameters']:,} "
               f"(base {report['base_parameters']:,}); LoRA r{report['lora']['rank']} on "
               f"{report['lora_modules']} modules ({', '.join(report['lora_module_names'])})\n"
-              f"official ratio {report['official_ratio']:.9f} (/ 8.03e9), "
+              f"official ratio {report['official_ratio']:.9f} (/ {OFFICIAL_DENOMINATOR:,}), "
               f"exact ratio {report['exact_ratio']:.9f} (/ total)")
     return 0

@@ -3,7 +3,8 @@
 One template (``mindformers.yaml.in``) serves every case: the Ascend config renders the entry's
 Llama3-8B LoRA yaml, the embedded default a tiny Llama3-architecture yaml with the CPU flags and a
 vocabulary sized from the trained tokenizer (ranks + 256 special tokens). The checkpoint interval
-follows from the rows of the training MindRecord, the epochs and the global batch size.
+follows from the rows of the training MindRecord, the epochs and the global batch size, and enough
+checkpoints are kept that MindSpore's rotation never deletes a planned one.
 """
 
 from __future__ import annotations
@@ -20,39 +21,14 @@ import yaml
 from mathlora.artifacts import atomic_output
 from mathlora.errors import ConfigError, InputError
 from mathlora.model.schedule import schedule
-from mathlora.model.workflow import check_launcher
+from mathlora.model.workflow import MODEL_YAML_SECTIONS, check_launcher
+from mathlora.tokenizer.llama3 import check_fits, read_vocab
 
 TEMPLATE = Path(__file__).with_name("mindformers.yaml.in")
-SPECIAL_TOKENS = 256  # Llama3 appends 256 special tokens after the BPE ranks
 MODES = ("finetune", "predict")
-# Sections of the mathlora config the yaml depends on.
-SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
 
 
 # --- inputs -----------------------------------------------------------------------------------
-
-def tokenizer_vocab(path: str | Path) -> dict[str, int]:
-    """Vocabulary size and bos/eos/pad ids of a Llama3-format tiktoken file (``base64 rank`` lines)."""
-    path = Path(path)
-    try:
-        lines = path.read_bytes().splitlines()
-    except FileNotFoundError:
-        raise InputError(path, "tokenizer file not found") from None
-    ranks = 0
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            raise InputError(path, "expected 'base64-token rank' on every line", line=number)
-        if int(parts[1]) != ranks:
-            raise InputError(path, f"rank {int(parts[1])} out of order, expected {ranks}", line=number)
-        ranks += 1
-    if ranks == 0:
-        raise InputError(path, "tokenizer file holds no ranks")
-    return {"ranks": ranks, "vocab_size": ranks + SPECIAL_TOKENS, "bos_token_id": ranks,
-            "eos_token_id": ranks + 1, "pad_token_id": ranks + 2}
-
 
 def mindrecord_rows(path: str | Path) -> int:
     """Number of rows of a MindRecord file (read from its index, no decoding)."""
@@ -87,19 +63,26 @@ def load_settings(config_path: str | Path | None, settings_json: str | None) -> 
             settings = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(config_path, "config file not found") from None
+        except yaml.YAMLError as exc:
+            raise InputError(config_path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
         source = str(config_path)
     else:
         raise ConfigError("give --config FILE or --settings JSON")
-    missing = [key for key in SECTIONS if key not in (settings or {})]
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{source}: expected a mapping of config sections, got "
+                          f"{type(settings).__name__}")
+    missing = [key for key in MODEL_YAML_SECTIONS if key not in settings]
     if missing:
-        raise ConfigError(f"{source}: missing config keys {missing}; expected {list(SECTIONS)}")
-    return {key: settings[key] for key in SECTIONS}
+        raise ConfigError(f"{source}: missing config keys {missing}; expected "
+                          f"{list(MODEL_YAML_SECTIONS)}")
+    return {key: settings[key] for key in MODEL_YAML_SECTIONS}
 
 
 # --- values -----------------------------------------------------------------------------------
 
 def _device_values(device: str, launcher: dict[str, Any], parallel: dict[str, int]) -> dict[str, Any]:
-    """Flags that differ between Ascend (the entry's) and this CPU (DESIGN: known to work)."""
+    """Flags that differ between Ascend (the entry's) and CPU (the set known to run on MindSpore's
+    CPU backend: no flash attention or fused RMSNorm kernels there)."""
     distributed = launcher.get("type") == "msrun"
     if device == "ascend":
         return {"device_target": "Ascend", "max_device_memory": "26GB", "recompute": True,
@@ -120,10 +103,7 @@ def model_vocab(model: dict[str, Any], vocab: dict[str, int], tokenizer: str | P
     size = model.get("vocab_size")
     if size is None:
         return vocab["vocab_size"]
-    if vocab["vocab_size"] > size:
-        raise InputError(tokenizer, f"tokenizer has {vocab['vocab_size']} ids ({vocab['ranks']} ranks "
-                         f"+ {SPECIAL_TOKENS} specials) but model.vocab_size is {size}; expected at "
-                         f"most {size} ids")
+    check_fits(vocab, {"vocab_size": size}, tokenizer=tokenizer, model_source="the config (model.vocab_size)")
     return int(size)
 
 
@@ -145,7 +125,7 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
         "batch_size": tune["global_batch_size"] // dp, "learning_rate": tune["learning_rate"],
         "lr_end": tune["lr_end"], "warmup_ratio": tune["warmup_ratio"], "dataset_dir": dataset,
         "micro_batch_size": 1, "data_parallel": dp, "model_parallel": parallel["model_parallel"],
-        "keep_checkpoint_max": tune["checkpoints"] + 1,  # the last step is saved too
+        "keep_checkpoint_max": tune["checkpoints"] + 1,  # predict: unused; finetune: from the plan
         "seq_length": model["seq_length"],
         "hidden_size": model["hidden_size"], "num_layers": model["num_layers"],
         "num_heads": model["num_heads"], "n_kv_heads": model["n_kv_heads"],
@@ -176,6 +156,7 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
                         checkpoints=tune["checkpoints"],
                         save_checkpoint_steps=tune.get("save_checkpoint_steps"))
         values["save_checkpoint_steps"] = plan.save_checkpoint_steps
+        values["keep_checkpoint_max"] = plan.keep_checkpoint_max
     else:
         # Prediction: batched greedy decoding over prompts up to evaluate.max_length tokens.
         values.update(save_checkpoint_steps=1, predict_batch_size=evaluate["batch_size"],
@@ -240,7 +221,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, args.settings)
-    vocab = tokenizer_vocab(args.tokenizer)
+    vocab = read_vocab(args.tokenizer)
     rows = args.rows
     if rows is None and args.mode == "finetune":
         if not args.dataset:

@@ -21,13 +21,33 @@ def rank_id() -> int:
     return int(os.environ.get("RANK_ID", os.environ.get("MS_NODE_ID", "0")) or 0)
 
 
+def cut_torn_tail(path: Path) -> int:
+    """Remove a partial last line (no newline: a crash mid-append) so appends start a new line.
+
+    Returns the number of bytes cut (0 when the file is absent or ends with a newline).
+    """
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    with path.open("r+b") as handle:
+        handle.truncate(keep)
+    return len(data) - keep
+
+
 def loss_recorder(path: Path, offset: int = 0):
     """A MindSpore callback appending ``{"step", "loss", "lr"}`` per step to ``path``.
 
     A resumed run counts its steps from 1 again; ``offset`` (the resumed global step) maps them
-    back to global steps.
+    back to global steps. A torn last line left by a crash is cut off first.
     """
     from mindspore.train.callback import Callback
+
+    cut = cut_torn_tail(path)
+    if cut:
+        print(f"{path}: cut a torn last line ({cut} bytes) before appending", flush=True)
 
     class LossRecorder(Callback):
         def on_train_step_end(self, run_context):
@@ -43,14 +63,50 @@ def loss_recorder(path: Path, offset: int = 0):
     return LossRecorder()
 
 
+def _loss_record(line: str) -> dict[str, Any] | None:
+    """A parsed ``{"step": int, "loss": number, ...}`` line, or None if it is not one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if (not isinstance(record, dict) or not isinstance(record.get("step"), int)
+            or not isinstance(record.get("loss"), (int, float)) or isinstance(record["step"], bool)):
+        return None
+    return record
+
+
+def read_loss_log(path: Path) -> tuple[dict[int, dict[str, Any]], int]:
+    """Step -> last record of a loss log, and the number of torn lines skipped.
+
+    A crash in the middle of an append leaves a partial last line: it is skipped and counted (a
+    resumed run cuts it off before appending, see :func:`cut_torn_tail`). A malformed line
+    anywhere else is an error naming the line.
+    """
+    by_step: dict[int, dict[str, Any]] = {}
+    torn = 0
+    if not path.is_file():
+        return by_step, torn
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        record = _loss_record(line)
+        if record is None:
+            if number == len(lines):
+                torn += 1
+                continue
+            raise InputError(path, f"not a loss record {line[:80]!r}; expected a JSON object with "
+                             "integer 'step' and numeric 'loss' (only a torn last line is skipped)",
+                             line=number)
+        by_step[record["step"]] = record
+    return by_step, torn
+
+
 def read_losses(path: Path, last_step: int | None = None) -> list[dict[str, Any]]:
     """Losses per step; a step recorded twice (resumed run) keeps its last record."""
-    by_step: dict[int, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                by_step[record["step"]] = record
+    by_step, _ = read_loss_log(path)
     steps = sorted(s for s in by_step if last_step is None or s <= last_step)
     return [by_step[s] for s in steps]
 

@@ -53,6 +53,8 @@ def git(repo: Path, *args: str) -> bytes:
     try:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True,
                               timeout=300).stdout
+    except subprocess.TimeoutExpired as exc:
+        raise InputError(repo, f"git {' '.join(args)} did not finish within {exc.timeout:g} s") from None
     except (OSError, subprocess.CalledProcessError) as exc:
         stderr = getattr(exc, "stderr", b"") or b""
         raise InputError(repo, f"git {' '.join(args)} failed: {stderr.decode(errors='replace').strip()}"
@@ -254,7 +256,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--submission-dir", type=Path, default=Path("submission"),
                         help="files shipped verbatim: run_llama3_test.py, links.yaml, yamls")
     parser.add_argument("--yaml", type=Path, required=True,
-                        help="the MindFormers training yaml of this run (the ratio is recounted from it)")
+                        help="the MindFormers training yaml of this run (bundled; `mathlora verify` "
+                        "recounts the ratio from it)")
     parser.add_argument("--artifact", action="append", default=[], metavar="[KIND=]PATH",
                         help="a JSON report; its kind is detected from the schemas unless given")
     parser.add_argument("--figure", action="append", type=Path, default=[], help="a figure (png)")

@@ -22,11 +22,10 @@ FILES = {"finetune": "finetune_llama3_8b_lora.yaml", "predict": "predict_llama3_
 def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
     """File name -> rendered text of the fine-tuning and prediction yamls of a config."""
     from mathlora.model import render
+    from mathlora.tokenizer.llama3 import special_ids
 
     settings = render.load_settings(config_path, None)
-    vocab = {"ranks": LLAMA3_RANKS, "vocab_size": LLAMA3_RANKS + render.SPECIAL_TOKENS,
-             "bos_token_id": LLAMA3_RANKS, "eos_token_id": LLAMA3_RANKS + 1,
-             "pad_token_id": LLAMA3_RANKS + 2}
+    vocab = special_ids(LLAMA3_RANKS)
     import yaml
 
     with open(config_path, encoding="utf-8") as handle:
@@ -43,9 +42,12 @@ def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mathlora.artifacts import atomic_output
+
     out = Path(argv[0] if argv else "submission")
     for name, text in submission_yamls().items():
-        (out / name).write_text(text, encoding="utf-8")
+        with atomic_output(out / name) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         print(f"wrote {out / name}")
     return 0
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mathlora.errors import InputError
 
@@ -30,6 +31,41 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     *(f"<|reserved_special_token_{i}|>" for i in range(5, NUM_SPECIAL - 5)),
 )
 BOS, EOS, PAD = SPECIAL_TOKENS[0], SPECIAL_TOKENS[1], SPECIAL_TOKENS[2]
+# Offsets of bos/eos/pad after the last rank (their places in SPECIAL_TOKENS).
+SPECIAL_OFFSETS = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 2}
+
+
+def special_ids(ranks: int) -> dict[str, int]:
+    """The id layout of a Llama3 vocabulary of ``ranks`` BPE ranks: size and bos/eos/pad ids."""
+    return {"ranks": ranks, "vocab_size": ranks + NUM_SPECIAL,
+            **{key: ranks + offset for key, offset in SPECIAL_OFFSETS.items()}}
+
+
+def read_vocab(path: str | Path) -> dict[str, int]:
+    """:func:`special_ids` of a tokenizer file, parsed strictly with :func:`parse_ranks`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(path, "tokenizer file not found") from None
+    return special_ids(len(parse_ranks(data, path)))
+
+
+def check_fits(vocab: Mapping[str, int], model: Mapping[str, Any], *, tokenizer: str | Path,
+               model_source: str) -> None:
+    """A tokenizer's ids (``special_ids``) must fit a model's vocabulary and agree on bos/eos/pad.
+
+    ``model`` holds ``vocab_size`` and optionally the three special ids; absent ones are not checked.
+    """
+    size = model.get("vocab_size")
+    if size is not None and vocab["vocab_size"] > int(size):
+        raise InputError(tokenizer, f"tokenizer has {vocab['vocab_size']} ids ({vocab['ranks']} ranks + "
+                         f"{NUM_SPECIAL} specials) but {model_source} has vocab_size {size}; expected "
+                         f"at most {size} ids", field="vocab_size")
+    for key in SPECIAL_OFFSETS:
+        if model.get(key) is not None and int(model[key]) != vocab[key]:
+            raise InputError(tokenizer, f"{key} is {vocab[key]} for this tokenizer but {model[key]} in "
+                             f"{model_source}; expected the same id", field=key)
 
 
 def parse_ranks(data: bytes, path: str | Path = "<ranks>") -> dict[bytes, int]:
@@ -87,10 +123,11 @@ class Llama3Tokenizer:
         self.sha256 = sha256
         self._encoding = tiktoken.Encoding(name, pat_str=PAT_STR, mergeable_ranks=ranks,
                                            special_tokens=self.special_tokens)
-        self.bos_id = self.special_tokens[BOS]
-        self.eos_id = self.special_tokens[EOS]
-        self.pad_id = self.special_tokens[PAD]
-        self.vocab_size = self.num_ranks + NUM_SPECIAL
+        layout = special_ids(self.num_ranks)
+        self.bos_id = layout["bos_token_id"]
+        self.eos_id = layout["eos_token_id"]
+        self.pad_id = layout["pad_token_id"]
+        self.vocab_size = layout["vocab_size"]
 
     @classmethod
     def from_file(cls, path: str | Path) -> Llama3Tokenizer:
