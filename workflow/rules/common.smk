@@ -6,9 +6,10 @@ from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 # Provenance of every artifact carries the hash of the configuration that made it.
 os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
 # MindFormers writes its own logs and stray files under ./output unless told otherwise; keep them
-# inside the project, whose folder the bundle replaces by a placeholder in every log it ships.
-os.environ.setdefault("LOG_MF_PATH", os.path.abspath("logs/mindformers"))
-os.environ.setdefault("LOCAL_DEFAULT_PATH", os.path.abspath("logs/mindformers/output"))
+# inside the project (whatever the calling environment says), whose folder the bundle replaces by a
+# placeholder in every log it ships.
+os.environ["LOG_MF_PATH"] = os.path.abspath("logs/mindformers")
+os.environ["LOCAL_DEFAULT_PATH"] = os.path.abspath("logs/mindformers/output")
 
 # Software of every rule (for --software-deployment-method conda; make uses .venv instead).
 MATHLORA_ENV = "../envs/mathlora.yaml"
