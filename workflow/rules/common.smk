@@ -8,8 +8,10 @@ os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
 # MindFormers writes its own logs and stray files under ./output unless told otherwise; keep them
 # inside the project (whatever the calling environment says), whose folder the bundle replaces by a
 # placeholder in every log it ships.
-os.environ["LOG_MF_PATH"] = os.path.abspath("logs/mindformers")
-os.environ["LOCAL_DEFAULT_PATH"] = os.path.abspath("logs/mindformers/output")
+os.environ.update(
+    LOG_MF_PATH=os.path.abspath("logs/mindformers"),
+    LOCAL_DEFAULT_PATH=os.path.abspath("logs/mindformers/output"),
+)
 
 # Software of every rule (for --software-deployment-method conda; make uses .venv instead).
 MATHLORA_ENV = "../envs/mathlora.yaml"
