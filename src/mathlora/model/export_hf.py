@@ -31,11 +31,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from mathlora.artifacts import atomic_output, dump_json, write_artifact
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
+from mathlora.model.params import model_config_from_yaml
 
 # MindFormers parameter name -> Hugging Face name ({i} is the layer index).
 LAYER_NAMES: dict[str, str] = {
@@ -75,16 +75,7 @@ def model_settings(model_yaml: str | Path) -> dict[str, Any]:
     silently exporting with the wrong one would give a model that loads but talks nonsense.
     """
     path = Path(model_yaml)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "MindFormers yaml not found") from None
-    except yaml.YAMLError as exc:
-        raise InputError(path, f"not a YAML file ({str(exc).splitlines()[0]})") from None
-    try:
-        mc = dict(document["model"]["model_config"])
-    except (KeyError, TypeError):
-        raise InputError(path, "no model.model_config section", field="model.model_config") from None
+    mc = dict(model_config_from_yaml(path))
 
     def field(name: str, kind: type, default: Any = None) -> Any:
         value = mc.get(name, default)
