@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-
 from mathlora.artifacts import atomic_output, dump_json, write_artifact
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
