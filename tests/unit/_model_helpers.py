@@ -109,3 +109,31 @@ def save_random_base(yaml_path: Path, out: Path, seed: int = 0) -> Path:
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=out.parent,
                    capture_output=True, timeout=300)
     return out
+
+
+def plain_greedy(net, prompts, *, seq_length: int, pad_id: int, steps: int, eos_id: int | None,
+                 min_new_tokens: int = 0) -> list[list[int]]:
+    """The reference decoder: one prompt at a time, a full forward per token over a buffer padded to
+    ``seq_length``, argmax of the last real position (what any faster decoder must reproduce)."""
+    import mindspore as ms
+
+    out = []
+    for prompt in prompts:
+        seq, new = list(prompt), []
+        for step in range(steps):
+            if len(seq) >= seq_length:
+                break
+            buffer = np.full((1, seq_length), pad_id, np.int32)
+            buffer[0, :len(seq)] = seq
+            logits = net(ms.Tensor(buffer))
+            logits = (logits[0] if isinstance(logits, tuple) else logits).asnumpy()
+            last = logits.reshape(seq_length, -1)[len(seq) - 1].copy()
+            if eos_id is not None and step < min_new_tokens:
+                last[eos_id] = -np.inf
+            token = int(last.argmax())
+            if token == eos_id:
+                break
+            new.append(token)
+            seq.append(token)
+        out.append(new)
+    return out

@@ -9,10 +9,9 @@ network) and ``cache`` (the KV cache; what ``auto`` picks on CPU). Neither may c
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from _model_helpers import RANKS, render_tiny, save_random_base
+from _model_helpers import RANKS, plain_greedy, render_tiny, save_random_base
 
 SEQ = 64          # model length: prompt + 10 new tokens fit a 32-token bucket, so buffers are cut
 NEW = 10
@@ -37,27 +36,8 @@ def models(tmp_path_factory):
 
 
 def plain_loop(net, prompts, *, steps, eos_id, min_new_tokens=0):
-    """Full forward per token, one prompt at a time; pad after the sequence to the static length."""
-    import mindspore as ms
-
-    out = []
-    for prompt in prompts:
-        seq, new = list(prompt), []
-        for step in range(steps):
-            buffer = np.full((1, SEQ), PAD, np.int32)
-            buffer[0, :len(seq)] = seq
-            logits = net(ms.Tensor(buffer))
-            logits = (logits[0] if isinstance(logits, tuple) else logits).asnumpy().reshape(SEQ, -1)
-            last = logits[len(seq) - 1].copy()
-            if eos_id is not None and step < min_new_tokens:
-                last[eos_id] = -np.inf
-            token = int(last.argmax())
-            if token == eos_id:
-                break
-            new.append(token)
-            seq.append(token)
-        out.append(new)
-    return out
+    return plain_greedy(net, prompts, seq_length=SEQ, pad_id=PAD, steps=steps, eos_id=eos_id,
+                        min_new_tokens=min_new_tokens)
 
 
 def generate(net, prompts, **kw):

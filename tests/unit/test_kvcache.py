@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _model_helpers import RANKS, render_tiny, save_random_base
+from _model_helpers import RANKS, plain_greedy, render_tiny, save_random_base
 
 SEQ = 64
 NEW = 8
@@ -48,24 +48,8 @@ def full_logits(net, buffer):
 
 
 def plain_loop(net, prompts, *, steps, eos_id, min_new_tokens=0):
-    out = []
-    for prompt in prompts:
-        seq, new = list(prompt), []
-        for step in range(steps):
-            if len(seq) >= SEQ:
-                break
-            buffer = np.full((1, SEQ), PAD, np.int32)
-            buffer[0, :len(seq)] = seq
-            last = full_logits(net, buffer)[0, len(seq) - 1].copy()
-            if step < min_new_tokens:
-                last[eos_id] = -np.inf
-            token = int(last.argmax())
-            if token == eos_id:
-                break
-            new.append(token)
-            seq.append(token)
-        out.append(new)
-    return out
+    return plain_greedy(net, prompts, seq_length=SEQ, pad_id=PAD, steps=steps, eos_id=eos_id,
+                        min_new_tokens=min_new_tokens)
 
 
 @pytest.fixture(scope="module")
