@@ -230,6 +230,84 @@ def read_records(path: str | Path, fields: Sequence[str]) -> list[dict[str, Any]
     return [record for _, record in iter_records(path, fields)]
 
 
+def read_test_file(path: str | Path, fields: Sequence[str] = ("problem", "solution")) -> list[dict[str, Any]]:
+    """A test set in either format the entry's ``run_llama3_test.py`` reads, detected by content.
+
+    One JSON array of objects (what its ``json.load`` expects; the first non-blank byte is ``[``),
+    or JSON Lines. Either way every record needs the string ``fields``; errors name the file, the
+    line and, in an array, the item (1-based).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    if data.lstrip()[:1] != b"[":
+        return read_records(path, fields)
+    return _read_array(path, data, fields)
+
+
+def _read_array(path: Path, data: bytes, fields: Sequence[str]) -> list[dict[str, Any]]:
+    if data.startswith(BOM):
+        raise InputError(path, "UTF-8 byte-order mark: expected plain UTF-8 without a BOM", line=1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(path, f"invalid UTF-8: byte {exc.start} cannot be decoded", line=line) from None
+    decoder = json.JSONDecoder()
+    records: list[dict[str, Any]] = []
+    at = text.index("[") + 1
+    while True:
+        at = _skip_blank(text, at)
+        if text.startswith("]", at) and not records:
+            raise InputError(path, "empty JSON array: expected at least one {"
+                             + ", ".join(fields) + "} object", line=_line_of(text, at))
+        line, item = _line_of(text, at), len(records) + 1
+        try:
+            record, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"malformed JSON in array item {item}: {exc.msg}",
+                             line=exc.lineno) from None
+        where = f"array item {item}"
+        if not isinstance(record, dict):
+            raise InputError(path, f"{where} is {_json_type(record)}: expected an object with "
+                             + ", ".join(fields), line=line)
+        for name in fields:
+            if name not in record:
+                raise InputError(path, f"{where}: missing field, expected a string", line=line,
+                                 field=name)
+            if not isinstance(record[name], str):
+                raise InputError(path, f"{where}: expected a string, got {_json_type(record[name])}",
+                                 line=line, field=name)
+        records.append(record)
+        at = _skip_blank(text, at)
+        if text.startswith(",", at):
+            at += 1
+            continue
+        if text.startswith("]", at) and not text[at + 1:].strip():
+            return records
+        raise InputError(path, f"after array item {item}: expected ',' or a final ']'",
+                         line=_line_of(text, at))
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, with its article."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _skip_blank(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _line_of(text: str, at: int) -> int:
+    return text.count("\n", 0, at) + 1
+
+
 def dumps_line(record: dict[str, Any]) -> str:
     """One JSON Lines line in the organisers' style (UTF-8 kept readable)."""
     return json.dumps(record, ensure_ascii=False) + "\n"

@@ -40,7 +40,7 @@ TEXTS = [*PROBLEMS, "-7840.79 + 4206.75 = -3634.04", "方程的解为：-0.8571"
 
 def _texts() -> list[tuple[str, int]]:
     rng = random.Random(7)
-    texts = [(prompts.MATH_PROMPT_PREFIX + prompts.MATH_PROMPT_SUFFIX, 50),
+    texts = [(prompts.ENTRY.prefix + prompts.ENTRY.suffix, 50),
              (prompts.TRAIN_HUMAN_PREFIX, 50)]
     for _ in range(300):
         a, b = rng.randint(0, 9999) / 100, rng.randint(-999, 999)
@@ -192,7 +192,7 @@ def test_fast_tokenizer_encodes_like_the_project(exported, tokenizer_file):
     assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id) == (ours.bos_id, ours.eos_id, ours.pad_id)
     assert len(hf) == ours.vocab_size
     assert hf.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == list(range(RANKS, RANKS + 256))
-    for text in TEXTS + [prompts.MATH_PROMPT_PREFIX + p + prompts.MATH_PROMPT_SUFFIX for p in PROBLEMS]:
+    for text in TEXTS + [prompts.ENTRY.prefix + p + prompts.ENTRY.suffix for p in PROBLEMS]:
         ids = hf(text)["input_ids"]
         assert ids == ours.encode(text, bos=True), text
         assert hf.decode(ids, skip_special_tokens=True) == text
@@ -220,7 +220,7 @@ def test_full_size_tokenizer_keeps_llama3_special_ids(tmp_path):
 
 def prompt_ids(tokenizer_file: Path) -> list[list[int]]:
     tok = Llama3Tokenizer.from_file(tokenizer_file)
-    ids = [tok.encode(prompts.MATH_PROMPT_PREFIX + p + prompts.MATH_PROMPT_SUFFIX, bos=True)
+    ids = [tok.encode(prompts.ENTRY.prefix + p + prompts.ENTRY.suffix, bos=True)
            for p in PROBLEMS]
     assert max(map(len, ids)) + NEW_TOKENS <= SEQ and len(set(map(len, ids))) > 1
     return ids
@@ -277,7 +277,7 @@ def test_logits_and_greedy_tokens_match_mindformers(exported, model_yaml, checkp
 
         # Greedy generation from text, batched with the exported tokenizer (left padding, bos added).
         tok = AutoTokenizer.from_pretrained(str(exported))
-        texts = [prompts.MATH_PROMPT_PREFIX + p + prompts.MATH_PROMPT_SUFFIX for p in PROBLEMS]
+        texts = [prompts.ENTRY.prefix + p + prompts.ENTRY.suffix for p in PROBLEMS]
         enc = tok(texts, padding=True, return_tensors="pt")
         generated = model.generate(**enc, do_sample=False, max_new_tokens=NEW_TOKENS)
     width = enc["input_ids"].shape[1]

@@ -9,7 +9,6 @@ import pytest
 
 from mathlora.evaluate import predict
 from mathlora.evaluate.npy_safe import load_result_texts
-from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX
 
 
 class CharTokenizer:
@@ -24,10 +23,12 @@ class CharTokenizer:
         return "".join(chr(i) for i in ids)
 
 
-def test_prompts_are_the_entrys():
-    prompts = predict.math_prompts([{"problem": "计算 1 + 2 等于多少？", "solution": "3"}])
-    assert prompts == ["Please answer the following math problems:\n计算 1 + 2 等于多少？\n###answer:"]
-    assert prompts[0] == MATH_PROMPT_PREFIX + "计算 1 + 2 等于多少？" + MATH_PROMPT_SUFFIX
+def test_prompts_are_the_entrys_by_default():
+    test = [{"problem": "计算 1 + 2 等于多少？", "solution": "3"}]
+    assert predict.math_prompts(test) == [
+        "Please answer the following math promblem:\n 计算 1 + 2 等于多少？\n###answer:"]
+    assert predict.math_prompts(test, "report") == [
+        "Please answer the following math problems:\n计算 1 + 2 等于多少？\n###answer"]
 
 
 def test_budgets():

@@ -4,7 +4,7 @@ import pytest
 
 from mathlora.cli import main as cli
 from mathlora.data.clean import strip_templates
-from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX, TRAIN_HUMAN_PREFIX
+from mathlora.prompts import ENTRY, TRAIN_HUMAN_PREFIX
 
 
 def write(path, rows):
@@ -26,7 +26,7 @@ ENG = row("Compute $1+1$.", "It is $\\boxed{2}$.")
 def raw_file(tmp_path):
     rows = [ADD, MUL, DIV, EQ, ADD,  # duplicate
             row(f"{TRAIN_HUMAN_PREFIX} 计算 5.00 + 1.00 等于多少？", "5.00 + 1.00 = 6.00"),
-            row(MATH_PROMPT_PREFIX + "计算 7.00 - 1.00 等于多少？" + MATH_PROMPT_SUFFIX, "7.00 - 1.00 = 6.00"),
+            row(ENTRY.prefix + "计算 7.00 - 1.00 等于多少？" + ENTRY.suffix, "7.00 - 1.00 = 6.00"),
             row(TRAIN_HUMAN_PREFIX, "x"),  # nothing left after template removal
             ENG, row("Compute $2+2$.", "$\\boxed{4}$"), row("Compute $3 \\cdot 2$.", "$3 * 2 = 6$")]
     return write(tmp_path / "train.json", rows)
@@ -41,7 +41,7 @@ def run(tmp_path, source, chinese=3, english=2, extra=()):
 
 
 def test_strip_templates_removes_every_occurrence():
-    text = MATH_PROMPT_PREFIX + "计算 1 + 1 等于多少？" + MATH_PROMPT_SUFFIX
+    text = ENTRY.prefix + "计算 1 + 1 等于多少？" + ENTRY.suffix
     assert strip_templates(text) == ("计算 1 + 1 等于多少？", 2)
     assert strip_templates(f"{TRAIN_HUMAN_PREFIX} a {TRAIN_HUMAN_PREFIX}") == ("a", 2)
     assert strip_templates("  untouched ") == ("  untouched ", 0)

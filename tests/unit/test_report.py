@@ -57,7 +57,9 @@ def test_original_ability_pass_and_fail_are_shown(text):
 
 
 def test_prompts_are_the_projects(text):
+    assert "Inference prompt of every math prediction in this report: `entry`" in text
     assert prompts.math_prompt("<problem>") in text
+    assert prompts.math_prompt("<problem>", "report") in text  # the unused variant, shown as such
     assert prompts.SQUAD_PROMPT in text
     assert prompts.TRAIN_HUMAN_PREFIX in text
 

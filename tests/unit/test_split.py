@@ -66,7 +66,7 @@ def test_too_large_a_test_set_is_a_config_error(tmp_path, capsys):
 
 def split_by_hand(tmp_path, pool, size):
     """A hand-made raw file: 6 additions, 2 multiplications, and three lines that clean to empty."""
-    from mathlora.prompts import MATH_PROMPT_PREFIX, TRAIN_HUMAN_PREFIX
+    from mathlora.prompts import ENTRY, TRAIN_HUMAN_PREFIX
 
     rows = [{"problem": f"计算 {i}.00 + 1.00 等于多少？", "solution": f"{i}.00 + 1.00 = {i + 1}.00"}
             for i in range(6)]
@@ -75,7 +75,7 @@ def split_by_hand(tmp_path, pool, size):
     # template text only: nothing left to answer (two lines) or to ask (one line)
     rows += [{"problem": "计算 9.00 + 9.00 等于多少？", "solution": TRAIN_HUMAN_PREFIX},
              {"problem": "计算 8.00 + 8.00 等于多少？", "solution": TRAIN_HUMAN_PREFIX},
-             {"problem": MATH_PROMPT_PREFIX, "solution": "7"}]
+             {"problem": ENTRY.prefix, "solution": "7"}]
     raw, train = tmp_path / "train.json", tmp_path / "train.jsonl"
     raw.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     train.write_text(json.dumps({"problem": "计算 0.00 + 1.00 等于多少？", "solution": "1.00"},

@@ -12,7 +12,7 @@ from mathlora.evaluate.summary import summarise, thresholds
 
 def math_report(model, acc):
     block = {"correct": int(acc * 100), "accuracy": acc, "ci95": [max(0, acc - 0.1), min(1, acc + 0.1)]}
-    return {"model": model, "n": 100, "primary_mode": "strict", "accuracy": acc,
+    return {"model": model, "prompt": "entry", "n": 100, "primary_mode": "strict", "accuracy": acc,
             "rule": {"name": "r", "round_to_reference": True, "rel_tol": 1e-6},
             "modes": {"strict": {**block, "no_answer": 0}, "flexible": {**block, "no_answer": 0}},
             "categories": {}, "unknown_category": 0, "reference_without_number": 0,

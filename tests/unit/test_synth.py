@@ -9,7 +9,7 @@ import pytest
 from mathlora.cli import main as cli
 from mathlora.data import synth
 from mathlora.data.categories import categorize
-from mathlora.prompts import MATH_PROMPT_PREFIX, TRAIN_HUMAN_PREFIX
+from mathlora.prompts import ENTRY, TRAIN_HUMAN_PREFIX
 
 # The organisers' train.json: 800,000 Chinese lines, 538,949 of them unique.
 REAL_UNIQUE_CHINESE = 538_949
@@ -130,7 +130,7 @@ def test_english_lines_are_distinct():
 def test_templates_are_embedded_at_the_rate():
     base = synth.chinese_lines(2000, seed=5)
     wrapped, count = synth.embed_templates(base, 0.1, seed=5)
-    marked = sum(TRAIN_HUMAN_PREFIX in p or MATH_PROMPT_PREFIX in p for p, _ in wrapped)
+    marked = sum(TRAIN_HUMAN_PREFIX in p or ENTRY.prefix in p for p, _ in wrapped)
     assert marked == count and 150 < count < 250
 
 

@@ -38,6 +38,7 @@ rule predict:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
         max_new_tokens=config["evaluate"]["max_new_tokens"],
+        prompt=config["evaluate"]["prompt"],
     conda:
         MATHLORA_ENV
     log:
@@ -48,7 +49,7 @@ rule predict:
         "mathlora predict --model {wildcards.model} --test {input.test}"
         " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
         " --batch-size {params.batch_size} --max-length {params.max_length}"
-        " --max-new-tokens {params.max_new_tokens}"
+        " --max-new-tokens {params.max_new_tokens} --prompt {params.prompt}"
         " --out-jsonl {output.jsonl} --out-npy {output.npy} --out-json {output.json} > {log} 2>&1"
 
 
@@ -62,6 +63,7 @@ rule math:
     params:
         rel_tol=config["evaluate"]["rel_tol"],
         no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
+        prompt=config["evaluate"]["prompt"],
     conda:
         MATHLORA_ENV
     log:
@@ -70,7 +72,7 @@ rule math:
         "benchmarks/math/{model}.tsv"
     shell:
         "mathlora math --model {wildcards.model} --predictions {input.predictions}"
-        " --test {input.test} --rel-tol {params.rel_tol} {params.no_round}"
+        " --test {input.test} --prompt {params.prompt} --rel-tol {params.rel_tol} {params.no_round}"
         " --out {output.json} --png {output.png} > {log} 2>&1"
 
 

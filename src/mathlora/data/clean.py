@@ -3,11 +3,11 @@
 What counts as *instruction-template text*: the entry's report says only that it removed "the
 instruction template text" from the organisers' lines before sampling. The lines are later wrapped
 in the entry's own templates (training: ``请解答如下数学问题： {problem}``; inference:
-``Please answer the following math problems:\\n{problem}\\n###answer:``), so a problem that already
+``Please answer the following math promblem:\\n {problem}\\n###answer:``), so a problem that already
 carries one of these instructions would be trained with it twice and predicted with a prompt the
 model never saw. The template text removed here is therefore exactly those instruction strings, taken
 from :mod:`mathlora.prompts` (never retyped): the training prefix and the inference prefix and
-suffix, each without surrounding whitespace. Every occurrence is removed, in problem and solution;
+suffix of the entry's script and of its report's prose, each without surrounding whitespace. Every occurrence is removed, in problem and solution;
 a field that had template text is then stripped of the whitespace the template left at its ends.
 Lines whose problem or solution is empty afterwards are dropped and counted.
 """
@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mathlora.jsonl import BadLines, read_distinct
-from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX, TRAIN_HUMAN_PREFIX
+from mathlora.prompts import ENTRY, REPORT, TRAIN_HUMAN_PREFIX
 
 FIELDS = ("problem", "solution")
 # Longest first so that no template is cut by removing a shorter one inside it.
 TEMPLATE_TEXTS: tuple[str, ...] = tuple(sorted(
-    {TRAIN_HUMAN_PREFIX.strip(), MATH_PROMPT_PREFIX.strip(), MATH_PROMPT_SUFFIX.strip()},
+    {TRAIN_HUMAN_PREFIX.strip(), *(text.strip() for prompt in (ENTRY, REPORT)
+                                   for text in (prompt.prefix, prompt.suffix))},
     key=lambda text: (-len(text), text)))
 
 

@@ -26,7 +26,7 @@ from mathlora.data import numbers as num
 from mathlora.data.prepare import check_counts
 from mathlora.errors import ConfigError
 from mathlora.jsonl import write_problems
-from mathlora.prompts import MATH_PROMPT_PREFIX, MATH_PROMPT_SUFFIX, TRAIN_HUMAN_PREFIX
+from mathlora.prompts import ENTRY, TRAIN_HUMAN_PREFIX
 
 REAL_CHINESE_LINES = 800_000
 REAL_ENGLISH_LINES = 9_993
@@ -247,7 +247,7 @@ def embed_templates(lines: list[Line], rate: float, seed: int) -> tuple[list[Lin
             if rng.random() < 0.5:
                 problem = f"{TRAIN_HUMAN_PREFIX} {problem}"
             else:
-                problem = MATH_PROMPT_PREFIX + problem + MATH_PROMPT_SUFFIX
+                problem = ENTRY(problem)
         out.append((problem, solution))
     return out, wrapped
 

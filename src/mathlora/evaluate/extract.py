@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from mathlora.prompts import MATH_PROMPT_SUFFIX
+from mathlora.prompts import ENTRY, REPORT
 
 MODES = ("strict", "flexible")
 
@@ -46,7 +46,7 @@ NUMBER_RE = re.compile(_NUMBER)
 MARKERS = (
     "方程的解为", "最简化的形式为", "函数的值为", "平均值为", "面积为", "质量为", "折扣比例为",
     "销售额为", "答案是", "答案为", "答案", "结果是", "结果为", "解为", "值为", "答",
-    "the answer is", "answer is", "answer:", MATH_PROMPT_SUFFIX.strip(),
+    "the answer is", "answer is", "answer:", ENTRY.suffix.strip(), REPORT.suffix.strip(),
 )
 _MARKER_RE = re.compile(
     "(?:" + "|".join(re.escape(m) for m in sorted(MARKERS, key=len, reverse=True)) + ")"
@@ -230,17 +230,17 @@ def extract_reference(solution: str) -> Answer | None:
     return strict(solution) or flexible(solution)
 
 
-def continuation(prompt: str, text: str) -> tuple[str, bool]:
+def continuation(prompt: str, text: str, suffix: str) -> tuple[str, bool]:
     """The model's own text of a MindFormers generation (prompt + continuation).
 
     Returns ``(continuation, prompt_found)``. When the text does not start with the prompt (a
-    tokenizer that does not round-trip whitespace), the text after the first answer marker
-    ``\\n###answer:`` is the continuation; failing that, the whole text is, and ``prompt_found``
-    is False so the report can count such items.
+    tokenizer that does not round-trip whitespace), the text after the first occurrence of the
+    prompt's ``suffix`` (``\\n###answer:`` for the entry's prompt) is the continuation; failing
+    that, the whole text is, and ``prompt_found`` is False so the report can count such items.
     """
     if text.startswith(prompt):
         return text[len(prompt):], True
-    index = text.find(MATH_PROMPT_SUFFIX)
+    index = text.find(suffix) if suffix else -1
     if index != -1:
-        return text[index + len(MATH_PROMPT_SUFFIX):], True
+        return text[index + len(suffix):], True
     return text, False

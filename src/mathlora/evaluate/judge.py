@@ -107,12 +107,12 @@ def main(args: argparse.Namespace) -> int:
     from mathlora.evaluate import math_eval, squad, summary
     from mathlora.evaluate.predict import (generate_texts, load_model_and_tokenizer, predict_math,
                                            write_predictions)
-    from mathlora.jsonl import read_records
+    from mathlora.jsonl import read_test_file
 
     ratio = check_options(args)
     rule = math_eval.rule_from(args)
     out = Path(args.out_dir)
-    test = read_records(args.test, ("problem", "solution"))
+    test = read_test_file(args.test)
     examples, without = squad.read_examples(args.squad_dev)
     checkpoints = extract_checkpoints(args.submission or args.checkpoints, out / "checkpoints")
     models = ([("base", Path(args.base_checkpoint))] if args.base_checkpoint else []) + [

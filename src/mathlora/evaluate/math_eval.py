@@ -20,8 +20,8 @@ from mathlora.errors import ConfigError, InputError
 from mathlora.evaluate.compare import DEFAULT_RULE, SWEEP, Rule, equal
 from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extract_reference
 from mathlora.evaluate.stats import wilson
-from mathlora.jsonl import read_records
-from mathlora.prompts import math_prompt
+from mathlora.jsonl import read_records, read_test_file
+from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math_prompt_named
 
 PRIMARY_MODE = "strict"
 UNKNOWN = "unknown"
@@ -54,8 +54,9 @@ def category_of(problem: str) -> str:
     return categorize(problem) or UNKNOWN
 
 
-def score_item(item: Item, rule: Rule = DEFAULT_RULE) -> Scored:
-    generation, found = continuation(math_prompt(item.problem), item.output)
+def score_item(item: Item, rule: Rule = DEFAULT_RULE, prompt: MathPrompt = MATH_PROMPTS[DEFAULT_MATH_PROMPT]) -> Scored:
+    """One prediction scored; ``prompt`` is the variant the output was generated with."""
+    generation, found = continuation(prompt(item.problem), item.output, prompt.suffix)
     reference = extract_reference(item.solution)
     answers = {mode: extract(generation, mode, item.problem) for mode in MODES}
     correct = {mode: equal(answers[mode], reference, rule) for mode in MODES}
@@ -111,9 +112,12 @@ def _failure(s: Scored) -> dict:
             **{mode: show(s.answers[mode]) for mode in MODES}}
 
 
-def math_report(model_name: str, items: Sequence[Item], rule: Rule = DEFAULT_RULE) -> dict:
+def math_report(model_name: str, items: Sequence[Item], rule: Rule = DEFAULT_RULE,
+                prompt: str = DEFAULT_MATH_PROMPT) -> dict:
     """The math.json body of one model: every item scored under ``rule`` and summarised."""
-    return {"model": model_name, **summarise([score_item(item, rule) for item in items], rule)}
+    variant = math_prompt_named(prompt)
+    return {"model": model_name, "prompt": variant.name,
+            **summarise([score_item(item, rule, variant) for item in items], rule)}
 
 
 def items_from_records(records: Sequence[dict], test: Sequence[dict]) -> list[Item]:
@@ -122,21 +126,19 @@ def items_from_records(records: Sequence[dict], test: Sequence[dict]) -> list[It
             for r, t in zip(records, test, strict=True)]
 
 
-def read_test(path: str | Path) -> list[dict]:
-    return read_records(path, ("problem", "solution"))
-
-
-def items_from_predictions(test_path: str | Path, predictions_path: str | Path) -> list[Item]:
+def items_from_predictions(test_path: str | Path, predictions_path: str | Path,
+                           prompt: str = DEFAULT_MATH_PROMPT) -> list[Item]:
     """Pair each prediction with its test item; counts, order and prompts must agree."""
-    test = read_test(test_path)
+    variant = math_prompt_named(prompt)
+    test = read_test_file(test_path)
     predictions = read_records(predictions_path, PREDICTION_FIELDS)
     check_counts(predictions_path, len(predictions), len(test))
     items = []
     for number, (pred, case) in enumerate(zip(predictions, test), start=1):
-        if pred["prompt"] != math_prompt(case["problem"]):
+        if pred["prompt"] != variant(case["problem"]):
             raise InputError(predictions_path, f"prompt does not match test item {number} of "
-                             f"{test_path}: predictions must be in test-set order", line=number,
-                             field="prompt")
+                             f"{test_path} under the {variant.name!r} prompt: predictions must be "
+                             "in test-set order, made with that prompt", line=number, field="prompt")
         items.append(Item(pred["id"], case["problem"], case["solution"], pred["output"]))
     return items
 
@@ -185,7 +187,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="math.json report to write")
     parser.add_argument("--png", help="per-category accuracy chart to write")
     parser.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
+    add_prompt_argument(parser)
     add_rule_arguments(parser)
+
+
+def add_prompt_argument(parser) -> None:
+    parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
+                        help="math prompt variant the predictions were made with (default: "
+                             "%(default)s, the entry's run_llama3_test.py byte for byte)")
 
 
 def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -205,8 +214,8 @@ def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import write_artifact
 
     rule = rule_from(args)
-    items = items_from_predictions(args.test, args.predictions)
-    report = math_report(args.model, items, rule)
+    items = items_from_predictions(args.test, args.predictions, args.prompt)
+    report = math_report(args.model, items, rule, args.prompt)
     write_artifact(args.out, "math", report)
     if args.png:
         plot(report, args.png, f"math accuracy: {args.model}")

@@ -1,7 +1,8 @@
 """Greedy predictions of one model on the held-out math test set, with the entry's prompt.
 
-Each test problem is wrapped as ``Please answer the following math problems:\\n{problem}\\n###answer:``
-(``mathlora.prompts``), generated greedily in batches, and written three ways: ``predictions.jsonl``
+Each test problem is wrapped in the entry's prompt, ``Please answer the following math
+promblem:\\n {problem}\\n###answer:`` byte for byte (or another variant of ``mathlora.prompts``,
+``--prompt``), generated greedily in batches, and written three ways: ``predictions.jsonl``
 (id, prompt, raw output = prompt + generation, generation), ``result_npy.npy`` in the structure the
 entry's script saves (``np.save`` of an object array of ``{'text_generation_text': [prompt +
 generation]}``, one dict per problem, as MindFormers' text-generation pipeline returns them), and
@@ -23,7 +24,7 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output
 from mathlora.jsonl import dumps_line, read_records
-from mathlora.prompts import math_prompt
+from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, math_prompt_named
 
 RESULT_KEY = "text_generation_text"
 
@@ -52,8 +53,9 @@ class Generation:
         }
 
 
-def math_prompts(test: Sequence[dict]) -> list[str]:
-    return [math_prompt(record["problem"]) for record in test]
+def math_prompts(test: Sequence[dict], prompt: str = DEFAULT_MATH_PROMPT) -> list[str]:
+    variant = math_prompt_named(prompt)
+    return [variant(record["problem"]) for record in test]
 
 
 def budgets(prompt_lengths: Sequence[int], *, max_new_tokens: int, max_length: int) -> list[int]:
@@ -92,9 +94,9 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
 
 
 def predict_math(model, tokenizer, test: Sequence[dict], *, max_new_tokens: int, max_length: int,
-                 batch_size: int) -> tuple[list[dict[str, str]], Generation]:
-    """Greedy predictions of the test problems with the entry's prompt: records and the run."""
-    prompts = math_prompts(test)
+                 batch_size: int, prompt: str = DEFAULT_MATH_PROMPT) -> tuple[list[dict[str, str]], Generation]:
+    """Greedy predictions of the test problems with a math prompt: records and the run."""
+    prompts = math_prompts(test, prompt)
     gen = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
                          max_length=max_length, batch_size=batch_size)
     return prediction_records(prompts, gen.texts), gen
@@ -102,14 +104,15 @@ def predict_math(model, tokenizer, test: Sequence[dict], *, max_new_tokens: int,
 
 def write_predictions(records: Sequence[dict], gen: Generation, *, model_name: str, checkpoint,
                       batch_size: int, max_length: int, max_new_tokens: int, out_jsonl: str | Path,
-                      out_npy: str | Path, out_json: str | Path) -> dict[str, Any]:
+                      out_npy: str | Path, out_json: str | Path,
+                      prompt: str = DEFAULT_MATH_PROMPT) -> dict[str, Any]:
     """predictions.jsonl, result_npy.npy and the predict.json report of one math run."""
     from mathlora.artifacts import write_artifact
 
     write_jsonl(out_jsonl, records)
     write_result_npy(out_npy, [r["output"] for r in records])
     return write_artifact(out_json, "predict", {
-        "model": model_name, "task": "math", "checkpoint": str(checkpoint),
+        "model": model_name, "task": "math", "prompt": prompt, "checkpoint": str(checkpoint),
         "batch_size": batch_size, "max_length": max_length,
         "max_new_tokens": max_new_tokens, "min_new_tokens": 0, **gen.stats()})
 
@@ -176,6 +179,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--max-new-tokens", type=int, default=128, help="generated tokens at most")
     parser.add_argument("--model", default="model", help="name shown in reports (base, ckpt1, ...)")
+    parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
+                        help="math prompt variant (default: %(default)s, the entry's "
+                             "run_llama3_test.py byte for byte)")
     parser.add_argument("--out-jsonl", required=True, help="predictions.jsonl to write")
     parser.add_argument("--out-npy", required=True, help="result_npy.npy to write (entry format)")
     parser.add_argument("--out-json", required=True, help="predict.json report to write")
@@ -197,11 +203,12 @@ def main(args: argparse.Namespace) -> int:
                                                 batch_size=args.batch_size,
                                                 seq_length=args.seq_length)
     records, gen = predict_math(model, tokenizer, test, max_new_tokens=args.max_new_tokens,
-                                max_length=args.max_length, batch_size=args.batch_size)
+                                max_length=args.max_length, batch_size=args.batch_size,
+                                prompt=args.prompt)
     write_predictions(records, gen, model_name=args.model, checkpoint=args.checkpoint,
                       batch_size=args.batch_size, max_length=args.max_length,
                       max_new_tokens=args.max_new_tokens, out_jsonl=args.out_jsonl,
-                      out_npy=args.out_npy, out_json=args.out_json)
+                      out_npy=args.out_npy, out_json=args.out_json, prompt=args.prompt)
     stats = gen.stats()
     print(json.dumps({"model": args.model, **stats}, ensure_ascii=False), file=sys.stderr)
     print(f"{args.model}: {stats['n']} predictions, {stats['generated_tokens']} tokens in "

@@ -1,9 +1,10 @@
 """Rescore a saved ``result_npy.npy`` against its test set, without running a model.
 
 The ``.npy`` is read with a restricted unpickler (``mathlora.evaluate.npy_safe``): it must hold one
-``{'text_generation_text': [prompt + generation]}`` per test item, in test-set order. Prints the
-accuracy (strict and flexible, with 95 % intervals and per category) under the default equality
-rule and a tolerance sweep (exact, 1e-4, 1e-2), since the organisers published none.
+``{'text_generation_text': [prompt + generation]}`` per test item, in test-set order. The test set
+is the file the entry's script read: one JSON array of ``{problem, solution}`` objects or JSON
+Lines. Prints the accuracy (strict and flexible, with 95 % intervals and per category) under the
+default equality rule and a tolerance sweep (exact, 1e-4, 1e-2), since the organisers published none.
 """
 
 from __future__ import annotations
@@ -11,32 +12,39 @@ from __future__ import annotations
 import argparse
 import json
 
-from mathlora.evaluate.math_eval import (Item, add_rule_arguments, check_counts, format_table,
-                                         read_test, rule_from, score_item, summarise)
+from mathlora.evaluate.math_eval import (Item, add_prompt_argument, add_rule_arguments, check_counts,
+                                         format_table, rule_from, score_item, summarise)
 from mathlora.evaluate.npy_safe import load_result_texts
+from mathlora.jsonl import read_test_file
+from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
 
 
-def rescore(predictions: str, test: str, rule) -> dict:
+def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT) -> dict:
     texts = load_result_texts(predictions)
-    cases = read_test(test)
+    cases = read_test_file(test)
     check_counts(predictions, len(texts), len(cases))
+    variant = math_prompt_named(prompt)
     items = [Item(str(i), case["problem"], case["solution"], text)
              for i, (case, text) in enumerate(zip(cases, texts), start=1)]
-    return summarise([score_item(item, rule) for item in items], rule)
+    return {"prompt": variant.name,
+            **summarise([score_item(item, rule, variant) for item in items], rule)}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="result_npy.npy as the entry saves it")
-    parser.add_argument("--test", required=True, help="test set JSON Lines {problem, solution}")
+    parser.add_argument("--test", required=True,
+                        help="the test set the predictions were made for: a JSON array of "
+                             "{problem, solution} objects or JSON Lines")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", help="also write the report as a rescore.json artifact")
+    add_prompt_argument(parser)
     add_rule_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
     rule = rule_from(args)
     report = {"predictions": str(args.predictions), "test": str(args.test),
-              **rescore(args.predictions, args.test, rule)}
+              **rescore(args.predictions, args.test, rule, args.prompt)}
     if args.out:
         from mathlora.artifacts import write_artifact
 

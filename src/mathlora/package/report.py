@@ -186,17 +186,28 @@ def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[
     return lines
 
 
-def section_prompt() -> list[str]:
-    example = prompts.math_prompt("<problem>")
-    return ["## 7. Prompts", "",
-            "Inference (the entry's `run_llama3_test.py`, shipped in `submission/`):", "",
-            "```text", example, "```", "",
-            f"Training conversation: human = `{prompts.TRAIN_HUMAN_PREFIX} <problem>`, gpt = solution, "
-            "rendered with FastChat's vicuna v1.1 template by the organisers' preprocessing:", "",
-            "```text", f"{prompts.VICUNA_SYSTEM} {prompts.VICUNA_USER}: <human> "
-            f"{prompts.VICUNA_ASSISTANT}: <gpt>{prompts.VICUNA_ROUND_END}", "```", "",
-            "Original-ability (SQuAD) prompt:", "",
-            "```text", prompts.SQUAD_PROMPT, "```", ""]
+def section_prompt(math: dict[str, dict]) -> list[str]:
+    used = sorted({report["prompt"] for report in math.values()})
+    if len(used) != 1:
+        raise InputError("math reports", f"models were predicted with different prompts {used}; "
+                         "expected one prompt for every model")
+    ran = prompts.math_prompt_named(used[0])
+    other = [variant for variant in (prompts.ENTRY, prompts.REPORT) if variant != ran]
+    lines = ["## 7. Prompts", "",
+             f"Inference prompt of every math prediction in this report: `{ran.name}`, from "
+             f"{ran.source} (the same strings as `submission/run_llama3_test.py`"
+             + (")." if ran.name == "entry" else " uses the `entry` variant)."), "",
+             "```text", ran("<problem>"), "```", ""]
+    for variant in other:
+        lines += [f"The `{variant.name}` variant ({variant.source}), selectable with "
+                  "`evaluate.prompt`, was not used:", "", "```text", variant("<problem>"), "```", ""]
+    return lines + [
+        f"Training conversation: human = `{prompts.TRAIN_HUMAN_PREFIX} <problem>`, gpt = solution, "
+        "rendered with FastChat's vicuna v1.1 template by the organisers' preprocessing:", "",
+        "```text", f"{prompts.VICUNA_SYSTEM} {prompts.VICUNA_USER}: <human> "
+        f"{prompts.VICUNA_ASSISTANT}: <gpt>{prompts.VICUNA_ROUND_END}", "```", "",
+        "Original-ability (SQuAD) prompt:", "",
+        "```text", prompts.SQUAD_PROMPT, "```", ""]
 
 
 def section_environment(train: dict[str, Any], device: str) -> list[str]:
@@ -237,7 +248,7 @@ def build_report(args: argparse.Namespace) -> str:
     lines += section_data(prepare, split)
     lines += section_hyper(ft, train, Path(args.yaml).name)
     lines += section_results(summary, math, squad, train, counts)
-    lines += section_prompt()
+    lines += section_prompt(math)
     lines += section_environment(train, args.device)
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -30,7 +30,7 @@ def template_texts() -> dict[str, str]:
         "vicuna_system": prompts.VICUNA_SYSTEM,
         "vicuna_roles": f" {prompts.VICUNA_USER}: {prompts.VICUNA_ASSISTANT}: {prompts.VICUNA_ROUND_END}",
         "train_human_prefix": prompts.TRAIN_HUMAN_PREFIX + " ",
-        "math_prompt": prompts.MATH_PROMPT_PREFIX + prompts.MATH_PROMPT_SUFFIX,
+        "math_prompt": prompts.ENTRY.prefix + prompts.ENTRY.suffix,
         "squad_prompt": "".join(squad_parts),
     }
 
