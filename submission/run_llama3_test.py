@@ -1,20 +1,27 @@
-"""Predict script of the mathlora entry for the contest environment.
+"""Predict script of the mathlora entry, for its contest environment.
 
-Runs inside MindFormers' ``research/llama3`` folder (MindFormers r1.1, MindSpore 2.3) with the same
-command line as that folder's ``run_llama3.py``::
+Runs inside MindFormers r1.1's ``research/llama3`` folder (MindSpore 2.3 on Ascend) and takes the
+command line of that folder's ``run_llama3.py``, plus the input file::
 
     python run_llama3_test.py --config predict_llama3_8b_lora.yaml --run_mode predict \\
         --use_parallel False --load_checkpoint ckpt2.ckpt --vocab_file tokenizer.model \\
-        --auto_trans_ckpt False --input_dir test.jsonl --max_length 512
+        --auto_trans_ckpt False --input_dir test.json --max_length 512
 
-It reads JSON Lines (``{"problem": ..., "solution": ...}``), wraps every problem in the entry's
-prompt, predicts greedily in batches of 4 and saves the generation results, one per problem in input
-order, to ``result_npy.npy`` with ``np.save``. Each result is what MindFormers returns for one input:
-``{"text_generation_text": [prompt + continuation]}``.
+The input is what the entry's script read with ``json.load``: one JSON array of ``{"problem",
+"solution"}`` objects; JSON Lines (one such object per line) are accepted too, told apart by their
+first character. Every problem is wrapped in the entry's prompt, byte for byte, predicted greedily
+in batches of 4 by MindFormers' text-generation pipeline (``Trainer.predict``), and the generation
+result list is saved to ``result_npy.npy`` with ``np.save`` as the pipeline returns it: one
+``{"text_generation_text": [prompt + continuation, ...]}`` per batch, in input order.
 
-The prompt strings below are byte-identical to ``mathlora.prompts`` (a test compares them); this file
-must run without the mathlora package, so it keeps its own copy. MindSpore and MindFormers are
-imported inside :func:`main` only, so the input handling can be tested anywhere.
+Every flag of r1.1's ``run_llama3.py`` is accepted and applied as that script applies it; the ones
+that mean nothing for prediction (``--resume``, ``--train_dataset``, ``--eval_dataset``,
+``--predict_data``) are ignored with a warning. As there, ``output_dir`` must be ``./output``.
+
+The prompt strings below are byte-identical to ``mathlora.prompts.ENTRY`` (a test compares them);
+this file must run without the mathlora package, so it keeps its own copy. MindSpore and
+MindFormers are imported inside :func:`main` only, so the input handling runs (and fails) before
+minutes of model loading.
 """
 
 from __future__ import annotations
@@ -26,26 +33,26 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-MATH_PROMPT_PREFIX = "Please answer the following math problems:\n"
+MATH_PROMPT_PREFIX = "Please answer the following math promblem:\n "
 MATH_PROMPT_SUFFIX = "\n###answer:"
 
 BATCH_SIZE = 4
 RESULT_FILE = "result_npy.npy"
 REQUIRED_OUTPUT_DIR = "./output"
 TEXT_KEY = "text_generation_text"
+# Flags of run_llama3.py that only training reads.
+TRAINING_ONLY = ("resume", "train_dataset", "eval_dataset", "predict_data")
 
 
 class InputFileError(ValueError):
-    """A bad line of the input file; the message names the file and line."""
+    """A bad input file; the message names the file, the line and (in an array) the item."""
 
 
 def str2bool(text: str) -> bool:
-    """``True``/``False`` on the command line, as MindFormers' own scripts accept them."""
+    """``True``/``False`` in any case, as MindFormers r1.1's ``str2bool`` accepts them."""
     value = text.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
+    if value in ("true", "false"):
+        return value == "true"
     raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
 
 
@@ -53,24 +60,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Predict answers to math problems with the entry's prompt (batches of 4) and "
                     "save them to result_npy.npy.")
+    # run_llama3.py's flags (MindFormers r1.1), in its order.
     parser.add_argument("--task", default="text_generation", help="MindFormers task name")
     parser.add_argument("--config", required=True, help="MindFormers prediction yaml (.yaml/.yml)")
     parser.add_argument("--run_mode", default="predict", choices=["predict"],
-                        help="only 'predict' is supported by this script")
+                        help="only 'predict': this script does not train")
+    parser.add_argument("--seq_length", type=int, default=None, help="override the yaml's seq_length")
     parser.add_argument("--use_parallel", type=str2bool, default=None,
                         help="True to predict on several devices (overrides the yaml)")
     parser.add_argument("--device_id", type=int, default=None, help="device of a single-card run")
+    parser.add_argument("--mode", type=int, default=0,
+                        help="MindSpore execution mode: 0 graph (default), 1 PyNative")
     parser.add_argument("--load_checkpoint", default=None,
                         help="merged checkpoint file or directory (default: the yaml's load_checkpoint)")
     parser.add_argument("--src_strategy", default=None, help="strategy of a distributed checkpoint")
     parser.add_argument("--auto_trans_ckpt", type=str2bool, default=None,
                         help="True to transform the checkpoint to the current parallel layout")
-    parser.add_argument("--vocab_file", default=None, help="Llama3 tokenizer.model")
-    parser.add_argument("--input_dir", required=True,
-                        help="JSON Lines file with one {\"problem\", \"solution\"} object per line")
+    parser.add_argument("--resume", type=str2bool, default=None, help="training only: ignored")
+    parser.add_argument("--train_dataset", default="", help="training only: ignored")
+    parser.add_argument("--eval_dataset", default="", help="training only: ignored")
+    parser.add_argument("--predict_data", default="", nargs="+",
+                        help="ignored: the problems come from --input_dir")
     parser.add_argument("--max_length", type=int, default=512,
                         help="maximum length of prompt + generated tokens")
-    parser.add_argument("--seq_length", type=int, default=None, help="override the yaml's seq_length")
+    parser.add_argument("--remote_save_url", default="", help="OBS url of the AICC platform")
+    parser.add_argument("--vocab_file", default=None, help="Llama3 tokenizer.model")
+    parser.add_argument("--dp", type=int, default=None, help="data parallel")
+    parser.add_argument("--mp", type=int, default=None, help="model parallel")
+    parser.add_argument("--pp", type=int, default=None, help="pipeline stages")
+    parser.add_argument("--micro_batch_num", type=int, default=None, help="micro batches")
+    # The entry's own.
+    parser.add_argument("--input_dir", required=True,
+                        help="the test problems: a JSON array of {\"problem\", \"solution\"} objects "
+                             "(or JSON Lines)")
     parser.add_argument("--batch_size", type=int, default=BATCH_SIZE,
                         help="problems per prediction batch (the entry used 4)")
     parser.add_argument("--result_file", default=RESULT_FILE,
@@ -83,39 +105,92 @@ def math_prompt(problem: str) -> str:
     return MATH_PROMPT_PREFIX + problem + MATH_PROMPT_SUFFIX
 
 
+def _record_problem(record: Any, where: str) -> str:
+    if not isinstance(record, dict):
+        raise InputFileError(f"{where}: expected an object with a string field 'problem', "
+                             f"got {type(record).__name__}")
+    if not isinstance(record.get("problem"), str):
+        found = "missing" if "problem" not in record else type(record["problem"]).__name__
+        raise InputFileError(f"{where}: field 'problem' must be a string ({found})")
+    return record["problem"]
+
+
 def read_problems(path: str) -> list[str]:
-    """The ``problem`` field of every line; blank lines are not allowed (they would shift results)."""
-    problems = []
+    """The ``problem`` of every record of a JSON array or a JSON Lines file, in order."""
     try:
-        handle = open(path, "rb")
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
         raise InputFileError(f"{path}: file not found") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            try:
-                text = raw.decode("utf-8").lstrip("\ufeff" if number == 1 else "")
-            except UnicodeDecodeError:
-                raise InputFileError(f"{where}: invalid UTF-8") from None
-            if not text.strip():
-                raise InputFileError(f"{where}: empty line, expected a JSON object")
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("problem"), str):
-                raise InputFileError(f"{where}: expected an object with a string field 'problem'")
-            problems.append(record["problem"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputFileError(f"{path}:{line}: invalid UTF-8") from None
+    if text.startswith("\ufeff"):
+        raise InputFileError(f"{path}:1: UTF-8 byte-order mark; expected plain UTF-8")
+    problems = _read_array(path, text) if text.lstrip().startswith("[") else _read_lines(path, text)
     if not problems:
         raise InputFileError(f"{path}: no problems in the file")
+    return problems
+
+
+def _read_array(path: str, text: str) -> list[str]:
+    """A JSON array, each item reported with its line and 1-based position."""
+    decoder = json.JSONDecoder()
+    problems: list[str] = []
+    at = text.index("[") + 1
+    while True:
+        at = _skip_blank(text, at)
+        if text.startswith("]", at) and not problems:
+            return problems  # empty array: main() reports it
+        line = text.count("\n", 0, at) + 1
+        try:
+            record, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(f"{path}:{exc.lineno}: item {len(problems) + 1}: not JSON "
+                                 f"({exc.msg})") from None
+        problems.append(_record_problem(record, f"{path}:{line}: item {len(problems) + 1}"))
+        at = _skip_blank(text, at)
+        if text.startswith(",", at):
+            at += 1
+        elif text.startswith("]", at) and not text[at + 1:].strip():
+            return problems
+        else:
+            line = text.count("\n", 0, at) + 1
+            raise InputFileError(f"{path}:{line}: after item {len(problems)}: expected ',' or a "
+                                 "final ']'")
+
+
+def _skip_blank(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _read_lines(path: str, text: str) -> list[str]:
+    """JSON Lines; blank lines are not allowed (they would shift the results)."""
+    problems = []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            raise InputFileError(f"{where}: empty line, expected a JSON object")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(f"{where}: not JSON ({exc.msg})") from None
+        problems.append(_record_problem(record, where))
     return problems
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     """Consecutive batches of exactly ``size`` items, in order.
 
-    The network is built for a fixed batch, so a short last batch is filled up by repeating its
-    last item; :func:`main` drops the results of those fillers.
+    The pipeline needs a multiple of the network's batch size, so a short last batch is filled up
+    by repeating its last item; :func:`main` drops the results of those fillers.
     """
     if size < 1:
         raise ValueError(f"batch size must be at least 1, got {size}")
@@ -124,21 +199,28 @@ def batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
         yield batch + [batch[-1]] * (size - len(batch))
 
 
-def normalise_results(output: Any, expected: int) -> list[dict[str, list[str]]]:
-    """One ``{"text_generation_text": [text]}`` per input, whatever nesting MindFormers returned."""
-    flat: list[dict[str, list[str]]] = []
+def texts_of(output: Any) -> list[str]:
+    """Every generation text of what the pipeline returned, in order."""
+    texts: list[str] = []
     for item in output if isinstance(output, (list, tuple)) else [output]:
         if isinstance(item, dict) and TEXT_KEY in item:
-            texts = item[TEXT_KEY]
-            texts = [texts] if isinstance(texts, str) else list(texts)
-            flat.extend({TEXT_KEY: [text]} for text in texts)
+            value = item[TEXT_KEY]
+            texts.extend([value] if isinstance(value, str) else list(value))
         elif isinstance(item, str):
-            flat.append({TEXT_KEY: [item]})
+            texts.append(item)
         else:
             raise TypeError(f"unexpected prediction result {type(item).__name__}: {item!r:.200}")
-    if len(flat) != expected:
-        raise RuntimeError(f"{expected} prompts gave {len(flat)} results")
-    return flat
+    return texts
+
+
+def result_list(output: Any, problems: int, batch_size: int) -> list[dict[str, list[str]]]:
+    """The pipeline's result list, one dict per batch, without the fillers of the last batch."""
+    texts = texts_of(output)
+    padded = -(-problems // batch_size) * batch_size
+    if len(texts) != padded:
+        raise RuntimeError(f"{padded} prompts gave {len(texts)} results")
+    texts = texts[:problems]
+    return [{TEXT_KEY: texts[i:i + batch_size]} for i in range(0, problems, batch_size)]
 
 
 def save_results(results: list[dict[str, list[str]]], path: str) -> None:
@@ -156,8 +238,12 @@ def save_results(results: list[dict[str, list[str]]], path: str) -> None:
             os.remove(tmp)
 
 
+def warn(message: str) -> None:
+    print(f"run_llama3_test.py: warning: {message}", file=sys.stderr)
+
+
 def load_config(args: argparse.Namespace):
-    """The MindFormers config with the command-line overrides applied and checked."""
+    """The MindFormers config with the command-line overrides applied as run_llama3.py applies them."""
     from mindformers import MindFormerConfig
 
     if not (os.path.isfile(args.config) and args.config.endswith((".yaml", ".yml"))):
@@ -166,20 +252,32 @@ def load_config(args: argparse.Namespace):
     if config.output_dir != REQUIRED_OUTPUT_DIR:
         raise ValueError(f"{args.config}: output_dir must be {REQUIRED_OUTPUT_DIR!r}, "
                          f"not {config.output_dir!r}")
+    if config.processor is None or config.processor.tokenizer is None:
+        raise ValueError(f"{args.config}: no processor.tokenizer block; expected the organisers' "
+                         "processor (type LlamaProcessor, tokenizer type Llama3Tokenizer)")
+    config.context.mode = args.mode
+    if args.mode:
+        config.recompute_config.recompute = False
+    if args.seq_length is not None:
+        config.model.model_config.seq_length = args.seq_length
     if args.use_parallel is not None:
         config.use_parallel = args.use_parallel
     if args.device_id is not None:
         config.context.device_id = args.device_id
     if args.load_checkpoint is not None:
         config.load_checkpoint = args.load_checkpoint
-    if args.src_strategy is not None:
+    if args.src_strategy is not None and os.path.exists(args.src_strategy):
         config.src_strategy_path_or_dir = args.src_strategy
     if args.auto_trans_ckpt is not None:
         config.auto_trans_ckpt = args.auto_trans_ckpt
+    if args.remote_save_url:
+        config.remote_save_url = args.remote_save_url
     if args.vocab_file is not None:
         config.processor.tokenizer.vocab_file = args.vocab_file
-    if args.seq_length is not None:
-        config.model.model_config.seq_length = args.seq_length
+    for flag, key in (("dp", "data_parallel"), ("mp", "model_parallel"), ("pp", "pipeline_stage"),
+                      ("micro_batch_num", "micro_batch_num")):
+        if getattr(args, flag) is not None:
+            config.parallel_config[key] = getattr(args, flag)
     # Static shapes: the network is built for the batch it will be fed.
     config.model.model_config.batch_size = args.batch_size
     config.model.model_config.do_sample = False
@@ -190,18 +288,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit("--batch_size must be at least 1")
+    for flag in TRAINING_ONLY:
+        if getattr(args, flag):
+            warn(f"--{flag} is ignored: this script only predicts the problems of --input_dir")
     # Bad input fails here, before minutes of model loading.
-    prompts = [math_prompt(problem) for problem in read_problems(args.input_dir)]
+    problems = read_problems(args.input_dir)
+    prompts = [math_prompt(problem) for problem in problems]
+    print(f"predicting {len(prompts)} problems of {args.input_dir} in batches of {args.batch_size}")
 
     # Heavy imports only now: the contest environment has them, a test machine need not.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from mindformers import Trainer
     from mindformers.core.context import build_context
 
-    try:  # research/llama3 registers its tokenizer class on import
-        import llama3_tokenizer  # noqa: F401
-    except ImportError:
-        pass
+    import llama3_tokenizer  # noqa: F401  research/llama3: registers Llama3Tokenizer
 
     config = load_config(args)
     build_context(config)
@@ -211,10 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     padded = [prompt for batch in batches(prompts, args.batch_size) for prompt in batch]
     output = trainer.predict(input_data=padded, predict_checkpoint=config.load_checkpoint,
                              auto_trans_ckpt=config.auto_trans_ckpt, batch_size=args.batch_size,
-                             max_length=args.max_length, do_sample=False)
-    results = normalise_results(output, len(padded))[:len(prompts)]
+                             max_length=args.max_length)
+    results = result_list(output, len(prompts), args.batch_size)
     save_results(results, args.result_file)
-    print(f"saved {len(results)} results to {args.result_file}")
+    print(f"saved {len(prompts)} results in {len(results)} batches to {args.result_file}")
     return 0
 
 

@@ -112,6 +112,15 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (checkpoints are many GB)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def config_sha256(config: Any) -> str:
     """Hash of a configuration mapping, independent of key order."""
     canonical = json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("mathlora.evaluate.summary", "per-checkpoint scores and the best checkpoint"),
     "rescore": ("mathlora.evaluate.rescore", "rescore a saved result_npy.npy without a model"),
     "contamination": ("mathlora.evaluate.contamination", "test problems that occur in the training data"),
+    "entry-script": ("mathlora.evaluate.entry_script", "run the shipped run_llama3_test.py here and compare"),
     "judge": ("mathlora.evaluate.judge", "re-run the evaluation on a submission"),
     "report": ("mathlora.package.report", "write REPORT.md from the graph's artifacts"),
     "bundle": ("mathlora.package.bundle", "build the submission zip and its manifest"),

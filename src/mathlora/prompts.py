@@ -14,6 +14,10 @@ The math prompt exists in three variants, selected by name (config ``evaluate.pr
     The fine-tuning conversation up to the answer (vicuna v1.1 with ``请解答如下数学问题：``), a
     diagnostic: the entry trained with this template and predicted with another one.
 
+A variant also says whether its token ids start with bos: the entry's script tokenizes with
+MindFormers r1.1's ``Llama3Tokenizer``, which adds none (``add_bos_token=False``), while every
+training row starts with bos.
+
 ``submission/run_llama3_test.py`` ships a byte-identical copy of the ``entry`` strings (it must run
 in the contest environment without this package); a test holds the two together.
 """
@@ -43,11 +47,12 @@ SQUAD_PROMPT = (
 
 @dataclass(frozen=True)
 class MathPrompt:
-    """A math prompt: ``prefix + problem + suffix``."""
+    """A math prompt: ``prefix + problem + suffix``, tokenized with or without a leading bos."""
 
     name: str
     prefix: str
     suffix: str
+    bos: bool
     source: str  # where the strings come from
 
     def __call__(self, problem: str) -> str:
@@ -55,13 +60,13 @@ class MathPrompt:
 
 
 ENTRY = MathPrompt(
-    "entry", "Please answer the following math promblem:\n ", "\n###answer:",
+    "entry", "Please answer the following math promblem:\n ", "\n###answer:", False,
     "the entry's run_llama3_test.py (lines 145-158 of the screenshot in its report)")
 REPORT = MathPrompt(
-    "report", "Please answer the following math problems:\n", "\n###answer",
+    "report", "Please answer the following math problems:\n", "\n###answer", False,
     "the prose of the entry's report")
 FINETUNE = MathPrompt(
-    "finetune", f"{VICUNA_SYSTEM} {VICUNA_USER}: {TRAIN_HUMAN_PREFIX} ", f" {VICUNA_ASSISTANT}:",
+    "finetune", f"{VICUNA_SYSTEM} {VICUNA_USER}: {TRAIN_HUMAN_PREFIX} ", f" {VICUNA_ASSISTANT}:", True,
     "the fine-tuning conversation (vicuna v1.1) up to the answer")
 MATH_PROMPTS: dict[str, MathPrompt] = {p.name: p for p in (ENTRY, REPORT, FINETUNE)}
 DEFAULT_MATH_PROMPT = ENTRY.name

@@ -25,7 +25,7 @@ TINY_SETTINGS = {
                  "lora": {"rank": 4, "alpha": 8, "dropout": 0.0, "target_modules": ".*wq|.*wv"},
                  "parallel": {"data_parallel": 1, "model_parallel": 1},
                  "launcher": {"type": "single"}},
-    "evaluate": {"batch_size": 2, "max_length": 48},
+    "evaluate": {"batch_size": 2, "max_length": 48, "max_new_tokens": 8, "min_new_tokens": 1},
 }
 
 

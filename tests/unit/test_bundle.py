@@ -92,10 +92,12 @@ def test_dirty_tree_is_recorded(run, tmp_path):
 
 def test_links_mode_needs_real_links_and_bundles_no_checkpoints(run, tmp_path):
     argv = bundle_argv(str(tmp_path / "links.zip"), checkpoints="links")
+    links = Path("submission/links.yaml")
+    real = links.read_text()
+    links.write_text(real.replace("btbdzzz.obs.cn-southwest-2.myhuaweicloud.com", "obs.placeholder.invalid"))
     with pytest.raises(ConfigError, match="placeholders"):
         bundle.main(parse(bundle, argv))
-    links = Path("submission/links.yaml")
-    links.write_text(links.read_text().replace("obs.placeholder.invalid", "obs.example.org"))
+    links.write_text(real)
     assert bundle.main(parse(bundle, argv)) == 0
     manifest = manifest_of(tmp_path / "links.zip")
     assert manifest["checkpoints"] == "links"

@@ -24,16 +24,19 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ASCEND_INPUTS = ("resources/data/train.json", "resources/tokenizer/tokenizer.model",
                  "resources/squad/dev-v1.1.json", "resources/model/llama3-8B.ckpt")
-MERGED = [f"results/merged/ckpt{k}.ckpt" for k in range(1, 6)]
+A = "results/llama3-8b-lora-r8-wq-wv"  # the Ascend run's folders (config run_name)
+L = "logs/llama3-8b-lora-r8-wq-wv"
+MERGED = [f"{A}/merged/ckpt{k}.ckpt" for k in range(1, 6)]
 # MindFormers' msrun_launcher.sh "<script>" 4 (what the entry ran), layout spelled out.
-ENTRY_MSRUN = ("msrun --worker_num=4 --local_worker_num=4 --master_addr=127.0.0.1 --master_port=8118"
-               " --node_rank=0 --log_dir=logs/finetune/msrun --join=True --cluster_time_out=7200"
-               " python -m mathlora.cli finetune --yaml results/model/finetune.yaml"
-               " --base resources/model/llama3-8B.ckpt --dataset results/data/train.mindrecord"
-               " --workdir results/finetune/output --checkpoints 5"
-               " --ckpt-out 'results/finetune/checkpoints/lora{k}.ckpt'"
-               " --json results/finetune/train.json --plot results/finetune/loss.png"
-               " > logs/finetune/finetune.log 2>&1")
+ENTRY_MSRUN = ("env HCCL_BUFFSIZE=2 msrun --worker_num=4 --local_worker_num=4 --master_addr=127.0.0.1"
+               f" --master_port=8118 --node_rank=0 --log_dir={L}/finetune/msrun --join=True"
+               " --cluster_time_out=7200"
+               f" python -m mathlora.cli finetune --yaml {A}/model/finetune.yaml"
+               f" --base resources/model/llama3-8B.ckpt --dataset {A}/data/train.mindrecord"
+               f" --workdir {A}/finetune/output --checkpoints 5"
+               f" --ckpt-out '{A}/finetune/checkpoints/lora{{k}}.ckpt'"
+               f" --json {A}/finetune/train.json --plot {A}/finetune/loss.png"
+               f" > {L}/finetune/finetune.log 2>&1")
 
 
 @pytest.fixture(scope="module")
@@ -72,25 +75,25 @@ def job_block(output: str, rule: str) -> str:
 
 
 def test_ascend_dry_run_shows_msrun_yaml_and_merges(clone):
-    done = dry_run(clone, "--configfile", "config/ascend.yaml", "--", *MERGED, "results/params.json")
+    done = dry_run(clone, "--configfile", "config/ascend.yaml", "--", *MERGED, f"{A}/params.json")
     assert done.returncode == 0, done.stderr[-3000:]
     commands = shell_commands(done.stdout)
     assert ENTRY_MSRUN in commands
     render = [c for c in commands if c.startswith("mathlora render-yaml")]
-    assert len(render) == 1 and "--out results/model/finetune.yaml" in render[0]
+    assert len(render) == 1 and f"--out {A}/model/finetune.yaml" in render[0]
     assert "--load-checkpoint resources/model/llama3-8B.ckpt" in render[0]
     for k in range(1, 6):
-        assert (f"mathlora merge --yaml results/model/finetune.yaml --lora "
-                f"results/finetune/checkpoints/lora{k}.ckpt --train-json results/finetune/train.json "
-                f"--k {k} --out results/merged/ckpt{k}.ckpt --json results/merged/ckpt{k}.json"
-                f" > logs/merge/ckpt{k}.log 2>&1") in commands
-    assert "mathlora params --yaml results/model/finetune.yaml --out results/params.json" in " ".join(commands)
+        assert (f"mathlora merge --yaml {A}/model/finetune.yaml --lora "
+                f"{A}/finetune/checkpoints/lora{k}.ckpt --train-json {A}/finetune/train.json "
+                f"--k {k} --out {A}/merged/ckpt{k}.ckpt --json {A}/merged/ckpt{k}.json"
+                f" > {L}/merge/ckpt{k}.log 2>&1") in commands
+    assert f"mathlora params --yaml {A}/model/finetune.yaml --out {A}/params.json" in " ".join(commands)
     assert not [c for c in commands if c.startswith("mathlora base")]  # the 8B base is given
     assert "devices=4" in job_block(done.stdout, "finetune")
 
 
 def test_default_config_trains_in_one_process(clone):
-    done = dry_run(clone, "--", "results/merged/ckpt1.ckpt")
+    done = dry_run(clone, "--", "results/tiny-cpu/merged/ckpt1.ckpt")
     assert done.returncode == 0, done.stderr[-3000:]
     commands = shell_commands(done.stdout)
     finetune = [c for c in commands if "mathlora finetune" in c]
@@ -101,7 +104,7 @@ def test_default_config_trains_in_one_process(clone):
 def test_scale_out_two_machines(clone, tmp_path):
     done = dry_run(clone, "--configfile", "config/ascend.yaml", "config/ascend-2x4.yaml", "--", MERGED[0])
     assert done.returncode == 0, done.stderr[-3000:]
-    msrun = [c for c in shell_commands(done.stdout) if c.startswith("msrun ")]
+    msrun = [c for c in shell_commands(done.stdout) if c.startswith("env HCCL_BUFFSIZE=2 msrun ")]
     assert len(msrun) == 1
     for flag in ("--worker_num=8", "--local_worker_num=4", "--master_addr=192.168.1.10", "--node_rank=0"):
         assert f" {flag} " in f" {msrun[0]} "
@@ -153,13 +156,13 @@ def test_launcher_layout_errors(launcher, parallel, message):
 
 def test_training_command_single_and_msrun():
     single = {"finetune": {"launcher": {"type": "single"}, "parallel": {"data_parallel": 1, "model_parallel": 1}}}
-    assert training_command(single) == "mathlora"
+    assert training_command(single, log_dir="L") == "mathlora"
     two = {"finetune": {"launcher": {"type": "msrun", "worker_num": 2, "local_worker_num": 2,
                                      "master_addr": "127.0.0.1", "master_port": 8119, "node_rank": 0},
                         "parallel": {"data_parallel": 2, "model_parallel": 1}}}
     # msrun runs `python <script> ...` in every worker: the CLI goes in as a module.
     assert training_command(two, log_dir="L") == (
-        "msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 --master_port=8119 --node_rank=0 "
+        "env HCCL_BUFFSIZE=2 msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 --master_port=8119 --node_rank=0 "
         "--log_dir=L --join=True --cluster_time_out=7200 python -m mathlora.cli")
 
 

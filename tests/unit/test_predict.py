@@ -19,7 +19,7 @@ class CharTokenizer:
     def encode(self, text, *, bos=False, eos=False):
         return ([self.bos_id] if bos else []) + [ord(c) for c in text] + ([self.eos_id] if eos else [])
 
-    def decode(self, ids):
+    def decode(self, ids, *, skip_special=False):
         return "".join(chr(i) for i in ids)
 
 

@@ -1,8 +1,11 @@
-"""submission/run_llama3_test.py: what can run without MindSpore (CLI, prompt, input, batches, npy)."""
+"""submission/run_llama3_test.py without a model: its CLI, prompt, input formats, batches and npy.
+
+The script's run through MindFormers is in test_entry_script.py."""
 
 from __future__ import annotations
 
 import ast
+import json
 import importlib.util
 import sys
 from pathlib import Path
@@ -32,8 +35,9 @@ def literal_constants() -> dict[str, object]:
 
 def test_prompt_strings_are_byte_identical_to_the_project():
     constants = literal_constants()
-    assert constants["MATH_PROMPT_PREFIX"].encode() == prompts.MATH_PROMPT_PREFIX.encode()
-    assert constants["MATH_PROMPT_SUFFIX"].encode() == prompts.MATH_PROMPT_SUFFIX.encode()
+    assert constants["MATH_PROMPT_PREFIX"].encode() == prompts.ENTRY.prefix.encode()
+    assert constants["MATH_PROMPT_SUFFIX"].encode() == prompts.ENTRY.suffix.encode()
+    assert constants["MATH_PROMPT_PREFIX"] == "Please answer the following math promblem:\n "
 
 
 def test_entry_facts():
@@ -61,23 +65,60 @@ def test_cli_matches_run_llama3(script):
     args = script.build_parser().parse_args([
         "--config", "predict.yaml", "--run_mode", "predict", "--use_parallel", "False",
         "--load_checkpoint", "ckpt2.ckpt", "--vocab_file", "tokenizer.model",
-        "--auto_trans_ckpt", "True", "--input_dir", "test.jsonl"])
+        "--auto_trans_ckpt", "True", "--input_dir", "test.json"])
     assert args.use_parallel is False and args.auto_trans_ckpt is True
     assert args.max_length == 512 and args.batch_size == 4 and args.result_file == "result_npy.npy"
     assert args.load_checkpoint == "ckpt2.ckpt" and args.vocab_file == "tokenizer.model"
+    assert args.mode == 0  # run_llama3.py's default: graph mode
+
+
+# Every flag of MindFormers r1.1's research/llama3/run_llama3.py, as the organisers pass them.
+R11_FLAGS = ["--task", "text_generation", "--config", "c.yaml", "--run_mode", "predict",
+             "--seq_length", "512", "--use_parallel", "false", "--device_id", "0", "--mode", "0",
+             "--load_checkpoint", "x.ckpt", "--src_strategy", "s", "--auto_trans_ckpt", "FALSE",
+             "--resume", "False", "--train_dataset", "t.mindrecord", "--eval_dataset", "e",
+             "--predict_data", "a", "b", "--max_length", "512", "--remote_save_url", "obs://x",
+             "--vocab_file", "tok.model", "--dp", "1", "--mp", "4", "--pp", "1",
+             "--micro_batch_num", "1", "--input_dir", "t.json"]
+
+
+def test_every_r11_flag_is_accepted(script):
+    args = script.build_parser().parse_args(R11_FLAGS)
+    assert (args.dp, args.mp, args.pp, args.micro_batch_num) == (1, 4, 1, 1)
+    assert args.predict_data == ["a", "b"] and args.seq_length == 512 and args.use_parallel is False
+
+
+def test_training_flags_are_ignored_with_a_warning(script, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "mindformers", None)  # importing it would raise
+    path = tmp_path / "bad.json"
+    path.write_text("[]")
+    argv = ["--config", "c.yaml", "--input_dir", str(path), "--train_dataset", "t.mindrecord",
+            "--predict_data", "a"]
+    with pytest.raises(script.InputFileError):
+        script.main(argv)
+    err = capsys.readouterr().err
+    assert "--train_dataset is ignored" in err and "--predict_data is ignored" in err
 
 
 @pytest.mark.parametrize("argv", [
-    ["--config", "c.yaml", "--input_dir", "t.jsonl", "--run_mode", "finetune"],
-    ["--config", "c.yaml", "--input_dir", "t.jsonl", "--use_parallel", "maybe"],
-    ["--input_dir", "t.jsonl"],
+    ["--config", "c.yaml", "--input_dir", "t.json", "--run_mode", "finetune"],
+    ["--config", "c.yaml", "--input_dir", "t.json", "--use_parallel", "maybe"],
+    ["--config", "c.yaml", "--input_dir", "t.json", "--use_parallel", "1"],  # r1.1: true/false only
+    ["--input_dir", "t.json"],
 ])
 def test_cli_rejections(script, argv):
     with pytest.raises(SystemExit):
         script.build_parser().parse_args(argv)
 
 
-def test_reads_problems_in_order(script, tmp_path):
+def test_reads_a_json_array_as_the_entrys_json_load(script, tmp_path):
+    path = tmp_path / "test.json"
+    records = [{"problem": "计算 1 + 1", "solution": "2"}, {"problem": "b", "solution": "c"}]
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
+    assert script.read_problems(str(path)) == ["计算 1 + 1", "b"]
+
+
+def test_reads_json_lines_in_order(script, tmp_path):
     path = tmp_path / "test.jsonl"
     path.write_text('{"problem": "计算 1 + 1", "solution": "2"}\n{"problem": "b", "solution": "c"}\n',
                     encoding="utf-8")
@@ -85,17 +126,24 @@ def test_reads_problems_in_order(script, tmp_path):
 
 
 @pytest.mark.parametrize("content, where", [
-    (b'{"problem": "a"}\n\n{"problem": "b"}\n', ":2"),
-    (b'{"problem": "a"}\n{"problem": 3}\n', ":2"),
-    (b'{"problem": "a"}\n[1]\n', ":2"),
-    (b'not json\n', ":1"),
-    (b'{"problem": "\xff"}\n', ":1"),
+    (b'{"problem": "a"}\n\n{"problem": "b"}\n', "bad.json:2: empty line"),
+    (b'{"problem": "a"}\n{"problem": 3}\n', "bad.json:2: field 'problem' must be a string"),
+    (b'{"problem": "a"}\n[1]\n', "bad.json:2: expected an object"),
+    (b'not json\n', "bad.json:1: not JSON"),
+    (b'{"problem": "\xff"}\n', "bad.json:1: invalid UTF-8"),
     (b'', "no problems"),
+    (b'[]', "no problems"),
+    (b'[\n {"problem": "a"},\n 7\n]', "bad.json:3: item 2: expected an object"),
+    (b'[\n {"problem": "a"},\n {"solution": "b"}\n]', "bad.json:3: item 2: field 'problem' must be a "
+                                                     "string \\(missing\\)"),
+    (b'[{"problem": ["a"]}]', "bad.json:1: item 1: field 'problem' must be a string \\(list\\)"),
+    (b'[{"problem": "a"} {"problem": "b"}]', "bad.json:1: after item 1: expected ','"),
+    (b'[{"problem": "a"},\n {"problem": }]', "bad.json:2: item 2: not JSON"),
 ])
-def test_bad_input_names_file_and_line(script, tmp_path, content, where):
-    path = tmp_path / "bad.jsonl"
+def test_bad_input_names_file_line_and_item(script, tmp_path, content, where):
+    path = tmp_path / "bad.json"
     path.write_bytes(content)
-    with pytest.raises(script.InputFileError, match=f"bad.jsonl{where}" if where[0] == ":" else where):
+    with pytest.raises(script.InputFileError, match=where):
         script.read_problems(str(path))
 
 
@@ -105,6 +153,18 @@ def test_main_fails_on_bad_input_before_loading_mindformers(script, tmp_path, mo
     path.write_text("oops\n")
     with pytest.raises(script.InputFileError, match="bad.jsonl:1"):
         script.main(["--config", "c.yaml", "--input_dir", str(path)])
+
+
+def test_a_yaml_without_processor_is_refused_by_name(script, tmp_path):
+    yaml_path = tmp_path / "finetune.yaml"
+    yaml_path.write_text("output_dir: './output'\nmodel:\n  model_config:\n    seq_length: 8\n")
+    args = script.build_parser().parse_args(["--config", str(yaml_path), "--input_dir", "t.json",
+                                             "--vocab_file", "tok.model"])
+    with pytest.raises(ValueError, match="finetune.yaml: no processor.tokenizer block"):
+        script.load_config(args)
+    yaml_path.write_text("output_dir: 'out'\n")
+    with pytest.raises(ValueError, match="output_dir must be './output'"):
+        script.load_config(args)
 
 
 def test_batches_of_four_fill_the_last_batch(script):
@@ -118,25 +178,27 @@ def test_batches_of_four_fill_the_last_batch(script):
         list(script.batches(items, 0))
 
 
-def test_normalise_results_flattens_mindformers_output(script):
+def test_result_list_is_one_dict_per_batch_without_fillers(script):
     key = script.TEXT_KEY
-    nested = [{key: ["a", "b"]}, {key: "c"}, "d"]
-    assert script.normalise_results(nested, 4) == [{key: [t]} for t in "abcd"]
-    with pytest.raises(RuntimeError):
-        script.normalise_results(nested, 5)
+    # What the pipeline returns for 6 problems in batches of 4 (the last two are fillers).
+    output = [{key: ["a", "b", "c", "d"]}, {key: ["e", "f", "f", "f"]}]
+    assert script.result_list(output, 6, 4) == [{key: ["a", "b", "c", "d"]}, {key: ["e", "f"]}]
+    with pytest.raises(RuntimeError, match="8 prompts gave 7 results"):
+        script.result_list([{key: list("abcdefg")}], 6, 4)
     with pytest.raises(TypeError):
-        script.normalise_results([42], 1)
+        script.texts_of([42])
 
 
 def test_saved_results_load_with_the_projects_safe_reader(script, tmp_path):
-    results = [{script.TEXT_KEY: [prompts.math_prompt(p) + " 3"]} for p in ("1 + 2", "计算 x")]
+    results = [{script.TEXT_KEY: [prompts.math_prompt(p) + " 3" for p in ("1 + 2", "计算 x")]},
+               {script.TEXT_KEY: [prompts.math_prompt("y") + " 4"]}]
     path = tmp_path / "result_npy.npy"
     script.save_results(results, str(path))
     assert list(np.load(path, allow_pickle=True)) == results
     assert not list(tmp_path.glob("*.tmp*"))
     from mathlora.evaluate.npy_safe import load_result_texts
 
-    assert load_result_texts(path) == [r[script.TEXT_KEY][0] for r in results]
+    assert load_result_texts(path) == [t for r in results for t in r[script.TEXT_KEY]]
 
 
 def test_committed_yamls_equal_the_renderers_output():

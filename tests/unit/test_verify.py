@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import stat
 import zipfile
@@ -93,7 +94,7 @@ def test_http_link_fails_even_with_a_consistent_manifest(built, tmp_path):
     bad = tmp_path / "http.zip"
     with zipfile.ZipFile(built) as z:
         links = z.read("tiny-cpu/submission/links.yaml").decode()
-    links = links.replace("https://obs.placeholder.invalid/mathlora/llama3-8b-lora-r8-wq-wv/ckpt3",
+    links = links.replace("https://btbdzzz.obs.cn-southwest-2.myhuaweicloud.com/ckpt_merged_res3",
                           "http://obs.example.org/ckpt3", 1)
     assert "http://obs.example.org" in links
     set_member(built, bad, "submission/links.yaml", links.encode(), update_manifest=True)
@@ -202,22 +203,39 @@ def test_oversize_member_is_refused(built):
     assert "archive.sizes" in failed(outcome)
 
 
-def test_placeholder_links_fail_a_links_mode_bundle(built, tmp_path):
-    bad = tmp_path / "links-mode.zip"
+def links_mode_bundle(built, out, links: bytes | None = None):
+    """The bundle as a links-mode one (no checkpoint members), optionally with other links."""
     with zipfile.ZipFile(built) as z:
         manifest = json.loads(z.read("tiny-cpu/manifest.json"))
     manifest["checkpoints"] = "links"
     manifest["members"] = [m for m in manifest["members"] if m["role"] != "checkpoint"]
+    if links is not None:
+        entry = next(m for m in manifest["members"] if m["path"] == "submission/links.yaml")
+        entry.update(size=len(links), sha256=hashlib.sha256(links).hexdigest())
 
     def edit(info, data):
         if info.filename.endswith(".ckpt"):
             return []
         if info.filename == "tiny-cpu/manifest.json":
             return [(info.filename, json.dumps(manifest).encode())]
+        if links is not None and info.filename == "tiny-cpu/submission/links.yaml":
+            return [(info, links)]
         return [(info, data)]
 
-    rewrite_zip(built, bad, edit)
-    outcome = check(bad)
+    rewrite_zip(built, out, edit)
+    return out
+
+
+def test_links_mode_bundle_with_the_entrys_links_passes(built, tmp_path):
+    outcome = check(links_mode_bundle(built, tmp_path / "links-mode.zip"))
+    assert not failed(outcome)
+
+
+def test_placeholder_links_fail_a_links_mode_bundle(built, tmp_path):
+    with zipfile.ZipFile(built) as z:
+        links = z.read("tiny-cpu/submission/links.yaml").decode()
+    links = links.replace("btbdzzz.obs.cn-southwest-2.myhuaweicloud.com", "obs.placeholder.invalid")
+    outcome = check(links_mode_bundle(built, tmp_path / "links-mode.zip", links.encode()))
     assert failed(outcome) == {"links.https"}
     assert "placeholder" in next(c.detail for c in outcome.checks if c.name == "links.https")
 

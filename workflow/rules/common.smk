@@ -1,16 +1,34 @@
 # Shared names of the graph: every path a rule produces or consumes is defined here once.
+# Each run (config run_name) has its own results/, logs/ and benchmarks/ folder, so the CPU default
+# and the Ascend run live side by side in one checkout and never read each other's outputs.
 import os
 
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 
+RUN = config["run_name"]
+RESULTS = f"results/{RUN}"
+LOGS = f"logs/{RUN}"
+BENCHMARKS = f"benchmarks/{RUN}"
+
+
+def logged(name):
+    """The log file of a job (``name`` may hold wildcards)."""
+    return f"{LOGS}/{name}.log"
+
+
+def timed(name):
+    """The benchmark file of a job (``name`` may hold wildcards)."""
+    return f"{BENCHMARKS}/{name}.tsv"
+
+
 # Provenance of every artifact carries the hash of the configuration that made it.
 os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
 # MindFormers writes its own logs and stray files under ./output unless told otherwise; keep them
-# inside the project (whatever the calling environment says), whose folder the bundle replaces by a
-# placeholder in every log it ships.
+# inside the run's log folder (whatever the calling environment says), whose path the bundle
+# replaces by a placeholder in every log it ships.
 os.environ.update(
-    LOG_MF_PATH=os.path.abspath("logs/mindformers"),
-    LOCAL_DEFAULT_PATH=os.path.abspath("logs/mindformers/output"),
+    LOG_MF_PATH=os.path.abspath(f"{LOGS}/mindformers"),
+    LOCAL_DEFAULT_PATH=os.path.abspath(f"{LOGS}/mindformers/output"),
 )
 
 # Software of every rule (for --software-deployment-method conda; make uses .venv instead).
@@ -21,48 +39,52 @@ MODELS = ["base"] + [f"ckpt{k}" for k in CHECKPOINTS]
 
 # data
 TRAIN_JSON = config["data"]["train_json"]
-TRAIN_JSONL = "results/data/train.jsonl"
-PREPARE_JSON = "results/data/prepare.json"
-TEST_JSONL = "results/data/test.jsonl"
-SPLIT_JSON = "results/data/split.json"
-CONVERSATION_JSON = "results/data/train.conversation.json"
+TRAIN_JSONL = f"{RESULTS}/data/train.jsonl"
+PREPARE_JSON = f"{RESULTS}/data/prepare.json"
+TEST_JSONL = f"{RESULTS}/data/test.jsonl"
+SPLIT_JSON = f"{RESULTS}/data/split.json"
+CONVERSATION_JSON = f"{RESULTS}/data/train.conversation.json"
 TOKENIZER_MODEL = config["tokenizer"]["path"]
-TOKENIZER_JSON = "results/tokenizer/tokenizer.json"
-TRAIN_MINDRECORD = "results/data/train.mindrecord"
-MINDRECORD_JSON = "results/data/mindrecord.json"
+TOKENIZER_JSON = f"{RESULTS}/tokenizer/tokenizer.json"
+TRAIN_MINDRECORD = f"{RESULTS}/data/train.mindrecord"
+MINDRECORD_JSON = f"{RESULTS}/data/mindrecord.json"
 SQUAD_DEV_JSON = config["squad"]["dev_json"]
 SQUAD_TRAIN_JSON = "resources/synth/squad/train-v1.1.json"  # synth only: base pretraining text
 
 # model
-FINETUNE_YAML = "results/model/finetune.yaml"
+FINETUNE_YAML = f"{RESULTS}/model/finetune.yaml"
+PREDICT_YAML = f"{RESULTS}/model/predict.yaml"  # what the shipped run_llama3_test.py reads
 BASE_CKPT = config["base"]["checkpoint"]
-BASE_JSON = "results/model/base.json"
-BASE_LOSS_PNG = "results/model/base_loss.png"
-BASE_WORKDIR = "results/model/base.run"  # MindFormers output_dir of the pretraining run
-FINETUNE_DIR = "results/finetune"
-FINETUNE_JSON = "results/finetune/train.json"
-LOSS_PNG = "results/finetune/loss.png"
-LORA_CKPT = "results/finetune/checkpoints/lora{k}.ckpt"
-MERGED_CKPT = "results/merged/ckpt{k}.ckpt"
-MERGE_JSON = "results/merged/ckpt{k}.json"
-PARAMS_JSON = "results/params.json"
+BASE_JSON = f"{RESULTS}/model/base.json"
+BASE_LOSS_PNG = f"{RESULTS}/model/base_loss.png"
+BASE_WORKDIR = f"{RESULTS}/model/base.run"  # MindFormers output_dir of the pretraining run
+FINETUNE_DIR = f"{RESULTS}/finetune"
+FINETUNE_JSON = f"{RESULTS}/finetune/train.json"
+LOSS_PNG = f"{RESULTS}/finetune/loss.png"
+LORA_CKPT = f"{RESULTS}/finetune/checkpoints/lora{{k}}.ckpt"
+MERGED_CKPT = f"{RESULTS}/merged/ckpt{{k}}.ckpt"
+MERGE_JSON = f"{RESULTS}/merged/ckpt{{k}}.json"
+PARAMS_JSON = f"{RESULTS}/params.json"
 
 # evaluation ({model} is "base" or "ckpt<k>")
-PREDICTIONS_JSONL = "results/eval/{model}/predictions.jsonl"
-RESULT_NPY = "results/eval/{model}/result_npy.npy"
-PREDICT_JSON = "results/eval/{model}/predict.json"
-MATH_JSON = "results/eval/{model}/math.json"
-MATH_PNG = "results/eval/{model}/math.png"
-SQUAD_JSON = "results/eval/{model}/squad.json"
-CONTAMINATION_JSON = "results/eval/contamination.json"
-SUMMARY_JSON = "results/summary.json"
+PREDICTIONS_JSONL = f"{RESULTS}/eval/{{model}}/predictions.jsonl"
+RESULT_NPY = f"{RESULTS}/eval/{{model}}/result_npy.npy"
+PREDICT_JSON = f"{RESULTS}/eval/{{model}}/predict.json"
+MATH_JSON = f"{RESULTS}/eval/{{model}}/math.json"
+MATH_PNG = f"{RESULTS}/eval/{{model}}/math.png"
+SQUAD_JSON = f"{RESULTS}/eval/{{model}}/squad.json"
+CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.json"
+# the shipped run_llama3_test.py, run here on the last checkpoint and compared with `predict`
+ENTRY_SCRIPT_DIR = f"{RESULTS}/eval/entry_script"
+ENTRY_SCRIPT_JSON = f"{ENTRY_SCRIPT_DIR}/entry_script.json"
+SUMMARY_JSON = f"{RESULTS}/summary.json"
 # judge: a submission re-evaluated as an outsider would (the graph's own zip unless configured)
-JUDGE_SUMMARY_JSON = "results/judge/summary.json"
+JUDGE_SUMMARY_JSON = f"{RESULTS}/judge/summary.json"
 
 # package
-REPORT_MD = "results/submission/REPORT.md"
-SUBMISSION_ZIP = f"results/submission/{config['run_name']}.zip"
-SUBMISSION_VERIFY = f"results/submission/{config['run_name']}.verify.json"
+REPORT_MD = f"{RESULTS}/submission/REPORT.md"
+SUBMISSION_ZIP = f"{RESULTS}/submission/{RUN}.zip"
+SUBMISSION_VERIFY = f"{RESULTS}/submission/{RUN}.verify.json"
 JUDGE_SUBMISSION = config["evaluate"]["judge_submission"] or SUBMISSION_ZIP
 
 

@@ -17,9 +17,9 @@ if DATA["source"] == "synth":
         conda:
             MATHLORA_ENV
         log:
-            "logs/synth/synth.log",
+            logged("synth/synth"),
         benchmark:
-            "benchmarks/synth/synth.tsv"
+            timed("synth/synth")
         shell:
             "mathlora synth --seed {params.seed} --chinese-lines {params.chinese}"
             " --english-lines {params.english} --template-rate {params.template_rate}"
@@ -41,9 +41,9 @@ rule prepare:
     conda:
         MATHLORA_ENV
     log:
-        "logs/prepare/prepare.log",
+        logged("prepare/prepare"),
     benchmark:
-        "benchmarks/prepare/prepare.tsv"
+        timed("prepare/prepare")
     shell:
         "mathlora prepare --in {input} --chinese-lines {params.chinese_lines} --seed {params.seed}"
         " --chinese {params.chinese} --english {params.english} --on-error {params.on_error}"
@@ -66,9 +66,9 @@ rule split:
     conda:
         MATHLORA_ENV
     log:
-        "logs/split/split.log",
+        logged("split/split"),
     benchmark:
-        "benchmarks/split/split.tsv"
+        timed("split/split")
     shell:
         "mathlora split --in {input.raw} --train {input.train} --chinese-lines {params.chinese_lines}"
         " --seed {params.seed} --size {params.size} --pool {params.pool} --on-error {params.on_error}"
@@ -83,9 +83,9 @@ rule conversation:
     conda:
         MATHLORA_ENV
     log:
-        "logs/conversation/conversation.log",
+        logged("conversation/conversation"),
     benchmark:
-        "benchmarks/conversation/conversation.tsv"
+        timed("conversation/conversation")
     shell:
         "mathlora conversation --in {input} --out {output} > {log} 2>&1"
 
@@ -103,9 +103,9 @@ if config["tokenizer"]["source"] == "train":
         conda:
             MATHLORA_ENV
         log:
-            "logs/tokenizer/tokenizer.log",
+            logged("tokenizer/tokenizer"),
         benchmark:
-            "benchmarks/tokenizer/tokenizer.tsv"
+            timed("tokenizer/tokenizer")
         shell:
             "mathlora tokenizer train --in {input} --ranks {params.ranks} --out {output.model}"
             " --report {output.report} > {log} 2>&1"
@@ -121,9 +121,9 @@ else:
         conda:
             MATHLORA_ENV
         log:
-            "logs/tokenizer_info/tokenizer_info.log",
+            logged("tokenizer_info/tokenizer_info"),
         benchmark:
-            "benchmarks/tokenizer_info/tokenizer_info.tsv"
+            timed("tokenizer_info/tokenizer_info")
         shell:
             "mathlora tokenizer info --model {input.model} --text {input.text} --out {output}"
             " > {log} 2>&1"
@@ -143,9 +143,9 @@ rule mindrecord:
     conda:
         MATHLORA_ENV
     log:
-        "logs/mindrecord/mindrecord.log",
+        logged("mindrecord/mindrecord"),
     benchmark:
-        "benchmarks/mindrecord/mindrecord.tsv"
+        timed("mindrecord/mindrecord")
     shell:
         "mathlora mindrecord --in {input.conversations} --tokenizer {input.tokenizer}"
         " --seq-length {params.seq_length} --mask {params.mask} --out {output.data}"

@@ -15,9 +15,9 @@ if config["squad"]["source"] == "synth":
         conda:
             MATHLORA_ENV
         log:
-            "logs/squad_synth/squad_synth.log",
+            logged("squad_synth/squad_synth"),
         benchmark:
-            "benchmarks/squad_synth/squad_synth.tsv"
+            timed("squad_synth/squad_synth")
         shell:
             "mathlora squad synth --seed {params.seed} --train-paragraphs {params.train}"
             " --dev-paragraphs {params.dev} --train-out {output.train} --dev-out {output.dev}"
@@ -38,18 +38,20 @@ rule predict:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
         max_new_tokens=config["evaluate"]["max_new_tokens"],
+        min_new_tokens=config["evaluate"]["min_new_tokens"],
         prompt=config["evaluate"]["prompt"],
     conda:
         MATHLORA_ENV
     log:
-        "logs/predict/{model}.log",
+        logged("predict/{model}"),
     benchmark:
-        "benchmarks/predict/{model}.tsv"
+        timed("predict/{model}")
     shell:
         "mathlora predict --model {wildcards.model} --test {input.test}"
         " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
         " --batch-size {params.batch_size} --max-length {params.max_length}"
-        " --max-new-tokens {params.max_new_tokens} --prompt {params.prompt}"
+        " --max-new-tokens {params.max_new_tokens} --min-new-tokens {params.min_new_tokens}"
+        " --prompt {params.prompt}"
         " --out-jsonl {output.jsonl} --out-npy {output.npy} --out-json {output.json} > {log} 2>&1"
 
 
@@ -67,9 +69,9 @@ rule math:
     conda:
         MATHLORA_ENV
     log:
-        "logs/math/{model}.log",
+        logged("math/{model}"),
     benchmark:
-        "benchmarks/math/{model}.tsv"
+        timed("math/{model}")
     shell:
         "mathlora math --model {wildcards.model} --predictions {input.predictions}"
         " --test {input.test} --prompt {params.prompt} --rel-tol {params.rel_tol} {params.no_round}"
@@ -91,14 +93,45 @@ rule squad:
     conda:
         MATHLORA_ENV
     log:
-        "logs/squad/{model}.log",
+        logged("squad/{model}"),
     benchmark:
-        "benchmarks/squad/{model}.tsv"
+        timed("squad/{model}")
     shell:
         "mathlora squad eval --model {wildcards.model} --dev {input.dev}"
         " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
         " --batch-size {params.batch_size} --max-length {params.max_length}"
         " --max-new-tokens {params.max_new_tokens} --min-new-tokens 1 --out {output} > {log} 2>&1"
+
+
+rule entry_script:
+    input:
+        script="submission/run_llama3_test.py",
+        yaml=PREDICT_YAML,
+        checkpoint=MERGED_CKPT.format(k=CHECKPOINTS[-1]),
+        tokenizer=TOKENIZER_MODEL,
+        test=TEST_JSONL,
+        compare=RESULT_NPY.format(model=f"ckpt{CHECKPOINTS[-1]}"),
+    output:
+        reported(ENTRY_SCRIPT_JSON, "3. Evaluation", report="entry script"),
+    params:
+        workdir=f"{ENTRY_SCRIPT_DIR}/work",
+        # the script runs in its own folder: every path it is given is absolute
+        paths=lambda wildcards, input: " ".join(
+            f"--{flag} {os.path.abspath(path)}" for flag, path in (
+                ("config", input.yaml), ("load_checkpoint", input.checkpoint),
+                ("vocab_file", input.tokenizer), ("input_dir", input.test))),
+        max_length=config["evaluate"]["max_length"],
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("entry_script/entry_script"),
+    benchmark:
+        timed("entry_script/entry_script")
+    shell:
+        "mathlora entry-script --script {input.script} --workdir {params.workdir}"
+        " --compare {input.compare} --out {output} -- {params.paths} --run_mode predict"
+        " --use_parallel False --auto_trans_ckpt False --max_length {params.max_length}"
+        " > {log} 2>&1"
 
 
 rule contamination:
@@ -110,9 +143,9 @@ rule contamination:
     conda:
         MATHLORA_ENV
     log:
-        "logs/contamination/contamination.log",
+        logged("contamination/contamination"),
     benchmark:
-        "benchmarks/contamination/contamination.tsv"
+        timed("contamination/contamination")
     shell:
         "mathlora contamination --train {input.train} --test {input.test} --out {output} > {log} 2>&1"
 
@@ -133,9 +166,9 @@ rule summary:
     conda:
         MATHLORA_ENV
     log:
-        "logs/summary/summary.log",
+        logged("summary/summary"),
     benchmark:
-        "benchmarks/summary/summary.tsv"
+        timed("summary/summary")
     shell:
         "mathlora summary --params {input.params} --math {input.math} --squad {input.squad}"
         " --contamination {input.contamination} --thresholds {params.thresholds}"
@@ -172,9 +205,9 @@ rule judge:
     conda:
         MATHLORA_ENV
     log:
-        "logs/judge/judge.log",
+        logged("judge/judge"),
     benchmark:
-        "benchmarks/judge/judge.tsv"
+        timed("judge/judge")
     shell:
         "mathlora judge --submission {input.submission} --test {input.test}"
         " --squad-dev {input.dev} --model-yaml {input.yaml} --tokenizer {input.tokenizer}"

@@ -17,13 +17,31 @@ rule render_yaml:
     conda:
         MATHLORA_ENV
     log:
-        "logs/render_yaml/render_yaml.log",
+        logged("render_yaml/render_yaml"),
     benchmark:
-        "benchmarks/render_yaml/render_yaml.tsv"
+        timed("render_yaml/render_yaml")
     shell:
         "mathlora render-yaml --settings {params.settings:q} --mode finetune"
         " --tokenizer {input.tokenizer} --dataset {input.dataset}"
         " --load-checkpoint {params.base} --output-dir {params.workdir} --out {output} > {log} 2>&1"
+
+
+rule render_predict_yaml:
+    input:
+        TOKENIZER_MODEL,
+    output:
+        PREDICT_YAML,
+    params:
+        settings=lambda wildcards: model_settings(config),
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("render_predict_yaml/render_predict_yaml"),
+    benchmark:
+        timed("render_predict_yaml/render_predict_yaml")
+    shell:
+        "mathlora render-yaml --settings {params.settings:q} --mode predict --tokenizer {input}"
+        " --out {output} > {log} 2>&1"
 
 
 if config["base"]["source"] == "pretrain":
@@ -51,9 +69,9 @@ if config["base"]["source"] == "pretrain":
         conda:
             MATHLORA_ENV
         log:
-            "logs/base/base.log",
+            logged("base/base"),
         benchmark:
-            "benchmarks/base/base.tsv"
+            timed("base/base")
         shell:
             "mathlora base --yaml {input.yaml} --tokenizer {input.tokenizer}"
             " --train-jsonl {input.train} --squad-json {input.squad} --steps {params.steps}"
@@ -72,7 +90,7 @@ rule finetune:
         report=reported(FINETUNE_JSON, "2. Training", report="finetune"),
         plot=reported(LOSS_PNG, "2. Training", "loss.rst", report="loss curve"),
     params:
-        launch=lambda wildcards: training_command(config),
+        launch=lambda wildcards: training_command(config, log_dir=f"{LOGS}/finetune/msrun"),
         checkpoints=len(CHECKPOINTS),
         workdir=FINETUNE_WORKDIR,
         pattern=lambda wildcards: LORA_CKPT,
@@ -83,9 +101,9 @@ rule finetune:
     conda:
         MATHLORA_ENV
     log:
-        "logs/finetune/finetune.log",
+        logged("finetune/finetune"),
     benchmark:
-        "benchmarks/finetune/finetune.tsv"
+        timed("finetune/finetune")
     shell:
         "{params.launch} finetune --yaml {input.yaml} --base {input.base}"
         " --dataset {input.dataset} --workdir {params.workdir} --checkpoints {params.checkpoints}"
@@ -103,9 +121,9 @@ rule merge:
     conda:
         MATHLORA_ENV
     log:
-        "logs/merge/ckpt{k}.log",
+        logged("merge/ckpt{k}"),
     benchmark:
-        "benchmarks/merge/ckpt{k}.tsv"
+        timed("merge/ckpt{k}")
     shell:
         "mathlora merge --yaml {input.yaml} --lora {input.lora} --train-json {input.report}"
         " --k {wildcards.k} --out {output.ckpt} --json {output.report} > {log} 2>&1"
@@ -119,8 +137,8 @@ rule params:
     conda:
         MATHLORA_ENV
     log:
-        "logs/params/params.log",
+        logged("params/params"),
     benchmark:
-        "benchmarks/params/params.tsv"
+        timed("params/params")
     shell:
         "mathlora params --yaml {input} --out {output} > {log} 2>&1"

@@ -20,6 +20,7 @@ BUNDLED_REPORTS = [
     *expand(SQUAD_JSON, model=MODELS),
     CONTAMINATION_JSON,
     SUMMARY_JSON,
+    ENTRY_SCRIPT_JSON,
 ]
 BUNDLED_FIGURES = [LOSS_PNG, *expand(MATH_PNG, model=MODELS)]
 
@@ -48,9 +49,9 @@ rule report:
     conda:
         MATHLORA_ENV
     log:
-        "logs/report/report.log",
+        logged("report/report"),
     benchmark:
-        "benchmarks/report/report.tsv"
+        timed("report/report")
     shell:
         "mathlora report --run-name {params.run_name} --device {params.device}"
         " --prepare {input.prepare} --split {input.split} --train {input.train}"
@@ -71,20 +72,22 @@ rule bundle:
         zip=SUBMISSION_ZIP,
         verify=report(SUBMISSION_VERIFY, caption="../report/verify.rst", category="4. Submission"),
     params:
-        name=config["run_name"],
+        name=RUN,
         mode=config["submission"]["checkpoints"],
+        logs=LOGS,
+        benchmarks=BENCHMARKS,
         reports=lambda wildcards, input: " ".join(f"--artifact {p}" for p in input.reports),
         figures=lambda wildcards, input: " ".join(f"--figure {p}" for p in input.figures),
         checkpoints=lambda wildcards, input: " ".join(f"--checkpoint {p}" for p in input.checkpoints),
     conda:
         MATHLORA_ENV
     log:
-        "logs/bundle/bundle.log",
+        logged("bundle/bundle"),
     benchmark:
-        "benchmarks/bundle/bundle.tsv"
+        timed("bundle/bundle")
     shell:
         "(mathlora bundle --out {output.zip} --name {params.name} --repo ."
         " --report {input.report} --submission-dir submission --yaml {input.yaml}"
         " --checkpoints {params.mode} {params.reports} {params.figures} {params.checkpoints}"
-        " --logs logs --benchmarks benchmarks --exclude {log}"
+        " --logs {params.logs} --benchmarks {params.benchmarks} --exclude {log}"
         " && mathlora verify {output.zip} --out {output.verify}) > {log} 2>&1"

@@ -78,15 +78,16 @@ def _read_array(path: Path):
     return array.ravel(order="F" if fortran else "C")
 
 
-def load_result_texts(path: str | Path) -> list[str]:
-    """The generation texts of a ``result_npy.npy``, in order (each text = prompt + generation).
+def load_result_batches(path: str | Path) -> list[list[str]]:
+    """The generation texts of a ``result_npy.npy``, one list per saved dict, in order.
 
-    A dict may hold several texts (a pipeline call on a whole batch); they are taken in order.
+    MindFormers' pipeline returns one dict per batch (``{'text_generation_text': [text, ...]}``),
+    and the entry saved that list as it came; one dict per problem is read the same way.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found")
-    texts: list[str] = []
+    batches: list[list[str]] = []
     for index, element in enumerate(_read_array(path)):
         where = f"element {index}"
         if not isinstance(element, dict):
@@ -101,5 +102,10 @@ def load_result_texts(path: str | Path) -> list[str]:
         if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
             raise InputError(path, f"{where}: '{RESULT_KEY}' must be a non-empty list of "
                                    "strings", field=str(index))
-        texts.extend(value)
-    return texts
+        batches.append(value)
+    return batches
+
+
+def load_result_texts(path: str | Path) -> list[str]:
+    """The generation texts of a ``result_npy.npy``, in order (each text = prompt + generation)."""
+    return [text for batch in load_result_batches(path) for text in batch]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import atomic_output
-from mathlora.jsonl import dumps_line, read_records
+from mathlora.jsonl import dumps_line, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, math_prompt_named
 
 RESULT_KEY = "text_generation_text"
@@ -64,15 +64,16 @@ def budgets(prompt_lengths: Sequence[int], *, max_new_tokens: int, max_length: i
 
 
 def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int,
-                   max_length: int, batch_size: int, min_new_tokens: int = 0) -> Generation:
+                   max_length: int, batch_size: int, min_new_tokens: int = 0,
+                   bos: bool = True) -> Generation:
     """Greedy continuations of ``prompts`` (texts, without the prompt), in the same order.
 
-    Prompts are encoded with bos (MindFormers' Llama tokenizer adds it); each batch holds prompts
-    with the identical budget (new tokens allowed), so no prompt gets more than its own.
+    Prompts are encoded with a leading bos unless ``bos`` is false; each batch holds prompts with
+    the identical budget (new tokens allowed), so no prompt gets more than its own.
     """
     from mathlora.model.generate import greedy_generate
 
-    encoded = [tokenizer.encode(p, bos=True) for p in prompts]
+    encoded = [tokenizer.encode(p, bos=bos) for p in prompts]
     # The network cannot attend beyond its own sequence length, whatever max_length says.
     model_length = getattr(getattr(model, "config", None), "seq_length", None)
     limit = min(max_length, model_length) if isinstance(model_length, int) else max_length
@@ -89,22 +90,28 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
         for i, continuation in zip(group, out):
             ids[i] = list(continuation)
     seconds = time.perf_counter() - start
-    texts = [tokenizer.decode(x) if x else "" for x in ids]
+    # Special tokens are dropped from the text, as MindFormers' text-generation pipeline does.
+    texts = [tokenizer.decode(x, skip_special=True) if x else "" for x in ids]
     return Generation(texts, [len(x) for x in ids], [len(e) for e in encoded], allowed, seconds)
 
 
 def predict_math(model, tokenizer, test: Sequence[dict], *, max_new_tokens: int, max_length: int,
-                 batch_size: int, prompt: str = DEFAULT_MATH_PROMPT) -> tuple[list[dict[str, str]], Generation]:
-    """Greedy predictions of the test problems with a math prompt: records and the run."""
+                 batch_size: int, min_new_tokens: int = 1,
+                 prompt: str = DEFAULT_MATH_PROMPT) -> tuple[list[dict[str, str]], Generation]:
+    """Greedy predictions of the test problems with a math prompt: records and the run.
+
+    Tokenized as the prompt variant says (the entry's: no bos, as its script's tokenizer does).
+    """
     prompts = math_prompts(test, prompt)
     gen = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                         max_length=max_length, batch_size=batch_size)
+                         max_length=max_length, batch_size=batch_size,
+                         min_new_tokens=min_new_tokens, bos=math_prompt_named(prompt).bos)
     return prediction_records(prompts, gen.texts), gen
 
 
 def write_predictions(records: Sequence[dict], gen: Generation, *, model_name: str, checkpoint,
                       batch_size: int, max_length: int, max_new_tokens: int, out_jsonl: str | Path,
-                      out_npy: str | Path, out_json: str | Path,
+                      out_npy: str | Path, out_json: str | Path, min_new_tokens: int = 1,
                       prompt: str = DEFAULT_MATH_PROMPT) -> dict[str, Any]:
     """predictions.jsonl, result_npy.npy and the predict.json report of one math run."""
     from mathlora.artifacts import write_artifact
@@ -114,7 +121,7 @@ def write_predictions(records: Sequence[dict], gen: Generation, *, model_name: s
     return write_artifact(out_json, "predict", {
         "model": model_name, "task": "math", "prompt": prompt, "checkpoint": str(checkpoint),
         "batch_size": batch_size, "max_length": max_length,
-        "max_new_tokens": max_new_tokens, "min_new_tokens": 0, **gen.stats()})
+        "max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens, **gen.stats()})
 
 
 def prediction_records(prompts: Sequence[str], generations: Sequence[str]) -> list[dict[str, str]]:
@@ -178,6 +185,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", required=True, help="test set JSON Lines {problem, solution}")
     add_model_arguments(parser)
     parser.add_argument("--max-new-tokens", type=int, default=128, help="generated tokens at most")
+    parser.add_argument("--min-new-tokens", type=int, default=1,
+                        help="generated tokens at least (organisers' math yaml: 1)")
     parser.add_argument("--model", default="model", help="name shown in reports (base, ckpt1, ...)")
     parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
                         help="math prompt variant (default: %(default)s, the entry's "
@@ -194,21 +203,26 @@ def check_sizes(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    least = getattr(args, "min_new_tokens", None)
+    if least is not None and not 0 <= least <= args.max_new_tokens:
+        raise ConfigError(f"--min-new-tokens must lie in 0..--max-new-tokens ({args.max_new_tokens}), "
+                          f"got {least}")
 
 
 def main(args: argparse.Namespace) -> int:
     check_sizes(args)
-    test = read_records(args.test, ("problem", "solution"))
+    test = read_test_file(args.test)
     model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
                                                 batch_size=args.batch_size,
                                                 seq_length=args.seq_length)
     records, gen = predict_math(model, tokenizer, test, max_new_tokens=args.max_new_tokens,
                                 max_length=args.max_length, batch_size=args.batch_size,
-                                prompt=args.prompt)
+                                min_new_tokens=args.min_new_tokens, prompt=args.prompt)
     write_predictions(records, gen, model_name=args.model, checkpoint=args.checkpoint,
                       batch_size=args.batch_size, max_length=args.max_length,
                       max_new_tokens=args.max_new_tokens, out_jsonl=args.out_jsonl,
-                      out_npy=args.out_npy, out_json=args.out_json, prompt=args.prompt)
+                      out_npy=args.out_npy, out_json=args.out_json,
+                      min_new_tokens=args.min_new_tokens, prompt=args.prompt)
     stats = gen.stats()
     print(json.dumps({"model": args.model, **stats}, ensure_ascii=False), file=sys.stderr)
     print(f"{args.model}: {stats['n']} predictions, {stats['generated_tokens']} tokens in "

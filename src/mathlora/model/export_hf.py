@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import atomic_output, dump_json, write_artifact
+from mathlora.artifacts import atomic_output, dump_json, file_sha256, write_artifact
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
 from mathlora.model.params import model_config_from_yaml
@@ -386,14 +386,6 @@ def write_tokenizer(directory: Path, prepared: Mapping[str, Any], settings: Mapp
 
 # --- export -------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export(checkpoint: str | Path, model_yaml: str | Path, tokenizer_file: str | Path,
            out: str | Path, *, dtype: str = "float32", overwrite: bool = False) -> dict[str, Any]:
     """Write the Hugging Face directory ``out``; returns what the report records."""
@@ -425,7 +417,7 @@ def export(checkpoint: str | Path, model_yaml: str | Path, tokenizer_file: str |
         (tmp / "generation_config.json").write_text(dump_json(generation_config(settings)),
                                                     encoding="utf-8")
         write_safetensors(tmp / WEIGHTS_FILE, shapes, load, dtype=dtype, source=checkpoint)
-        files = [{"name": p.relative_to(tmp).as_posix(), "bytes": p.stat().st_size, "sha256": _sha256(p)}
+        files = [{"name": p.relative_to(tmp).as_posix(), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
                  for p in sorted(tmp.rglob("*")) if p.is_file()]
         if replaced is not None:  # the old export moves aside only once the new one is complete
             os.replace(out, replaced)

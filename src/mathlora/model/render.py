@@ -26,6 +26,12 @@ from mathlora.tokenizer.llama3 import check_fits, read_vocab
 
 TEMPLATE = Path(__file__).with_name("mindformers.yaml.in")
 MODES = ("finetune", "predict")
+# Template fields filled with whole yaml lines (present in one mode only), not with one scalar.
+BLOCKS = ("generation_block", "processor_block")
+# The organisers' math prediction yaml: paged-attention block size (with use_past) and processor.
+PREDICT_BLOCK_SIZE = 64
+LLAMA3_PROCESSOR = {"model_max_length": 8192, "pad_token": "<|reserved_special_token_0|>",
+                    "type": "Llama3Tokenizer"}
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -109,7 +115,7 @@ def model_vocab(model: dict[str, Any], vocab: dict[str, int], tokenizer: str | P
 
 def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
                   tokenizer: str | Path, rows: int | None, dataset: str, load_checkpoint: str,
-                  output_dir: str, config_name: str) -> dict[str, Any]:
+                  output_dir: str, config_name: str, vocab_file: str = "") -> dict[str, Any]:
     """Every template field, from the config sections and the data the run will see."""
     if mode not in MODES:
         raise ConfigError(f"mode: {mode!r}; expected one of {MODES}")
@@ -138,6 +144,7 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
         "checkpoint_name_or_path": "", "max_decode_length": evaluate["max_length"],
         "predict_batch_size": 1, "lora_rank": lora["rank"], "lora_alpha": lora["alpha"],
         "lora_dropout": lora["dropout"], "target_modules": lora["target_modules"],
+        "use_past": False, "generation_block": "", "processor_block": "",
     }
     check_launcher(tune)
     if settings["device"] == "cpu" and launcher.get("type") == "msrun":
@@ -158,10 +165,32 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
         values["save_checkpoint_steps"] = plan.save_checkpoint_steps
         values["keep_checkpoint_max"] = plan.keep_checkpoint_max
     else:
-        # Prediction: batched greedy decoding over prompts up to evaluate.max_length tokens.
+        # Prediction as the organisers' math yaml runs it: batched greedy decoding over prompts up
+        # to evaluate.max_length tokens, 128 new tokens (at least 1), the KV cache on Ascend (no CPU
+        # kernels), and the processor block that names the tokenizer.
         values.update(save_checkpoint_steps=1, predict_batch_size=evaluate["batch_size"],
-                      seq_length=evaluate["max_length"], use_parallel=False, recompute=False)
+                      seq_length=evaluate["max_length"], use_parallel=False, recompute=False,
+                      use_past=settings["device"] == "ascend",
+                      generation_block=generation_block(evaluate),
+                      processor_block=processor_block(vocab_file))
     return values
+
+
+def generation_block(evaluate: dict[str, Any]) -> str:
+    """The prediction-only model_config keys, as yaml lines continuing the model_config mapping."""
+    keys = {"max_new_tokens": evaluate["max_new_tokens"],
+            "min_new_tokens": evaluate.get("min_new_tokens", 1), "block_size": PREDICT_BLOCK_SIZE}
+    return "".join(f"\n    {key}: {yaml_scalar(value)}" for key, value in keys.items())
+
+
+def processor_block(vocab_file: str) -> str:
+    """The organisers' top-level processor block (LlamaProcessor with Llama3Tokenizer)."""
+    tokenizer = {"model_max_length": LLAMA3_PROCESSOR["model_max_length"], "vocab_file": vocab_file,
+                 "pad_token": LLAMA3_PROCESSOR["pad_token"], "type": LLAMA3_PROCESSOR["type"]}
+    lines = ["", "processor:", "  return_tensors: ms", "  tokenizer:",
+             *(f"    {key}: {yaml_scalar(value)}" for key, value in tokenizer.items()),
+             "  type: LlamaProcessor", ""]
+    return "\n".join(lines)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -188,7 +217,7 @@ def yaml_scalar(value: Any) -> str:
 def render(values: dict[str, Any]) -> str:
     """Fill the template; a missing value is a bug, so it raises instead of leaving ``${...}``."""
     template = string.Template(TEMPLATE.read_text(encoding="utf-8"))
-    scalars = {key: yaml_scalar(value) for key, value in values.items()}
+    scalars = {key: value if key in BLOCKS else yaml_scalar(value) for key, value in values.items()}
     scalars["config_name"] = str(values.get("config_name", "?"))
     try:
         text = template.substitute(scalars)
@@ -229,7 +258,8 @@ def main(args: argparse.Namespace) -> int:
         rows = mindrecord_rows(args.dataset)
     values = render_values(settings, mode=args.mode, vocab=vocab, tokenizer=args.tokenizer,
                            rows=rows, dataset=args.dataset, load_checkpoint=args.load_checkpoint,
-                           output_dir=args.output_dir, config_name=args.config or "the workflow config")
+                           output_dir=args.output_dir, config_name=args.config or "the workflow config",
+                           vocab_file=args.tokenizer)
     text = render(values)
     with atomic_output(args.out) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -8,6 +8,12 @@ from typing import Any
 from mathlora.errors import ConfigError
 
 MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
+# What MindFormers' msrun_launcher.sh exports for its workers: HCCL's buffer of 2 MB (the default
+# 200 MB per link does not fit beside an 8B model on the contest's 32 GB cards).
+MSRUN_ENVIRONMENT = {"HCCL_BUFFSIZE": "2"}
+# msrun waits this long for every worker to join the cluster; the launcher's 600 s is too short for
+# an 8B graph to compile on a busy host, so the run allows two hours.
+CLUSTER_TIME_OUT = 7200
 
 
 def model_settings(config: dict[str, Any]) -> str:
@@ -46,20 +52,24 @@ def check_launcher(finetune: dict[str, Any]) -> None:
                           f"= {devices}")
 
 
-def training_command(config: dict[str, Any], log_dir: str = "logs/finetune/msrun") -> str:
+def training_command(config: dict[str, Any], log_dir: str) -> str:
     """How the training rule runs ``mathlora``: directly, or every worker under ``msrun``.
 
     msrun starts ``python <script> ...`` in each worker, so under msrun the CLI is run as the
     module ``mathlora.cli`` (the venv's python must come first on PATH). The flags are those of
-    MindFormers' msrun_launcher.sh with the entry's ``... 4`` (port 8118, join, 7200 s cluster
-    time-out), with the machine layout spelled out so that the same command serves a scale-out
-    (each machine runs it with its own node_rank).
+    MindFormers' msrun_launcher.sh with the entry's ``... 4`` (port 8118, the launcher's
+    ``HCCL_BUFFSIZE`` for the workers), with the machine layout spelled out so that the same command
+    serves a scale-out (each machine runs it with its own node_rank). Two choices differ from the
+    launcher's defaults: ``--join=True`` (Snakemake must wait for the workers, or the rule would
+    end while they train) and a two-hour cluster time-out (:data:`CLUSTER_TIME_OUT`).
     """
     check_launcher(config["finetune"])
     launch = config["finetune"]["launcher"]
     if launch["type"] != "msrun":
         return "mathlora"
-    return (f"msrun --worker_num={launch['worker_num']} --local_worker_num={launch['local_worker_num']}"
+    environment = " ".join(f"{key}={value}" for key, value in MSRUN_ENVIRONMENT.items())
+    return (f"env {environment} msrun --worker_num={launch['worker_num']}"
+            f" --local_worker_num={launch['local_worker_num']}"
             f" --master_addr={launch['master_addr']} --master_port={launch['master_port']}"
             f" --node_rank={launch['node_rank']} --log_dir={log_dir} --join=True"
-            f" --cluster_time_out=7200 python -m mathlora.cli")
+            f" --cluster_time_out={CLUSTER_TIME_OUT} python -m mathlora.cli")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import validate, validator, write_artifact
+from mathlora.artifacts import file_sha256, validate, validator, write_artifact
 from mathlora.errors import InputError, MathloraError
 from mathlora.package import scan
 from mathlora.package.facts import OFFICIAL_DENOMINATOR, params_counts
@@ -459,14 +459,6 @@ def verify_zip(path: str | Path, *, recount: Recount | None = recount_with_cli,
             return out
         Verifier(archive, root, limits, out, recount, build_roots).run()
     return out
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def payload(path: Path, outcome: Outcome) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
         values = render.render_values(settings, mode=mode, vocab=vocab, tokenizer="tokenizer.model",
                                       rows=rows if mode == "finetune" else None, dataset="",
                                       load_checkpoint="", output_dir="./output",
-                                      config_name=str(config_path))
+                                      config_name=str(config_path), vocab_file="")
         texts[name] = render.render(values)
     return texts
 

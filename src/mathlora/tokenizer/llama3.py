@@ -151,8 +151,13 @@ class Llama3Tokenizer:
         encode = self._encoding.encode_ordinary
         return [encode(text) for text in texts]
 
-    def decode(self, ids: Iterable[int]) -> str:
-        return self._encoding.decode(list(ids))
+    def decode(self, ids: Iterable[int], *, skip_special: bool = False) -> str:
+        """The text of ``ids``; ``skip_special`` drops the special tokens first, as MindFormers'
+        pipeline decodes generations (``skip_special_tokens=True``)."""
+        ids = list(ids)
+        if skip_special:
+            ids = [i for i in ids if i < self.num_ranks]
+        return self._encoding.decode(ids)
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._encoding.decode_single_token_bytes(token_id)

@@ -1,0 +1,92 @@
+"""Run the shipped ``run_llama3_test.py`` here, rescore its ``result_npy.npy``, compare it with ours.
+
+The script runs unchanged through MindFormers in a stand-in of its contest environment
+(:mod:`mathlora.standin`), in ``--workdir`` (it writes ``./output`` and its result file there).
+Everything after ``--`` is the script's own command line. The result is rescored with the entry's
+prompt against the script's input file, and with ``--compare`` each generation text is compared
+with the one ``mathlora predict`` saved for the same checkpoint and problems; the report lists every
+difference (greedy decoding of the same weights should give none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from mathlora.errors import ConfigError, InputError, MathloraError
+
+SHOWN_CHARS = 200  # of each differing text, in the report
+
+
+def script_option(arguments: list[str], flag: str, default: str | None = None) -> str | None:
+    """The value of ``--flag`` in the script's command line (``--flag value`` or ``--flag=value``)."""
+    for i, item in enumerate(arguments):
+        if item == flag and i + 1 < len(arguments):
+            return arguments[i + 1]
+        if item.startswith(flag + "="):
+            return item.split("=", 1)[1]
+    return default
+
+
+def compare_texts(ours: list[str], theirs: list[str]) -> tuple[int, list[dict]]:
+    """(identical count, differences) of two equally long text lists, 1-based indexes."""
+    if len(ours) != len(theirs):
+        raise MathloraError(f"the script saved {len(theirs)} texts, mathlora predict {len(ours)}: "
+                            "expected one per problem in both")
+    differing = [{"index": i, "script": t[-SHOWN_CHARS:], "mathlora": o[-SHOWN_CHARS:]}
+                 for i, (o, t) in enumerate(zip(ours, theirs), start=1) if o != t]
+    return len(ours) - len(differing), differing
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--script", default="submission/run_llama3_test.py",
+                        help="the predict script to run (default: %(default)s)")
+    parser.add_argument("--workdir", required=True,
+                        help="working folder of the run (its ./output and result file go here)")
+    parser.add_argument("--compare", help="result_npy.npy of mathlora predict on the same checkpoint "
+                                          "and problems, to compare the texts with")
+    parser.add_argument("--out", required=True, help="entry_script.json report to write")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER,
+                        help="-- then the script's own flags (--config ... --input_dir ...)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from mathlora.artifacts import file_sha256, write_artifact
+    from mathlora.evaluate.compare import DEFAULT_RULE
+    from mathlora.evaluate.npy_safe import load_result_texts, load_result_batches
+    from mathlora.evaluate.rescore import rescore
+    from mathlora.standin import run_script
+
+    arguments = args.arguments[1:] if args.arguments[:1] == ["--"] else list(args.arguments)
+    test = script_option(arguments, "--input_dir")
+    if test is None:
+        raise ConfigError("the script needs --input_dir after '--' (the test problems)")
+    test = str(Path(test).resolve())
+    workdir = Path(args.workdir)
+    result = workdir / script_option(arguments, "--result_file", "result_npy.npy")
+    result.unlink(missing_ok=True)  # a result left by an earlier run must not be taken for this one's
+    started = time.monotonic()
+    status = run_script(args.script, arguments, workdir)
+    seconds = time.monotonic() - started
+    if status != 0:
+        raise MathloraError(f"{args.script} exited with status {status}")
+    if not result.is_file():
+        raise InputError(result, f"{args.script} finished but wrote no result file")
+    texts = load_result_texts(result)
+    scored = rescore(str(result), test, DEFAULT_RULE)
+    compared = None
+    if args.compare:
+        identical, differing = compare_texts(load_result_texts(args.compare), texts)
+        compared = {"predictions": str(args.compare), "identical": identical, "differing": differing,
+                    "accuracy": rescore(args.compare, test, DEFAULT_RULE)["accuracy"]}
+    write_artifact(args.out, "entry_script", {
+        "script": str(args.script), "script_sha256": file_sha256(args.script),
+        "arguments": arguments, "input": test, "result": str(result), "n": len(texts),
+        "batches": len(load_result_batches(result)), "seconds": round(seconds, 3),
+        "accuracy": scored["accuracy"], "compared_with": compared})
+    line = f"{args.script}: {len(texts)} predictions in {seconds:.1f} s, accuracy {scored['accuracy']:.4f}"
+    if compared:
+        line += f"; identical to mathlora predict: {compared['identical']}/{len(texts)}"
+    print(line)
+    return 0

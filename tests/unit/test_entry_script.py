@@ -1,0 +1,91 @@
+"""The shipped run_llama3_test.py, run for real through MindFormers on a tiny random model.
+
+The script runs unchanged in the stand-in of its contest environment (``mathlora entry-script``):
+MindFormers' own Trainer.predict and text-generation pipeline, a JSON array input, result_npy.npy
+as np.save writes it. Its texts must equal those of ``mathlora predict`` on the same checkpoint and
+problems: both are greedy decoders of the same weights, with the same prompt bytes, no bos, at
+least one and at most max_new_tokens new tokens, and special tokens dropped from the text.
+Random weights make the continuations varied (every id, special ones included, is likely).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from _model_helpers import mathlora, save_random_base, settings, write_tokenizer
+from mathlora.artifacts import read_artifact
+from mathlora.evaluate.npy_safe import load_result_batches
+from mathlora.prompts import math_prompt
+
+# The byte-level test tokenizer spends three ids on a CJK character: room for the prompts.
+LONG = settings(model__seq_length=128, evaluate__max_length=128)
+PROBLEMS = [{"problem": f"计算 {a} + {b} 等于多少？", "solution": f"{a} + {b} = {a + b}"}
+            for a, b in ((12, 30), (7, 5), (1000, 2), (3, 44), (91, 9), (6, 6))]
+
+
+def sharpen(path, factor: float = 25.0):
+    """Scale the matrices of a random initialisation up: its greedy continuations then depend on
+    the prompt (at the initial 0.02 scale every prompt gets the same tokens)."""
+    code = ("import mindspore as ms, numpy as np\n"
+            f"params = ms.load_checkpoint({str(path)!r})\n"
+            "out = [{'name': n, 'data': ms.Tensor(p.asnumpy() * (" + str(factor) + " if p.ndim == 2 else 1))}"
+            " for n, p in params.items()]\n"
+            f"ms.save_checkpoint(out, {str(path)!r})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("entry")
+    tok = write_tokenizer(tmp / "tok.model")
+    out = {"tokenizer": tok, "tmp": tmp}
+    for mode in ("finetune", "predict"):
+        argv = ["render-yaml", "--settings", json.dumps(LONG), "--mode", mode,
+                "--tokenizer", str(tok), "--out", str(tmp / f"{mode}.yaml")]
+        argv += ["--rows", "40", "--output-dir", str(tmp / "work")] if mode == "finetune" else []
+        done = mathlora(*argv, cwd=tmp)
+        assert done.returncode == 0, done.stderr
+        out[mode] = tmp / f"{mode}.yaml"
+    out["checkpoint"] = sharpen(save_random_base(out["finetune"], tmp / "random.ckpt", seed=3))
+    test = tmp / "test.json"
+    test.write_text(json.dumps(PROBLEMS, ensure_ascii=False, indent=1), encoding="utf-8")
+    out["test"] = test
+    return out
+
+
+@pytest.mark.slow
+def test_shipped_script_runs_through_mindformers_and_agrees_with_predict(model):
+    tmp = model["tmp"]
+    done = mathlora("predict", "--test", str(model["test"]), "--model-yaml", str(model["finetune"]),
+                    "--checkpoint", str(model["checkpoint"]), "--tokenizer", str(model["tokenizer"]),
+                    "--batch-size", "4", "--max-length", "128", "--max-new-tokens", "8",
+                    "--min-new-tokens", "1", "--out-jsonl", str(tmp / "p.jsonl"),
+                    "--out-npy", str(tmp / "ours.npy"), "--out-json", str(tmp / "p.json"), cwd=tmp)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = mathlora("entry-script", "--script", str(SCRIPT), "--workdir", str(tmp / "run"),
+                    "--compare", str(tmp / "ours.npy"), "--out", str(tmp / "entry.json"), "--",
+                    "--config", str(model["predict"]), "--run_mode", "predict", "--use_parallel",
+                    "False", "--load_checkpoint", str(model["checkpoint"]), "--vocab_file",
+                    str(model["tokenizer"]), "--auto_trans_ckpt", "False", "--input_dir",
+                    str(model["test"]), "--max_length", "128", "--mode", "0", "--dp", "1", cwd=tmp)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = read_artifact(tmp / "entry.json", "entry_script")
+    assert report["n"] == len(PROBLEMS) and report["batches"] == 2  # 4 + 2: fillers dropped
+    assert report["compared_with"]["differing"] == []
+    assert report["compared_with"]["identical"] == len(PROBLEMS)
+    batches = load_result_batches(tmp / "run" / "result_npy.npy")
+    assert [len(b) for b in batches] == [4, 2]
+    texts = [text for batch in batches for text in batch]
+    for text, record in zip(texts, PROBLEMS):
+        assert text.startswith(math_prompt(record["problem"]))  # the entry's prompt, byte for byte
+    continuations = [text[len(math_prompt(r["problem"])):] for text, r in zip(texts, PROBLEMS)]
+    assert len(set(continuations)) > 1 and all(continuations)  # varied, and at least one token
+
+
+SCRIPT = __import__("pathlib").Path(__file__).resolve().parents[2] / "submission" / "run_llama3_test.py"
