@@ -193,6 +193,10 @@ def check_and_load(network, params: dict[str, Any], path: str | Path, *,
         if got != tuple(parameter.shape):
             raise InputError(path, f"shape {got} does not fit the model; expected "
                              f"{tuple(parameter.shape)}", field=name)
+        if params[name].dtype != parameter.dtype:
+            raise InputError(path, f"stores {params[name].dtype} but the network holds "
+                             f"{parameter.dtype}; expected the dtype of the yaml's param_init_type",
+                             field=name)
     extra_lora = [name for name in params if LORA_MARK in name and name not in wanted
                   and name.split(".")[0] not in OPTIMIZER_STATE]
     if extra_lora:
