@@ -52,8 +52,10 @@ def _plan(cfg, rows: int, checkpoints: int):
     dp = int(cfg.parallel_config.data_parallel) if cfg.use_parallel else 1
     global_batch = int(cfg.runner_config.batch_size) * dp
     monitor = _checkpoint_monitor(cfg)
-    return schedule(rows, epochs=int(cfg.runner_config.epochs), global_batch_size=global_batch,
-                    checkpoints=checkpoints, save_checkpoint_steps=int(monitor["save_checkpoint_steps"]))
+    runner = cfg.runner_config
+    return schedule(rows, epochs=int(runner.epochs), global_batch_size=global_batch,
+                    checkpoints=checkpoints, save_checkpoint_steps=int(monitor["save_checkpoint_steps"]),
+                    sink_size=int(runner.sink_size) if runner.sink_mode else 1)
 
 
 def _checkpoint_monitor(cfg) -> dict[str, Any]:
@@ -166,9 +168,11 @@ def collect(cfg, plan, workdir: Path, *, ckpt_out: str, json_out: str, plot_out:
         print(f"{workdir / 'loss.rank0.jsonl'}: skipped {torn} torn last line (interrupted append)",
               flush=True)
     losses = [log[s] for s in sorted(log) if s <= plan.total_steps]
-    if [r["step"] for r in losses] != list(range(1, plan.total_steps + 1)):
-        raise MathloraError(f"{workdir / 'loss.rank0.jsonl'}: expected the loss of steps 1..{plan.total_steps}, "
-                            f"found {len(losses)} steps")
+    if tuple(r["step"] for r in losses) != plan.recorded_steps:
+        every = f" every {plan.sink_size}th" if plan.sink_size > 1 else ""
+        raise MathloraError(f"{workdir / 'loss.rank0.jsonl'}: expected the loss of{every} step "
+                            f"{plan.sink_size}..{plan.total_steps} ({len(plan.recorded_steps)} records), "
+                            f"found {len(losses)}")
     training.plot_losses(losses, Path(plot_out), title="LoRA fine-tuning loss",
                          marks=plan.checkpoint_steps)
     pet = dict(cfg.model.model_config.pet_config)

@@ -161,7 +161,8 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
             raise ConfigError("fine-tuning yaml needs the rows of the training MindRecord")
         plan = schedule(rows, epochs=tune["epochs"], global_batch_size=tune["global_batch_size"],
                         checkpoints=tune["checkpoints"],
-                        save_checkpoint_steps=tune.get("save_checkpoint_steps"))
+                        save_checkpoint_steps=tune.get("save_checkpoint_steps"),
+                        sink_size=values["sink_size"] if values["sink_mode"] else 1)
         values["save_checkpoint_steps"] = plan.save_checkpoint_steps
         values["keep_checkpoint_max"] = plan.keep_checkpoint_max
     else:
