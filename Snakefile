@@ -15,10 +15,12 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/package.smk"
+include: "workflow/rules/judge.smk"
 
 
 rule all:
@@ -48,3 +50,8 @@ rule models:
 rule evaluation:
     input:
         SUMMARY_JSON,
+
+
+rule judge:
+    input:
+        JUDGE_SUMMARY_JSON,

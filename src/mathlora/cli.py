@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rescore": ("mathlora.evaluate.rescore", "rescore a saved result_npy.npy without a model"),
     "contamination": ("mathlora.evaluate.contamination", "test problems that occur in the training data"),
     "entry-script": ("mathlora.evaluate.entry_script", "run the shipped run_llama3_test.py here and compare"),
+    "unpack": ("mathlora.package.unpack", "safely take the checkpoints out of a submission zip"),
+    "full-weights": ("mathlora.model.full_weights", "full weights of a submitted checkpoint (merging if needed)"),
     "judge": ("mathlora.evaluate.judge", "re-run the evaluation on a submission"),
     "report": ("mathlora.package.report", "write REPORT.md from the graph's artifacts"),
     "bundle": ("mathlora.package.bundle", "build the submission zip and its manifest"),

@@ -61,7 +61,7 @@ def manifest_of(bundle_path: Path) -> dict:
 
 @pytest.mark.slow
 def test_submission_builds_and_verifies(built):
-    zips = list((built / "results" / "submission").glob("*.zip"))
+    zips = list((built / "results" / "minimal" / "submission").glob("*.zip"))
     assert [z.name for z in zips] == ["minimal.zip"]
     verify = subprocess.run([str(BIN / "mathlora"), "verify", str(zips[0]), "--json"],
                             cwd=built, capture_output=True, text=True)
@@ -78,7 +78,7 @@ def test_every_json_report_is_bundled_and_validates(built):
     """Each report the graph wrote is in the manifest with its kind, and matches that schema."""
     from mathlora.artifacts import validate
 
-    bundle_path = built / "results" / "submission" / "minimal.zip"
+    bundle_path = built / "results" / "minimal" / "submission" / "minimal.zip"
     manifest = manifest_of(bundle_path)
     kinds = {m["path"]: m["kind"] for m in manifest["members"] if m.get("kind")}
     assert {"prepare", "split", "mindrecord", "train", "merge", "params", "predict", "math", "squad",
@@ -91,7 +91,7 @@ def test_every_json_report_is_bundled_and_validates(built):
 
 @pytest.mark.slow
 def test_summary_covers_base_and_five_checkpoints(built):
-    summary = json.loads((built / "results" / "summary.json").read_text())
+    summary = json.loads((built / "results" / "minimal" / "summary.json").read_text())
     assert summary["schema_version"] and summary["provenance"]["config_sha256"]
     text = json.dumps(summary)
     for model in ("base", "ckpt1", "ckpt2", "ckpt3", "ckpt4", "ckpt5"):
@@ -103,3 +103,41 @@ def test_second_run_does_nothing(built):
     done = snakemake(built, "submission", "--dry-run")
     assert done.returncode == 0
     assert "Nothing to be done" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_shipped_script_agrees_with_predict_on_the_last_checkpoint(built):
+    report = json.loads((built / "results/minimal/eval/entry_script/entry_script.json").read_text())
+    assert report["n"] == 16 and report["compared_with"]["differing"] == []
+
+
+def summary_rows(path: Path) -> dict[str, tuple]:
+    rows = json.loads(path.read_text())["models"]
+    return {r["model"]: (r["accuracy"], r["f1"], r["em"], r["score"]) for r in rows}
+
+
+@pytest.mark.slow
+def test_judging_the_bundle_reproduces_the_graphs_summary(built):
+    done = snakemake(built, "judge")
+    assert done.returncode == 0, done.stderr[-6000:]
+    judged = summary_rows(built / "results/minimal/judge/summary.json")
+    assert judged == summary_rows(built / "results/minimal/summary.json")
+    kinds = {json.loads(p.read_text())["kind"] for p in (built / "results/minimal/judge/weights").glob("*.json")}
+    assert kinds == {"merged"}
+
+
+@pytest.mark.slow
+def test_unified_unmerged_checkpoints_are_judged_as_their_merged_twins(built, tmp_path):
+    """The five LoRA training checkpoints (A/B still inside), zipped: the judge merges them itself."""
+    bundle = tmp_path / "unmerged.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        for k in range(1, 6):
+            z.write(built / f"results/minimal/finetune/checkpoints/lora{k}.ckpt", f"entry/lora_{k}.ckpt")
+    config = tmp_path / "judge.yaml"
+    config.write_text(f"evaluate:\n  judge_submission: {bundle}\n")
+    done = snakemake(built, "judge", "--configfile", str(MINIMAL), str(config))
+    assert done.returncode == 0, done.stderr[-6000:]
+    kinds = {json.loads(p.read_text())["kind"] for p in (built / "results/minimal/judge/weights").glob("*.json")}
+    assert kinds == {"unified-unmerged"}
+    assert summary_rows(built / "results/minimal/judge/summary.json") == \
+        summary_rows(built / "results/minimal/summary.json")

@@ -137,3 +137,44 @@ def plain_greedy(net, prompts, *, seq_length: int, pad_id: int, steps: int, eos_
             seq.append(token)
         out.append(new)
     return out
+
+
+def save_tensors(path, tensors: dict[str, np.ndarray]) -> Path:
+    """A MindSpore checkpoint of numpy arrays (numpy bfloat16 arrays stored as bfloat16)."""
+    import mindspore as ms
+
+    out = []
+    for name, value in tensors.items():
+        tensor = ms.Tensor(value.astype(np.float32) if value.dtype.name == "bfloat16" else value)
+        out.append({"name": name, "data": tensor.astype(ms.bfloat16) if value.dtype.name == "bfloat16"
+                    else tensor})
+    ms.save_checkpoint(out, str(path))
+    return path
+
+
+def lora_training_checkpoint(tmp_path: Path, yaml_path: Path) -> tuple[Path, Path]:
+    """A LoRA training checkpoint with random (non-zero) A and B, and its train report."""
+    import mindspore as ms
+
+    base = save_random_base(yaml_path, tmp_path / "base.ckpt")
+    params = {k: v.asnumpy() for k, v in ms.load_checkpoint(str(base)).items()}  # dtypes kept
+    rng = np.random.default_rng(1)
+    for name in [n for n in params if n.endswith((".wq.weight", ".wv.weight"))]:
+        out_dim, in_dim = params[name].shape
+        stem = name[: -len(".weight")]
+        for suffix, shape in ((".mindpet_delta_lora_a", (4, in_dim)), (".mindpet_delta_lora_b", (out_dim, 4))):
+            params[stem + suffix] = rng.normal(0, 0.2, shape).astype(params[name].dtype)
+    params["global_step"] = np.array([4], np.int32)
+    lora = save_tensors(tmp_path / "lora1.ckpt", params)
+    from mathlora.artifacts import write_artifact
+
+    report = tmp_path / "train.json"
+    write_artifact(report, "train", {
+        "schedule": {"rows": 40, "epochs": 2, "global_batch_size": 4, "steps_per_epoch": 10,
+                     "total_steps": 20, "save_checkpoint_steps": 4, "checkpoint_steps": [4]},
+        "checkpoints": [{"k": 1, "step": 4, "epoch": 1, "path": str(lora), "shards": [str(lora)]}],
+        "strategy_files": [], "ranks": 1, "trainable_parameters": 1,
+        "lora": {"rank": 4, "alpha": 8.0, "dropout": 0.0, "target_modules": ".*wq|.*wv"},
+        "losses": [{"step": 1, "loss": 1.0}], "final_loss": 1.0, "resumed_from": None, "seconds": 0.0,
+        "yaml": str(yaml_path)})
+    return lora, report

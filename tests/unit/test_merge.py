@@ -11,23 +11,11 @@ import json
 import numpy as np
 import pytest
 
-from _model_helpers import mathlora, render_tiny, save_random_base
+from _model_helpers import lora_training_checkpoint, mathlora, render_tiny, save_tensors
 from mathlora.errors import InputError
 from mathlora.model import checkpoint_file, merge
 
 STEM = "model.layers.0.attention.wq"
-
-
-def save(path, tensors: dict[str, np.ndarray]):
-    import mindspore as ms
-
-    out = []
-    for name, value in tensors.items():
-        tensor = ms.Tensor(value.astype(np.float32) if value.dtype.name == "bfloat16" else value)
-        out.append({"name": name, "data": tensor.astype(ms.bfloat16) if value.dtype.name == "bfloat16"
-                    else tensor})
-    ms.save_checkpoint(out, str(path))
-    return path
 
 
 def lora_tensors(dtype, rank: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
@@ -56,7 +44,7 @@ def bf16():
 def test_merge_file_keeps_dtypes_drops_state_and_copies_the_rest(tmp_path, kind):
     dtype = bf16() if kind == "bf16" else np.float32
     tensors = lora_tensors(dtype)
-    source = save(tmp_path / "lora.ckpt", tensors)
+    source = save_tensors(tmp_path / "lora.ckpt", tensors)
     result = merge.merge_file(source, tmp_path / "merged.ckpt", scale=2.0, rank=4)
     assert result.targets == [f"model.layers.0.attention.{n}.weight" for n in ("wq", "wv")]
     assert 0 < result.weight_check <= 1 and 0 <= result.dense_check <= 1
@@ -72,7 +60,7 @@ def test_merge_file_keeps_dtypes_drops_state_and_copies_the_rest(tmp_path, kind)
 
 
 def test_wrong_scale_fails_naming_the_layer_and_writes_nothing(tmp_path, monkeypatch):
-    source = save(tmp_path / "lora.ckpt", lora_tensors(np.float32))
+    source = save_tensors(tmp_path / "lora.ckpt", lora_tensors(np.float32))
     exact = merge.merge_weight
     monkeypatch.setattr(merge, "merge_weight", lambda w, a, b, scale: exact(w, a, b, 1.0))  # the trap
     with pytest.raises(merge.MergeCheckError, match=rf"{STEM}.weight: merged weight differs from "
@@ -82,7 +70,7 @@ def test_wrong_scale_fails_naming_the_layer_and_writes_nothing(tmp_path, monkeyp
 
 
 def test_rank_that_disagrees_with_the_yaml_is_refused(tmp_path):
-    source = save(tmp_path / "lora.ckpt", lora_tensors(np.float32, rank=4))
+    source = save_tensors(tmp_path / "lora.ckpt", lora_tensors(np.float32, rank=4))
     with pytest.raises(InputError, match=rf"lora.ckpt: field '{STEM}.mindpet_delta_lora_a': LoRA rank 4 "
                                          "but the yaml's pet_config says lora_rank 8"):
         merge.merge_file(source, tmp_path / "merged.ckpt", scale=2.0, rank=8)
@@ -92,20 +80,20 @@ def test_unpaired_and_misshapen_lora_matrices_are_refused(tmp_path):
     tensors = lora_tensors(np.float32)
     del tensors[f"{STEM}.mindpet_delta_lora_b"]
     with pytest.raises(InputError, match="LoRA A without B"):
-        merge.merge_file(save(tmp_path / "a.ckpt", tensors), tmp_path / "m.ckpt", scale=1.0)
+        merge.merge_file(save_tensors(tmp_path / "a.ckpt", tensors), tmp_path / "m.ckpt", scale=1.0)
     tensors = lora_tensors(np.float32)
     tensors[f"{STEM}.mindpet_delta_lora_a"] = np.zeros((4, 15), np.float32)
     with pytest.raises(InputError, match=rf"field '{STEM}.mindpet_delta_lora_b'.*do not fit"):
-        merge.merge_file(save(tmp_path / "b.ckpt", tensors), tmp_path / "m.ckpt", scale=1.0)
+        merge.merge_file(save_tensors(tmp_path / "b.ckpt", tensors), tmp_path / "m.ckpt", scale=1.0)
 
 
 def test_lora_only_file_merges_onto_a_separate_base(tmp_path):
     tensors = lora_tensors(np.float32)
     base = {k: v for k, v in tensors.items() if not k.endswith((merge.LORA_A, merge.LORA_B))}
     lora = {k: v for k, v in tensors.items() if k.endswith((merge.LORA_A, merge.LORA_B))}
-    together = merge.merge_file(save(tmp_path / "all.ckpt", tensors), tmp_path / "one.ckpt", scale=2.0)
-    apart = merge.merge_file(save(tmp_path / "lora.ckpt", lora), tmp_path / "two.ckpt", scale=2.0,
-                             weights=save(tmp_path / "base.ckpt", base))
+    together = merge.merge_file(save_tensors(tmp_path / "all.ckpt", tensors), tmp_path / "one.ckpt", scale=2.0)
+    apart = merge.merge_file(save_tensors(tmp_path / "lora.ckpt", lora), tmp_path / "two.ckpt", scale=2.0,
+                             weights=save_tensors(tmp_path / "base.ckpt", base))
     assert together.targets == apart.targets
     assert (tmp_path / "one.ckpt").read_bytes() == (tmp_path / "two.ckpt").read_bytes()
 
@@ -114,7 +102,7 @@ def test_writer_output_is_byte_identical_to_mindsporees_own(tmp_path):
     import mindspore as ms
 
     tensors = lora_tensors(bf16())
-    source = save(tmp_path / "ms.ckpt", tensors)
+    source = save_tensors(tmp_path / "ms.ckpt", tensors)
     index = checkpoint_file.index(source)
     with open(source, "rb") as handle, open(tmp_path / "ours.ckpt", "wb") as out:
         writer = checkpoint_file.Writer(out)
@@ -129,7 +117,7 @@ def test_bf16_merged_checkpoint_loads_into_a_bf16_network(tmp_path):
     from mathlora.model import network
 
     paths = render_tiny(tmp_path, model__param_init_type="bfloat16")
-    lora, report = _lora_checkpoint(tmp_path, paths["yaml"])
+    lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     out = tmp_path / "merged.ckpt"
     done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
                     str(report), "--k", "1", "--out", str(out), "--json", str(tmp_path / "m.json"),
@@ -164,38 +152,10 @@ def _python(code: str, cwd):
                           env=env, timeout=600)
 
 
-def _lora_checkpoint(tmp_path, yaml_path):
-    """A LoRA training checkpoint with random (non-zero) A and B, and its train report."""
-    import mindspore as ms
-
-    base = save_random_base(yaml_path, tmp_path / "base.ckpt")
-    params = {k: v.asnumpy() for k, v in ms.load_checkpoint(str(base)).items()}  # dtypes kept
-    rng = np.random.default_rng(1)
-    for name in [n for n in params if n.endswith((".wq.weight", ".wv.weight"))]:
-        out_dim, in_dim = params[name].shape
-        stem = name[: -len(".weight")]
-        for suffix, shape in ((".mindpet_delta_lora_a", (4, in_dim)), (".mindpet_delta_lora_b", (out_dim, 4))):
-            params[stem + suffix] = rng.normal(0, 0.2, shape).astype(params[name].dtype)
-    params["global_step"] = np.array([4], np.int32)
-    lora = save(tmp_path / "lora1.ckpt", params)
-    from mathlora.artifacts import write_artifact
-
-    report = tmp_path / "train.json"
-    write_artifact(report, "train", {
-        "schedule": {"rows": 40, "epochs": 2, "global_batch_size": 4, "steps_per_epoch": 10,
-                     "total_steps": 20, "save_checkpoint_steps": 4, "checkpoint_steps": [4]},
-        "checkpoints": [{"k": 1, "step": 4, "epoch": 1, "path": str(lora), "shards": [str(lora)]}],
-        "strategy_files": [], "ranks": 1, "trainable_parameters": 1,
-        "lora": {"rank": 4, "alpha": 8.0, "dropout": 0.0, "target_modules": ".*wq|.*wv"},
-        "losses": [{"step": 1, "loss": 1.0}], "final_loss": 1.0, "resumed_from": None, "seconds": 0.0,
-        "yaml": str(yaml_path)})
-    return lora, report
-
-
 def test_merged_logits_match_lora_network(tmp_path):
     """The real MindFormers LoRA network and the merged plain network agree on a probe batch."""
     paths = render_tiny(tmp_path)
-    lora, report = _lora_checkpoint(tmp_path, paths["yaml"])
+    lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     out, out_json = tmp_path / "merged" / "ckpt1.ckpt", tmp_path / "merged" / "ckpt1.json"
     result = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
                       str(report), "--k", "1", "--out", str(out), "--json", str(out_json), cwd=tmp_path)
@@ -222,7 +182,7 @@ def test_merged_logits_match_lora_network(tmp_path):
 
 def test_truncated_lora_checkpoint_fails_without_output(tmp_path):
     paths = render_tiny(tmp_path)
-    lora, report = _lora_checkpoint(tmp_path, paths["yaml"])
+    lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     lora.write_bytes(lora.read_bytes()[:200])
     out = tmp_path / "m.ckpt"
     result = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
@@ -243,7 +203,7 @@ def _sharded_run(tmp_path, devices: int = 2):
     from mathlora.artifacts import read_artifact, write_artifact
 
     paths = render_tiny(tmp_path)
-    full, report = _lora_checkpoint(tmp_path, paths["yaml"])
+    full, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     tensors = _tensors(full)
     splits, names = parameter_splits(paths["yaml"], devices)
     assert splits["model.layers.0.attention.wq.weight"] == [devices, 1]  # column parallel
@@ -253,7 +213,7 @@ def _sharded_run(tmp_path, devices: int = 2):
     for rank, part in enumerate(shard(tensors, layouts, devices)):
         folder = tmp_path / "output" / "checkpoint" / f"rank_{rank}"  # as MindFormers names them
         folder.mkdir(parents=True)
-        shards.append(save(folder / f"llama3_8b_rank_{rank}-1_4.ckpt", part))
+        shards.append(save_tensors(folder / f"llama3_8b_rank_{rank}-1_4.ckpt", part))
     strategies = [write_strategy(tmp_path / "output" / "strategy" / f"ckpt_strategy_rank_{r}.ckpt",
                                  layouts, devices) for r in range(devices)]
     train = read_artifact(report, "train")

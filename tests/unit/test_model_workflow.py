@@ -39,10 +39,8 @@ ENTRY_MSRUN = ("env HCCL_BUFFSIZE=2 msrun --worker_num=4 --local_worker_num=4 --
                f" > {L}/finetune/finetune.log 2>&1")
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    """The repository's files (tracked and new, not ignored) plus placeholder Ascend inputs."""
-    dest = tmp_path_factory.mktemp("repo")
+def copy_repository(dest: Path) -> Path:
+    """The repository's files as a fresh clone has them (tracked and new, not ignored)."""
     listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
                              "--exclude-standard"], capture_output=True, check=True).stdout
     for name in filter(None, listed.decode().split("\0")):
@@ -50,10 +48,56 @@ def clone(tmp_path_factory) -> Path:
         if source.is_file() and not name.startswith("tests/"):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    """A fresh clone plus placeholder Ascend inputs."""
+    dest = copy_repository(tmp_path_factory.mktemp("repo"))
     for name in ASCEND_INPUTS:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         (dest / name).write_bytes(b"")
     return dest
+
+
+@pytest.fixture(scope="module")
+def bare_clone(tmp_path_factory) -> Path:
+    """A fresh clone without the organisers' files, where the CPU default has already run."""
+    dest = copy_repository(tmp_path_factory.mktemp("bare"))
+    for name in ("results/tiny-cpu/submission/tiny-cpu.zip", "results/tiny-cpu/summary.json",
+                 "results/tiny-cpu/merged/ckpt1.ckpt", "results/tiny-cpu/model/finetune.yaml"):
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(b"x")
+    return dest
+
+
+def test_a_run_missing_its_inputs_stops_naming_each_file_and_key(bare_clone):
+    done = dry_run(bare_clone, "--configfile", "config/ascend.yaml", "--", "submission")
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    for key, path in (("data.train_json", "resources/data/train.json"),
+                      ("tokenizer.path", "resources/tokenizer/tokenizer.model"),
+                      ("squad.dev_json", "resources/squad/dev-v1.1.json"),
+                      ("base.checkpoint", "resources/model/llama3-8B.ckpt")):
+        assert f"{path} (config key {key})" in text
+    assert "--config missing_inputs=plan" in text
+
+
+def test_dry_run_anywhere_shows_the_whole_ascend_run(bare_clone):
+    """The README's command: every job of the Ascend run, on a clone without the organisers' files
+    and beside the CPU default's outputs, none of which it reads."""
+    done = dry_run(bare_clone, "--configfile", "config/ascend.yaml", "--config", "missing_inputs=plan",
+                   "--", "submission", "judge")
+    assert done.returncode == 0, done.stderr[-3000:]
+    commands = shell_commands(done.stdout)
+    assert ENTRY_MSRUN in commands
+    assert sum(c.startswith("mathlora merge ") for c in commands) == 5
+    assert sum(c.startswith("mathlora predict ") for c in commands) == 6  # base + 5 checkpoints
+    assert any(c.startswith(f"mathlora unpack {A}/merged ") for c in commands)  # the judge
+    assert any("mathlora bundle " in c for c in commands)
+    assert not [c for c in commands if "results/tiny-cpu" in c]
+    assert "missing input" in done.stdout  # the stand-ins are planned, and would fail if run
 
 
 def dry_run(clone: Path, *args: str) -> subprocess.CompletedProcess:

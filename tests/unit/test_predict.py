@@ -75,25 +75,3 @@ def test_output_files(tmp_path):
     assert load_result_texts(tmp_path / "r.npy") == [prompts[0] + " 3", prompts[1]]
     with pytest.raises(ValueError):
         predict.prediction_records(prompts, [" 3"])
-
-
-def test_judge_takes_checkpoints_from_a_zip_safely(tmp_path):
-    import zipfile
-
-    from mathlora.errors import InputError
-    from mathlora.evaluate.judge import extract_checkpoints
-
-    bundle = tmp_path / "sub.zip"
-    with zipfile.ZipFile(bundle, "w") as z:
-        z.writestr("ckpts/ckpt10.ckpt", b"10")
-        z.writestr("../../evil/ckpt2.ckpt", b"2")
-        z.writestr("README.md", b"x")
-    found = extract_checkpoints(bundle, tmp_path / "work")
-    assert [p.name for p in found] == ["ckpt2.ckpt", "ckpt10.ckpt"]  # natural order
-    assert all(p.parent == tmp_path / "work" for p in found)
-    assert not (tmp_path.parent / "evil").exists()
-    empty = tmp_path / "empty.zip"
-    with zipfile.ZipFile(empty, "w") as z:
-        z.writestr("README.md", b"x")
-    with pytest.raises(InputError, match="holds no \\*.ckpt"):
-        extract_checkpoints(empty, tmp_path / "w2")

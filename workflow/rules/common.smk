@@ -3,7 +3,11 @@
 # and the Ascend run live side by side in one checkout and never read each other's outputs.
 import os
 
+from pathlib import Path
+
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
+from mathlora.package.unpack import natural_key
+from snakemake.exceptions import WorkflowError
 
 RUN = config["run_name"]
 RESULTS = f"results/{RUN}"
@@ -78,15 +82,46 @@ CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.json"
 ENTRY_SCRIPT_DIR = f"{RESULTS}/eval/entry_script"
 ENTRY_SCRIPT_JSON = f"{ENTRY_SCRIPT_DIR}/entry_script.json"
 SUMMARY_JSON = f"{RESULTS}/summary.json"
-# judge: a submission re-evaluated as an outsider would (the graph's own zip unless configured)
-JUDGE_SUMMARY_JSON = f"{RESULTS}/judge/summary.json"
 
 # package
 REPORT_MD = f"{RESULTS}/submission/REPORT.md"
 SUBMISSION_ZIP = f"{RESULTS}/submission/{RUN}.zip"
 SUBMISSION_VERIFY = f"{RESULTS}/submission/{RUN}.verify.json"
-JUDGE_SUBMISSION = config["evaluate"]["judge_submission"] or SUBMISSION_ZIP
 
+# judge: a submission re-evaluated as an outsider would; unless configured, the graph's own zip
+# (or, when the zip only links its checkpoints, the graph's merged checkpoints)
+JUDGE_SUBMISSION = config["evaluate"]["judge_submission"]
+JUDGE_OWN_CHECKPOINTS = not JUDGE_SUBMISSION and config["submission"]["checkpoints"] == "links"
+JUDGE_SOURCE = JUDGE_SUBMISSION or (f"{RESULTS}/merged" if JUDGE_OWN_CHECKPOINTS else SUBMISSION_ZIP)
+JUDGE_DIR = f"{RESULTS}/judge"
+JUDGE_UNPACKED = f"{JUDGE_DIR}/unpacked"
+JUDGE_UNPACK_JSON = f"{JUDGE_DIR}/unpack.json"
+JUDGE_WEIGHTS = f"{JUDGE_DIR}/weights/{{model}}.ckpt"
+JUDGE_WEIGHTS_JSON = f"{JUDGE_DIR}/weights/{{model}}.json"
+JUDGE_EVAL = f"{JUDGE_DIR}/eval/{{model}}"
+JUDGE_TEST = config["evaluate"]["judge_test"] or TEST_JSONL
+JUDGE_BASE = ["base"] if config["squad"]["thresholds"] == "relative" else []
+JUDGE_SUMMARY_JSON = f"{JUDGE_DIR}/summary.json"
+
+
+# Files a run takes from outside (config key -> path). A real run stops at once when one is missing;
+# `--config missing_inputs=plan` puts stand-in rules in their place (they fail if run), so that a
+# dry run shows the whole plan on a machine without them.
+OUTSIDE_INPUTS = {key: path for key, path, used in (
+    ("data.train_json", config["data"]["train_json"], config["data"]["source"] == "file"),
+    ("tokenizer.path", config["tokenizer"]["path"], config["tokenizer"]["source"] == "file"),
+    ("squad.dev_json", config["squad"]["dev_json"], config["squad"]["source"] == "file"),
+    ("base.checkpoint", config["base"]["checkpoint"], config["base"]["source"] == "file"),
+    ("evaluate.judge_submission", JUDGE_SUBMISSION, bool(JUDGE_SUBMISSION)),
+    ("evaluate.judge_test", config["evaluate"]["judge_test"], bool(config["evaluate"]["judge_test"])),
+) if used}
+MISSING_INPUTS = {key: path for key, path in OUTSIDE_INPUTS.items() if not os.path.exists(path)}
+if MISSING_INPUTS and config["missing_inputs"] == "fail":
+    raise WorkflowError(
+        f"run {RUN!r} is missing {len(MISSING_INPUTS)} input file(s):\n"
+        + "\n".join(f"  {path} (config key {key})" for key, path in MISSING_INPUTS.items())
+        + "\nput them there, point the config keys elsewhere, or show the plan without them: "
+        "--config missing_inputs=plan --dry-run")
 
 wildcard_constraints:
     k=r"\d+",
@@ -103,3 +138,26 @@ def model_checkpoint(wildcards):
 def reported(path, category, caption="json_report.rst", **labels):
     """An output shown in the `snakemake --report` HTML, with its caption from workflow/report/."""
     return report(path, caption=f"../report/{caption}", category=category, labels=labels or None)
+
+
+def unpacked(name):
+    """A file the unpack step took out of the submission (known once it has run)."""
+    return Path(checkpoints.judge_unpack.get().output.folder) / name
+
+
+def judged_models(wildcards=None):
+    """base (for relative SQuAD marks), then ckpt1..N of the submission."""
+    found = sorted((p.stem for p in unpacked("").glob("ckpt*.ckpt")), key=natural_key)
+    return JUDGE_BASE + found
+
+
+def submission_file(name, fallback):
+    """The submission's own yaml or params report, when it ships one, else the graph's."""
+    path = unpacked(name)
+    return str(path) if path.is_file() else fallback
+
+
+def judged_weights(wildcards):
+    if wildcards.model == "base":
+        return BASE_CKPT
+    return JUDGE_WEIGHTS.format(model=wildcards.model)

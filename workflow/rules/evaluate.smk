@@ -26,7 +26,7 @@ if config["squad"]["source"] == "synth":
 
 rule predict:
     input:
-        yaml=FINETUNE_YAML,
+        yaml=PREDICT_YAML,
         checkpoint=model_checkpoint,
         test=TEST_JSONL,
         tokenizer=TOKENIZER_MODEL,
@@ -81,7 +81,7 @@ rule math:
 rule squad:
     input:
         dev=SQUAD_DEV_JSON,
-        yaml=FINETUNE_YAML,
+        yaml=PREDICT_YAML,
         checkpoint=model_checkpoint,
         tokenizer=TOKENIZER_MODEL,
     output:
@@ -115,11 +115,6 @@ rule entry_script:
         reported(ENTRY_SCRIPT_JSON, "3. Evaluation", report="entry script"),
     params:
         workdir=f"{ENTRY_SCRIPT_DIR}/work",
-        # the script runs in its own folder: every path it is given is absolute
-        paths=lambda wildcards, input: " ".join(
-            f"--{flag} {os.path.abspath(path)}" for flag, path in (
-                ("config", input.yaml), ("load_checkpoint", input.checkpoint),
-                ("vocab_file", input.tokenizer), ("input_dir", input.test))),
         max_length=config["evaluate"]["max_length"],
     conda:
         MATHLORA_ENV
@@ -129,8 +124,9 @@ rule entry_script:
         timed("entry_script/entry_script")
     shell:
         "mathlora entry-script --script {input.script} --workdir {params.workdir}"
-        " --compare {input.compare} --out {output} -- {params.paths} --run_mode predict"
-        " --use_parallel False --auto_trans_ckpt False --max_length {params.max_length}"
+        " --compare {input.compare} --out {output} -- --config {input.yaml} --run_mode predict"
+        " --use_parallel False --load_checkpoint {input.checkpoint} --vocab_file {input.tokenizer}"
+        " --auto_trans_ckpt False --input_dir {input.test} --max_length {params.max_length}"
         " > {log} 2>&1"
 
 
@@ -163,6 +159,7 @@ rule summary:
         relative=config["squad"]["relative"],
         f1=config["squad"]["fixed"]["f1"],
         em=config["squad"]["fixed"]["em"],
+        contamination=lambda wildcards, input: f"--contamination {input.contamination}",
     conda:
         MATHLORA_ENV
     log:
@@ -171,49 +168,7 @@ rule summary:
         timed("summary/summary")
     shell:
         "mathlora summary --params {input.params} --math {input.math} --squad {input.squad}"
-        " --contamination {input.contamination} --thresholds {params.thresholds}"
+        " {params.contamination} --thresholds {params.thresholds}"
         " --relative {params.relative} --fixed-f1 {params.f1} --fixed-em {params.em}"
         " --out {output} > {log} 2>&1"
 
-
-rule judge:
-    input:
-        submission=JUDGE_SUBMISSION,
-        test=TEST_JSONL,
-        dev=SQUAD_DEV_JSON,
-        yaml=FINETUNE_YAML,
-        tokenizer=TOKENIZER_MODEL,
-        base=BASE_CKPT,
-        params=PARAMS_JSON,
-    output:
-        JUDGE_SUMMARY_JSON,
-    params:
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
-        batch_size=config["evaluate"]["batch_size"],
-        max_length=config["evaluate"]["max_length"],
-        max_new_tokens=config["evaluate"]["max_new_tokens"],
-        squad_max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
-        rel_tol=config["evaluate"]["rel_tol"],
-        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
-        thresholds=config["squad"]["thresholds"],
-        relative=config["squad"]["relative"],
-        f1=config["squad"]["fixed"]["f1"],
-        em=config["squad"]["fixed"]["em"],
-        # relative marks need the base model's own scores; fixed marks do not run it
-        base=lambda wildcards, input: (f"--base-checkpoint {input.base}"
-                                       if config["squad"]["thresholds"] == "relative" else ""),
-    conda:
-        MATHLORA_ENV
-    log:
-        logged("judge/judge"),
-    benchmark:
-        timed("judge/judge")
-    shell:
-        "mathlora judge --submission {input.submission} --test {input.test}"
-        " --squad-dev {input.dev} --model-yaml {input.yaml} --tokenizer {input.tokenizer}"
-        " {params.base} --params {input.params}"
-        " --batch-size {params.batch_size} --max-length {params.max_length}"
-        " --max-new-tokens {params.max_new_tokens}"
-        " --squad-max-new-tokens {params.squad_max_new_tokens} --rel-tol {params.rel_tol}"
-        " {params.no_round} --thresholds {params.thresholds} --relative {params.relative}"
-        " --fixed-f1 {params.f1} --fixed-em {params.em} --out-dir {params.out_dir} > {log} 2>&1"

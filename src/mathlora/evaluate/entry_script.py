@@ -17,6 +17,9 @@ from pathlib import Path
 from mathlora.errors import ConfigError, InputError, MathloraError
 
 SHOWN_CHARS = 200  # of each differing text, in the report
+# The script's flags that name files: resolved against the caller's folder, since the script runs
+# in --workdir (the report keeps them as they were given).
+PATH_FLAGS = ("--config", "--load_checkpoint", "--vocab_file", "--input_dir", "--src_strategy")
 
 
 def script_option(arguments: list[str], flag: str, default: str | None = None) -> str | None:
@@ -27,6 +30,20 @@ def script_option(arguments: list[str], flag: str, default: str | None = None) -
         if item.startswith(flag + "="):
             return item.split("=", 1)[1]
     return default
+
+
+def resolved(arguments: list[str]) -> list[str]:
+    """The script's arguments with every path flag made absolute (``--flag value`` form)."""
+    out = []
+    for i, item in enumerate(arguments):
+        flag, equals, value = item.partition("=")
+        if equals and flag in PATH_FLAGS:
+            out.append(f"{flag}={Path(value).resolve()}")
+        elif i > 0 and arguments[i - 1] in PATH_FLAGS:
+            out.append(str(Path(item).resolve()))
+        else:
+            out.append(item)
+    return out
 
 
 def compare_texts(ours: list[str], theirs: list[str]) -> tuple[int, list[dict]]:
@@ -62,12 +79,11 @@ def main(args: argparse.Namespace) -> int:
     test = script_option(arguments, "--input_dir")
     if test is None:
         raise ConfigError("the script needs --input_dir after '--' (the test problems)")
-    test = str(Path(test).resolve())
     workdir = Path(args.workdir)
     result = workdir / script_option(arguments, "--result_file", "result_npy.npy")
     result.unlink(missing_ok=True)  # a result left by an earlier run must not be taken for this one's
     started = time.monotonic()
-    status = run_script(args.script, arguments, workdir)
+    status = run_script(args.script, resolved(arguments), workdir)
     seconds = time.monotonic() - started
     if status != 0:
         raise MathloraError(f"{args.script} exited with status {status}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.errors import ConfigError, InputError
+from mathlora.model import stack
 
 LORA_MARK = "mindpet_delta_lora"
 OPTIMIZER_STATE = ("adam_m", "adam_v", "accu_grads")
@@ -98,6 +99,7 @@ def set_context(device: str = "cpu", config: Any = None) -> None:
     quiet_mindformers_logs()
     if _STATE["device"] is not None:
         return
+    stack.check()
     from mindformers import build_context
 
     register_entry_names()
@@ -119,6 +121,7 @@ def read_yaml(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "MindFormers yaml not found")
+    stack.check()
     quiet_mindformers_logs()
     from mindformers import MindFormerConfig
 

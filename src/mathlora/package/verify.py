@@ -144,41 +144,70 @@ def is_special(info: zipfile.ZipInfo) -> bool:
     return kind not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
 
 
-def check_archive(infos: list[zipfile.ZipInfo], limits: Limits, out: Outcome) -> str | None:
-    """Safety checks from the central directory; returns the single root folder if all pass."""
+def name_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """Member names that could write outside the extraction folder, and repeated names."""
     bad = [f"{i.filename!r}: {why}" for i in infos if (why := unsafe_name(i.filename))]
     names = [i.filename for i in infos]
     duplicates = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) else []
+    return bad + [f"duplicate {d!r}" for d in duplicates]
+
+
+def link_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
+    return ([f"symlink {i.filename!r}" for i in infos if is_symlink(i)]
+            + [f"special file {i.filename!r}" for i in infos if is_special(i)])
+
+
+def encryption_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
+    return [f"encrypted {i.filename!r}" for i in infos if i.flag_bits & 0x1]
+
+
+def size_problems(infos: list[zipfile.ZipInfo], limits: Limits) -> list[str]:
+    total = sum(i.file_size for i in infos)
+    problems = [f"{i.filename} ({i.file_size} bytes)" for i in infos
+                if i.file_size > limits.max_member_bytes]
+    if len(infos) > limits.max_members:
+        problems.append(f"{len(infos)} members > {limits.max_members}")
+    if total > limits.max_total_bytes:
+        problems.append(f"total {total} bytes > {limits.max_total_bytes}")
+    return problems
+
+
+def ratio_problems(infos: list[zipfile.ZipInfo], limits: Limits) -> list[str]:
+    return [f"{i.filename} ({i.file_size / max(i.compress_size, 1):.0f}:1)" for i in infos
+            if i.file_size > limits.ratio_floor
+            and i.file_size / max(i.compress_size, 1) > limits.max_ratio]
+
+
+def hazards(infos: list[zipfile.ZipInfo], limits: Limits) -> list[str]:
+    """Everything in a central directory that makes extracting the archive unsafe."""
+    return (name_problems(infos) + link_problems(infos) + encryption_problems(infos)
+            + size_problems(infos, limits)
+            + [f"compression ratio above {limits.max_ratio:.0f}:1: {p}" for p in ratio_problems(infos, limits)])
+
+
+def check_archive(infos: list[zipfile.ZipInfo], limits: Limits, out: Outcome) -> str | None:
+    """Safety checks from the central directory; returns the single root folder if all pass."""
+    bad = name_problems(infos)
     roots = {i.filename.split("/", 1)[0] for i in infos if not unsafe_name(i.filename)}
     loose = [i.filename for i in infos if "/" not in i.filename.rstrip("/")
              and not i.filename.endswith("/")]
-    ok = out.add("archive.member_names", not bad and not duplicates and len(roots) == 1 and not loose,
-                 "; ".join(bad[:5] + [f"duplicate {d!r}" for d in duplicates[:5]]
-                           + ([f"members under {len(roots)} top-level folders {sorted(roots)[:5]}"]
-                              if len(roots) != 1 else [])
+    ok = out.add("archive.member_names", not bad and len(roots) == 1 and not loose,
+                 "; ".join(bad[:10] + ([f"members under {len(roots)} top-level folders {sorted(roots)[:5]}"]
+                                       if len(roots) != 1 else [])
                            + [f"{n!r} is not inside a folder" for n in loose[:5]])
                  or f"{len(infos)} members, all relative, under one folder")
-    links = [i.filename for i in infos if is_symlink(i)]
-    special = [i.filename for i in infos if is_special(i)]
-    ok &= out.add("archive.no_symlinks", not links and not special,
-                  f"symlinks: {links[:5]}, special files: {special[:5]}" if links or special
-                  else "no symbolic links or special files")
-    encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
+    links = link_problems(infos)
+    ok &= out.add("archive.no_symlinks", not links,
+                  "; ".join(links[:10]) or "no symbolic links or special files")
+    encrypted = encryption_problems(infos)
     ok &= out.add("archive.no_encryption", not encrypted,
-                  f"encrypted members: {encrypted[:5]}" if encrypted else "no encrypted members")
-    total = sum(i.file_size for i in infos)
-    big = [f"{i.filename} ({i.file_size} bytes)" for i in infos if i.file_size > limits.max_member_bytes]
-    size_problems = big[:5]
-    if len(infos) > limits.max_members:
-        size_problems.append(f"{len(infos)} members > {limits.max_members}")
-    if total > limits.max_total_bytes:
-        size_problems.append(f"total {total} bytes > {limits.max_total_bytes}")
-    ok &= out.add("archive.sizes", not size_problems,
-                  "; ".join(size_problems) or f"{total} bytes uncompressed, largest member "
-                  f"{max((i.file_size for i in infos), default=0)} <= {limits.max_member_bytes}")
-    ratios = [f"{i.filename} ({i.file_size / max(i.compress_size, 1):.0f}:1)" for i in infos
-              if i.file_size > limits.ratio_floor
-              and i.file_size / max(i.compress_size, 1) > limits.max_ratio]
+                  "; ".join(encrypted[:5]) or "no encrypted members")
+    sizes = size_problems(infos, limits)
+    ok &= out.add("archive.sizes", not sizes,
+                  "; ".join(sizes[:5]) or f"{sum(i.file_size for i in infos)} bytes uncompressed, "
+                  f"largest member {max((i.file_size for i in infos), default=0)} <= "
+                  f"{limits.max_member_bytes}")
+    ratios = ratio_problems(infos, limits)
     ok &= out.add("archive.compression_ratio", not ratios,
                   f"compression ratio above {limits.max_ratio:.0f}:1: {ratios[:5]}" if ratios
                   else f"no member above {limits.max_ratio:.0f}:1")

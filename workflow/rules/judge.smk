@@ -1,0 +1,107 @@
+# Rules of judging: a submission re-evaluated as an outsider would, by the same predict, math,
+# squad and summary rules as the graph's own models. Nothing is extracted before the archive passes
+# verify's protective checks (mathlora unpack); each checkpoint is turned into full weights, merged
+# here when the LoRA matrices are still inside; the base model is judged for relative SQuAD marks.
+checkpoint judge_unpack:
+    input:
+        # the graph's own merged checkpoints when its zip only links them
+        expand(MERGED_CKPT, k=CHECKPOINTS) if JUDGE_OWN_CHECKPOINTS else JUDGE_SOURCE,
+    output:
+        folder=directory(JUDGE_UNPACKED),
+        report=JUDGE_UNPACK_JSON,
+    params:
+        source=lambda wildcards, input: (os.path.dirname(input[0]) if JUDGE_OWN_CHECKPOINTS
+                                         else input[0]),
+        # a folder of downloaded checkpoints: the files the links name, in their order
+        links=(f"--links {config['submission']['links']}"
+               if JUDGE_SUBMISSION and os.path.isdir(JUDGE_SUBMISSION) else ""),
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("judge/unpack"),
+    benchmark:
+        timed("judge/unpack")
+    shell:
+        "mathlora unpack {params.source} {params.links} --out-dir {output.folder}"
+        " --out {output.report} > {log} 2>&1"
+
+
+rule judge_full_weights:
+    input:
+        checkpoint=lambda wildcards: unpacked(f"{wildcards.model}.ckpt"),
+        yaml=lambda wildcards: submission_file("finetune.yaml", PREDICT_YAML),
+        base=BASE_CKPT,
+    output:
+        ckpt=JUDGE_WEIGHTS,
+        report=JUDGE_WEIGHTS_JSON,
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("judge/weights/{model}"),
+    benchmark:
+        timed("judge/weights/{model}")
+    shell:
+        "mathlora full-weights --checkpoint {input.checkpoint} --yaml {input.yaml}"
+        " --base-checkpoint {input.base} --out {output.ckpt} --json {output.report} > {log} 2>&1"
+
+
+use rule predict as judge_predict with:
+    input:
+        yaml=PREDICT_YAML,
+        checkpoint=judged_weights,
+        test=JUDGE_TEST,
+        tokenizer=TOKENIZER_MODEL,
+    output:
+        jsonl=f"{JUDGE_EVAL}/predictions.jsonl",
+        npy=f"{JUDGE_EVAL}/result_npy.npy",
+        json=f"{JUDGE_EVAL}/predict.json",
+    log:
+        logged("judge/predict/{model}"),
+    benchmark:
+        timed("judge/predict/{model}")
+
+
+use rule math as judge_math with:
+    input:
+        predictions=f"{JUDGE_EVAL}/predictions.jsonl",
+        test=JUDGE_TEST,
+    output:
+        json=f"{JUDGE_EVAL}/math.json",
+        png=f"{JUDGE_EVAL}/math.png",
+    log:
+        logged("judge/math/{model}"),
+    benchmark:
+        timed("judge/math/{model}")
+
+
+use rule squad as judge_squad with:
+    input:
+        dev=SQUAD_DEV_JSON,
+        yaml=PREDICT_YAML,
+        checkpoint=judged_weights,
+        tokenizer=TOKENIZER_MODEL,
+    output:
+        f"{JUDGE_EVAL}/squad.json",
+    log:
+        logged("judge/squad/{model}"),
+    benchmark:
+        timed("judge/squad/{model}")
+
+
+use rule summary as judge_summary with:
+    input:
+        params=lambda wildcards: submission_file("params.json", PARAMS_JSON),
+        math=lambda wildcards: expand(f"{JUDGE_EVAL}/math.json", model=judged_models()),
+        squad=lambda wildcards: expand(f"{JUDGE_EVAL}/squad.json", model=judged_models()),
+    output:
+        JUDGE_SUMMARY_JSON,
+    params:
+        thresholds=config["squad"]["thresholds"],
+        relative=config["squad"]["relative"],
+        f1=config["squad"]["fixed"]["f1"],
+        em=config["squad"]["fixed"]["em"],
+        contamination="",
+    log:
+        logged("judge/summary"),
+    benchmark:
+        timed("judge/summary")
