@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# The embedded default's run name: its outputs live under results/$(RUN)/.
+RUN := $(shell sed -n 's/^run_name: *//p' config/config.yaml)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: submission test test-fast bench bench-baseline lint clean venv
@@ -23,7 +25,7 @@ venv: $(STAMP)
 submission: $(STAMP)
 	$(BIN)/snakemake submission --cores $(CORES) --profile workflow/profiles/default
 	$(BIN)/snakemake submission --cores $(CORES) --profile workflow/profiles/default \
-		--report results/submission/report.html
+		--report results/$(RUN)/submission/report.html
 
 ## All tests, the end-to-end graph test included (marked slow).
 test: $(STAMP)
