@@ -55,3 +55,10 @@ rule evaluation:
 rule judge:
     input:
         JUDGE_SUMMARY_JSON,
+
+
+rule base_model:
+    input:
+        TOKENIZER_MODEL,
+        BASE_CKPT,
+        BASE_JSON or [],

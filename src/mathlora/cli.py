@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenizer": ("mathlora.tokenizer.cli", "train or inspect a Llama3-format tiktoken tokenizer"),
     "mindrecord": ("mathlora.data.mindrecord", "tokenize conversations into a MindRecord file"),
     "render-yaml": ("mathlora.model.render", "render the MindFormers yaml for a config"),
+    "world": ("mathlora.data.world", "write the tiny base model's pretraining corpus"),
     "base": ("mathlora.model.base", "pretrain the tiny base model (embedded default)"),
     "finetune": ("mathlora.model.finetune", "LoRA fine-tuning through the MindFormers Trainer"),
     "merge": ("mathlora.model.merge", "unify shards and merge LoRA into full weights"),

@@ -4,7 +4,7 @@ import json
 
 from mathlora.cli import main as cli
 from mathlora.evaluate.squad import read_examples
-from mathlora.evaluate.squad_synth import check_spans, dataset
+from mathlora.data.squad_synth import check_spans, dataset
 
 
 def test_spans_are_in_the_passages():

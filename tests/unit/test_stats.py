@@ -37,3 +37,17 @@ def test_bad_counts():
     assert wilson(0, 0) == (0.0, 1.0)
     with pytest.raises(ValueError):
         wilson(5, 3)
+
+
+def test_mcnemar_exact_against_the_binomial_by_hand():
+    from mathlora.evaluate.stats import mcnemar_exact
+
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(3, 3) == 1.0
+    # 10 discordant, all one way: 2 * 0.5**10
+    assert mcnemar_exact(10, 0) == pytest.approx(2 / 1024)
+    # 8 vs 2: 2 * P(X <= 2), X ~ Bin(10, 0.5) = 2 * 56 / 1024
+    assert mcnemar_exact(8, 2) == pytest.approx(112 / 1024)
+    assert mcnemar_exact(2, 8) == mcnemar_exact(8, 2)
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 2)

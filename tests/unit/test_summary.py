@@ -12,7 +12,9 @@ from mathlora.evaluate.summary import summarise, thresholds
 
 def math_report(model, acc):
     block = {"correct": int(acc * 100), "accuracy": acc, "ci95": [max(0, acc - 0.1), min(1, acc + 0.1)]}
-    return {"model": model, "prompt": "entry", "n": 100, "primary_mode": "strict", "accuracy": acc,
+    return {"model": model, "prompt": "entry", "n": 100,
+            "correct_ids": [str(i) for i in range(1, int(acc * 100) + 1)],
+            "primary_mode": "strict", "accuracy": acc,
             "rule": {"name": "r", "round_to_reference": True, "rel_tol": 1e-6},
             "modes": {"strict": {**block, "no_answer": 0}, "flexible": {**block, "no_answer": 0}},
             "categories": {}, "unknown_category": 0, "reference_without_number": 0,
@@ -107,3 +109,33 @@ def test_fixed_marks_are_the_contests():
     from mathlora.package.facts import SQUAD_FIXED_EM, SQUAD_FIXED_F1
 
     assert (SQUAD_FIXED_F1, SQUAD_FIXED_EM) == (53.883, 39.753)
+
+
+def test_checkpoints_are_paired_with_the_base_and_the_best():
+    from mathlora.evaluate.summary import summarise, thresholds
+
+    math = {m: math_report(m, a) for m, a in ACC.items()}
+    math["ckpt2"]["correct_ids"] = [str(i) for i in range(41, 101)]  # 60 right, 20 of them the base's too
+    squad = {m: squad_report(m, *SQUAD[m]) for m in ACC}
+    limits = thresholds("relative", relative=0.9, fixed_f1=0, fixed_em=0, base=squad["base"])
+    rows = {r["model"]: r for r in summarise(0.0004, math, squad, limits)["models"]}
+    versus = {p["model"]: p for p in rows["ckpt2"]["paired"]}
+    assert (versus["base"]["only_this"], versus["base"]["only_other"]) == (60, 20)
+    assert versus["base"]["p"] < 1e-5
+    best = summarise(0.0004, math, squad, limits)["best"]
+    assert [p["model"] for p in rows["ckpt1"]["paired"]] == ["base", best]
+    assert rows["ckpt2"]["above_base"] is True and rows["ckpt1"]["above_base"] is False
+    assert "base" not in {r["model"] for r in rows.values() if r["paired"]}
+
+
+def test_the_template_diagnostic_sits_beside_the_entry_prompt():
+    from mathlora.evaluate.summary import summarise, thresholds
+
+    math = {m: math_report(m, a) for m, a in ACC.items()}
+    template = {m: {**math_report(m, min(1.0, a + 0.1)), "prompt": "finetune"} for m, a in ACC.items()}
+    squad = {m: squad_report(m, *SQUAD[m]) for m in ACC}
+    limits = thresholds("fixed", relative=0.9, fixed_f1=50, fixed_em=40, base=None)
+    rows = summarise(0.0004, math, squad, limits, template)["models"]
+    assert [r["finetune_prompt"]["accuracy"] for r in rows] == pytest.approx([0.3, 0.4, 0.7, 0.6, 0.7])
+    with pytest.raises(Exception, match="each model needs both"):
+        summarise(0.0004, math, squad, limits, {"base": template["base"]})

@@ -53,13 +53,15 @@ TOKENIZER_JSON = f"{RESULTS}/tokenizer/tokenizer.json"
 TRAIN_MINDRECORD = f"{RESULTS}/data/train.mindrecord"
 MINDRECORD_JSON = f"{RESULTS}/data/mindrecord.json"
 SQUAD_DEV_JSON = config["squad"]["dev_json"]
-SQUAD_TRAIN_JSON = "resources/synth/squad/train-v1.1.json"  # synth only: base pretraining text
+WORLD_JSONL = f"{RESULTS}/data/world.jsonl"  # the tiny base's pretraining corpus (regenerated)
+WORLD_JSON = f"{RESULTS}/data/world.json"
 
 # model
 FINETUNE_YAML = f"{RESULTS}/model/finetune.yaml"
 PREDICT_YAML = f"{RESULTS}/model/predict.yaml"  # what the shipped run_llama3_test.py reads
 BASE_CKPT = config["base"]["checkpoint"]
-BASE_JSON = f"{RESULTS}/model/base.json"
+# the tiny base's provenance report (written by pretraining, shipped beside a shipped base)
+BASE_JSON = config["base"].get("report")
 BASE_LOSS_PNG = f"{RESULTS}/model/base_loss.png"
 BASE_WORKDIR = f"{RESULTS}/model/base.run"  # MindFormers output_dir of the pretraining run
 FINETUNE_DIR = f"{RESULTS}/finetune"
@@ -77,11 +79,15 @@ PREDICT_JSON = f"{RESULTS}/eval/{{model}}/predict.json"
 MATH_JSON = f"{RESULTS}/eval/{{model}}/math.json"
 MATH_PNG = f"{RESULTS}/eval/{{model}}/math.png"
 SQUAD_JSON = f"{RESULTS}/eval/{{model}}/squad.json"
+# the same problems in the fine-tuning template (a diagnostic beside the entry's prompt)
+TEMPLATE_EVAL = f"{RESULTS}/eval/{{model}}/template"
+TEMPLATE_MATH_JSON = f"{TEMPLATE_EVAL}/math.json"
 CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.json"
 # the shipped run_llama3_test.py, run here on the last checkpoint and compared with `predict`
 ENTRY_SCRIPT_DIR = f"{RESULTS}/eval/entry_script"
 ENTRY_SCRIPT_JSON = f"{ENTRY_SCRIPT_DIR}/entry_script.json"
 SUMMARY_JSON = f"{RESULTS}/summary.json"
+TRAJECTORY_PNG = f"{RESULTS}/trajectory.png"
 
 # package
 REPORT_MD = f"{RESULTS}/submission/REPORT.md"
@@ -161,3 +167,11 @@ def judged_weights(wildcards):
     if wildcards.model == "base":
         return BASE_CKPT
     return JUDGE_WEIGHTS.format(model=wildcards.model)
+
+
+def contamination_inputs(wildcards):
+    """The training and test sets, and for a tiny base its corpus and report."""
+    inputs = {"train": TRAIN_JSONL, "test": TEST_JSONL}
+    if "corpus" in config["base"]:
+        inputs.update(corpus=WORLD_JSONL, report=BASE_JSON)
+    return inputs

@@ -14,6 +14,7 @@ if DATA["source"] == "synth":
             chinese=DATA["chinese_lines"],
             english=DATA["english_lines"],
             template_rate=DATA["template_rate"],
+            small=f"--small-operands {DATA['small_operands']}" if DATA.get("small_operands") else "",
         conda:
             MATHLORA_ENV
         log:
@@ -22,7 +23,7 @@ if DATA["source"] == "synth":
             timed("synth/synth")
         shell:
             "mathlora synth --seed {params.seed} --chinese-lines {params.chinese}"
-            " --english-lines {params.english} --template-rate {params.template_rate}"
+            " --english-lines {params.english} --template-rate {params.template_rate} {params.small}"
             " --out {output} > {log} 2>&1"
 
 
@@ -94,12 +95,14 @@ if config["tokenizer"]["source"] == "train":
 
     rule tokenizer:
         input:
-            CONVERSATION_JSON,
+            conversations=CONVERSATION_JSON,
+            corpus=WORLD_JSONL,
         output:
             model=TOKENIZER_MODEL,
             report=reported(TOKENIZER_JSON, "1. Data", report="tokenizer"),
         params:
             ranks=config["tokenizer"]["ranks"],
+            digits="--single-digits" if config["tokenizer"]["single_digits"] else "",
         conda:
             MATHLORA_ENV
         log:
@@ -107,7 +110,8 @@ if config["tokenizer"]["source"] == "train":
         benchmark:
             timed("tokenizer/tokenizer")
         shell:
-            "mathlora tokenizer train --in {input} --ranks {params.ranks} --out {output.model}"
+            "mathlora tokenizer train --in {input.conversations} --corpus {input.corpus}"
+            " --ranks {params.ranks} {params.digits} --out {output.model}"
             " --report {output.report} > {log} 2>&1"
 
 else:
@@ -150,3 +154,28 @@ rule mindrecord:
         "mathlora mindrecord --in {input.conversations} --tokenizer {input.tokenizer}"
         " --seq-length {params.seq_length} --mask {params.mask} --out {output.data}"
         " --report {output.report} > {log} 2>&1"
+
+
+rule world:
+    input:
+        train=TRAIN_JSONL,
+        test=TEST_JSONL,
+    output:
+        corpus=WORLD_JSONL,
+        report=reported(WORLD_JSON, "1. Data", report="world"),
+    params:
+        seed=config["seed"],
+        arithmetic=config["base"]["corpus"]["arithmetic"],
+        paragraphs=config["base"]["corpus"]["paragraphs"],
+        largest=config["base"]["corpus"]["largest"],
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("world/world"),
+    benchmark:
+        timed("world/world")
+    shell:
+        "mathlora world --seed {params.seed} --arithmetic {params.arithmetic}"
+        " --paragraphs {params.paragraphs} --largest {params.largest}"
+        " --exclude {input.train} {input.test} --out {output.corpus} --report {output.report}"
+        " > {log} 2>&1"

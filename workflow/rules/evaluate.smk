@@ -6,11 +6,9 @@ if config["squad"]["source"] == "synth":
 
     rule squad_synth:
         output:
-            train=SQUAD_TRAIN_JSON,
-            dev=SQUAD_DEV_JSON,
+            SQUAD_DEV_JSON,
         params:
             seed=config["seed"],
-            train=config["squad"]["synth_paragraphs"]["train"],
             dev=config["squad"]["synth_paragraphs"]["dev"],
         conda:
             MATHLORA_ENV
@@ -19,9 +17,8 @@ if config["squad"]["source"] == "synth":
         benchmark:
             timed("squad_synth/squad_synth")
         shell:
-            "mathlora squad synth --seed {params.seed} --train-paragraphs {params.train}"
-            " --dev-paragraphs {params.dev} --train-out {output.train} --dev-out {output.dev}"
-            " > {log} 2>&1"
+            "mathlora squad synth --seed {params.seed} --dev-paragraphs {params.dev}"
+            " --dev-out {output} > {log} 2>&1"
 
 
 rule predict:
@@ -78,6 +75,41 @@ rule math:
         " --out {output.json} --png {output.png} > {log} 2>&1"
 
 
+# The template diagnostic: every model also asked in the fine-tuning conversation's template.
+use rule predict as predict_template with:
+    output:
+        jsonl=f"{TEMPLATE_EVAL}/predictions.jsonl",
+        npy=f"{TEMPLATE_EVAL}/result_npy.npy",
+        json=f"{TEMPLATE_EVAL}/predict.json",
+    params:
+        batch_size=config["evaluate"]["batch_size"],
+        max_length=config["evaluate"]["max_length"],
+        max_new_tokens=config["evaluate"]["max_new_tokens"],
+        min_new_tokens=config["evaluate"]["min_new_tokens"],
+        prompt="finetune",
+    log:
+        logged("predict_template/{model}"),
+    benchmark:
+        timed("predict_template/{model}")
+
+
+use rule math as math_template with:
+    input:
+        predictions=f"{TEMPLATE_EVAL}/predictions.jsonl",
+        test=TEST_JSONL,
+    output:
+        json=TEMPLATE_MATH_JSON,
+        png=f"{TEMPLATE_EVAL}/math.png",
+    params:
+        rel_tol=config["evaluate"]["rel_tol"],
+        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
+        prompt="finetune",
+    log:
+        logged("math_template/{model}"),
+    benchmark:
+        timed("math_template/{model}")
+
+
 rule squad:
     input:
         dev=SQUAD_DEV_JSON,
@@ -132,10 +164,12 @@ rule entry_script:
 
 rule contamination:
     input:
-        train=TRAIN_JSONL,
-        test=TEST_JSONL,
+        unpack(contamination_inputs),
     output:
         reported(CONTAMINATION_JSON, "3. Evaluation", report="contamination"),
+    params:
+        base=lambda wildcards, input: " ".join(
+            f"--base-{name} {input[name]}" for name in ("corpus", "report") if name in input.keys()),
     conda:
         MATHLORA_ENV
     log:
@@ -143,7 +177,8 @@ rule contamination:
     benchmark:
         timed("contamination/contamination")
     shell:
-        "mathlora contamination --train {input.train} --test {input.test} --out {output} > {log} 2>&1"
+        "mathlora contamination --train {input.train} --test {input.test} {params.base}"
+        " --out {output} > {log} 2>&1"
 
 
 rule summary:
@@ -151,15 +186,18 @@ rule summary:
         params=PARAMS_JSON,
         math=expand(MATH_JSON, model=MODELS),
         squad=expand(SQUAD_JSON, model=MODELS),
+        template=expand(TEMPLATE_MATH_JSON, model=MODELS),
         contamination=CONTAMINATION_JSON,
     output:
-        reported(SUMMARY_JSON, "3. Evaluation", report="summary"),
+        json=reported(SUMMARY_JSON, "3. Evaluation", report="summary"),
+        plot=reported(TRAJECTORY_PNG, "3. Evaluation", "trajectory.rst", report="trajectory"),
     params:
         thresholds=config["squad"]["thresholds"],
         relative=config["squad"]["relative"],
         f1=config["squad"]["fixed"]["f1"],
         em=config["squad"]["fixed"]["em"],
         contamination=lambda wildcards, input: f"--contamination {input.contamination}",
+        template=lambda wildcards, input: f"--diagnostic {' '.join(input.template)}",
     conda:
         MATHLORA_ENV
     log:
@@ -168,7 +206,7 @@ rule summary:
         timed("summary/summary")
     shell:
         "mathlora summary --params {input.params} --math {input.math} --squad {input.squad}"
-        " {params.contamination} --thresholds {params.thresholds}"
+        " {params.template} {params.contamination} --thresholds {params.thresholds}"
         " --relative {params.relative} --fixed-f1 {params.f1} --fixed-em {params.em}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.json} --plot {output.plot} > {log} 2>&1"
 

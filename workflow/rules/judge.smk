@@ -94,13 +94,15 @@ use rule summary as judge_summary with:
         math=lambda wildcards: expand(f"{JUDGE_EVAL}/math.json", model=judged_models()),
         squad=lambda wildcards: expand(f"{JUDGE_EVAL}/squad.json", model=judged_models()),
     output:
-        JUDGE_SUMMARY_JSON,
+        json=JUDGE_SUMMARY_JSON,
+        plot=f"{JUDGE_DIR}/trajectory.png",
     params:
         thresholds=config["squad"]["thresholds"],
         relative=config["squad"]["relative"],
         f1=config["squad"]["fixed"]["f1"],
         em=config["squad"]["fixed"]["em"],
         contamination="",
+        template="",
     log:
         logged("judge/summary"),
     benchmark:

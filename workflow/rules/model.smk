@@ -50,8 +50,7 @@ if config["base"]["source"] == "pretrain":
         input:
             yaml=FINETUNE_YAML,
             tokenizer=TOKENIZER_MODEL,
-            train=TRAIN_JSONL,
-            squad=SQUAD_TRAIN_JSON,
+            corpus=WORLD_JSONL,
         output:
             ckpt=BASE_CKPT,
             report=reported(BASE_JSON, "2. Training", report="base"),
@@ -74,7 +73,7 @@ if config["base"]["source"] == "pretrain":
             timed("base/base")
         shell:
             "mathlora base --yaml {input.yaml} --tokenizer {input.tokenizer}"
-            " --train-jsonl {input.train} --squad-json {input.squad} --steps {params.steps}"
+            " --corpus {input.corpus} --steps {params.steps}"
             " --batch-size {params.batch} --learning-rate {params.lr} --seed {params.seed}"
             " --workdir {params.workdir} --out {output.ckpt} --json {output.report}"
             " --plot {output.plot} > {log} 2>&1"

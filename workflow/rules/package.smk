@@ -18,11 +18,12 @@ BUNDLED_REPORTS = [
     *expand(PREDICT_JSON, model=MODELS),
     *expand(MATH_JSON, model=MODELS),
     *expand(SQUAD_JSON, model=MODELS),
+    *expand(TEMPLATE_MATH_JSON, model=MODELS),
     CONTAMINATION_JSON,
     SUMMARY_JSON,
     ENTRY_SCRIPT_JSON,
 ]
-BUNDLED_FIGURES = [LOSS_PNG, *expand(MATH_PNG, model=MODELS)]
+BUNDLED_FIGURES = [LOSS_PNG, TRAJECTORY_PNG, *expand(MATH_PNG, model=MODELS)]
 
 
 # Merged checkpoints go into the zip only in local mode; links mode points at links.yaml.

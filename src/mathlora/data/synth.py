@@ -9,7 +9,10 @@ exact decimal arithmetic. Same size + seed -> byte-identical file.
 
 ``--template-rate`` wraps that share of the problems in instruction-template text (see
 :mod:`mathlora.data.prepare` for what counts as template text), so prepare's removal has something to
-remove and count.
+remove and count. ``--small-operands N`` (the embedded default's demonstration) draws the operands of
+the addition and subtraction problems as integers 0..N instead of two-decimal numbers up to
++-9999.99; phrasing and solution format stay the organisers' (``计算 a + b 等于多少？`` /
+``a + b = c``).
 """
 
 from __future__ import annotations
@@ -213,11 +216,34 @@ def _unique(make: Generator, count: int, rng: random.Random, seen: set[str]) -> 
     return lines
 
 
-def chinese_lines(total: int, seed: int) -> list[Line]:
+def _small_arithmetic(op: str, largest: int) -> Generator:
+    """``a + b`` / ``a - b`` with integer operands 0..``largest``, in the organisers' phrasing."""
+    def make(rng: random.Random) -> Line:
+        a, b = rng.randint(0, largest), rng.randint(0, largest)
+        return f"计算 {a} {op} {b} 等于多少？", f"{a} {op} {b} = {a + b if op == '+' else a - b}"
+    return make
+
+
+def generators(small_operands: int | None = None) -> dict[str, Generator]:
+    """The Chinese category generators; ``small_operands`` makes + and - integer problems 0..N."""
+    if small_operands is None:
+        return CHINESE
+    if small_operands < 1:
+        raise ConfigError(f"data.small_operands: {small_operands}; expected at least 1")
+    return {**CHINESE, "add": _small_arithmetic("+", small_operands),
+            "subtract": _small_arithmetic("-", small_operands)}
+
+
+def chinese_lines(total: int, seed: int, small_operands: int | None = None) -> list[Line]:
     """``total`` Chinese lines: the real per-category unique counts, padded with duplicates, shuffled."""
     pool: list[Line] = []
-    for name, count in unique_targets(total).items():
-        pool.extend(_unique(CHINESE[name], count, random.Random(f"{seed}:{name}"), set()))
+    makers = generators(small_operands)
+    targets = unique_targets(total)
+    if small_operands is not None:  # the value space of a small-operand category is (N + 1)^2
+        for name in ("add", "subtract"):
+            targets[name] = min(targets[name], (small_operands + 1) ** 2 // 2)
+    for name, count in targets.items():
+        pool.extend(_unique(makers[name], count, random.Random(f"{seed}:{name}"), set()))
     rng = random.Random(f"{seed}:chinese")
     lines = pool + [rng.choice(pool) for _ in range(total - len(pool))]
     rng.shuffle(lines)
@@ -252,8 +278,9 @@ def embed_templates(lines: list[Line], rate: float, seed: int) -> tuple[list[Lin
     return out, wrapped
 
 
-def generate(chinese: int, english: int, seed: int, template_rate: float = 0.0) -> list[Line]:
-    lines = chinese_lines(chinese, seed) + english_lines(english, seed)
+def generate(chinese: int, english: int, seed: int, template_rate: float = 0.0,
+             small_operands: int | None = None) -> list[Line]:
+    lines = chinese_lines(chinese, seed, small_operands) + english_lines(english, seed)
     return embed_templates(lines, template_rate, seed)[0]
 
 
@@ -266,9 +293,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True, help="random seed")
     parser.add_argument("--template-rate", type=float, default=0.0,
                         help="share of problems wrapped in instruction-template text (default 0)")
+    parser.add_argument("--small-operands", type=int,
+                        help="integer operands 0..N for + and - (default: the organisers' two-decimal "
+                             "numbers)")
 
 
 def main(args: argparse.Namespace) -> int:
     check_counts(args, "chinese_lines", "english_lines", minimum=1)
-    write_problems(args.out, generate(args.chinese_lines, args.english_lines, args.seed, args.template_rate))
+    write_problems(args.out, generate(args.chinese_lines, args.english_lines, args.seed,
+                                      args.template_rate, args.small_operands))
     return 0

@@ -1,9 +1,15 @@
-"""Test problems that also occur in the training data.
+"""Test problems that also occur in the training data, or in the tiny base model's corpus.
 
-Two checks: **exact** (the problem string itself is a training problem) and **normalised**
-(equal after removing all whitespace and writing every number canonically, so ``3.50`` = ``3.5``,
-``+5`` = ``5``, full-width digits = ASCII digits). Numbers are canonicalised, not masked: masking
-would make every ``计算 a + b 等于多少？`` the same problem. The graph's own split must show 0.
+Two checks against the training set: **exact** (the problem string itself is a training problem)
+and **normalised** (equal after removing all whitespace and writing every number canonically, so
+``3.50`` = ``3.5``, ``+5`` = ``5``, full-width digits = ASCII digits). Numbers are canonicalised,
+not masked: masking would make every ``计算 a + b 等于多少？`` the same problem. The graph's own
+split must show 0.
+
+With ``--base-corpus`` (the embedded default's base), the corpus the base was pretrained on is
+checked too: no test problem's operand pair (``add:12:34``) and no test problem text in any of its
+documents; and with ``--base-report`` the corpus must be the one the shipped base's report names
+(same sha256), so the check covers what the base really read.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from mathlora.errors import InputError
 from mathlora.jsonl import read_records
 
 EXAMPLES = 20
@@ -53,9 +60,31 @@ def overlap(train: list[str], test: list[str]) -> dict:
             "normalised": {"count": len(normalised), "examples": normalised[:EXAMPLES]}}
 
 
+def base_corpus_overlap(corpus_path: str | Path, test: list[str]) -> dict:
+    """Test problems whose operand pair or text occurs in the base's pretraining corpus."""
+    from mathlora.data.world import arithmetic_key, read_corpus
+
+    documents = read_corpus(corpus_path)
+    keys = {d["key"] for d in documents if d["kind"] == "arithmetic"}
+    texts = [normalise(d["text"]) for d in documents]
+    pairs, inside = [], []
+    for number, problem in enumerate(test, start=1):
+        key = arithmetic_key(problem)
+        if key is not None and key in keys:
+            pairs.append({"test_line": number, "problem": problem})
+        needle = normalise(problem)
+        if needle and any(needle in text for text in texts):
+            inside.append({"test_line": number, "problem": problem})
+    return {"documents": len(documents),
+            "operand_pairs": {"count": len(pairs), "examples": pairs[:EXAMPLES]},
+            "texts": {"count": len(inside), "examples": inside[:EXAMPLES]}}
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train", required=True, help="training JSON Lines with a 'problem' field")
     parser.add_argument("--test", required=True, help="test JSON Lines with a 'problem' field")
+    parser.add_argument("--base-corpus", help="the tiny base's pretraining corpus (mathlora world)")
+    parser.add_argument("--base-report", help="the base's report: its corpus sha256 must match")
     parser.add_argument("--out", required=True, help="contamination.json report to write")
 
 
@@ -65,7 +94,25 @@ def main(args: argparse.Namespace) -> int:
     train = [r["problem"] for r in read_records(args.train, ("problem",))]
     test = [r["problem"] for r in read_records(args.test, ("problem",))]
     report = {"train": str(Path(args.train)), "test": str(Path(args.test)), **overlap(train, test)}
+    report["base_corpus"] = None
+    if args.base_corpus:
+        from mathlora.artifacts import file_sha256, read_artifact
+
+        sha256 = file_sha256(args.base_corpus)
+        if args.base_report:
+            trained_on = read_artifact(args.base_report, "base")["corpus"]["sha256"]
+            if trained_on != sha256:
+                raise InputError(args.base_corpus, f"sha256 {sha256[:12]}... is not that of the corpus "
+                                 f"the base was trained on ({trained_on[:12]}... in {args.base_report}); "
+                                 "expected the data and corpus settings the base was built with",
+                                 field="base.corpus")
+        report["base_corpus"] = {"path": str(args.base_corpus), "sha256": sha256,
+                                 **base_corpus_overlap(args.base_corpus, test)}
     write_artifact(args.out, "contamination", report)
     print(f"{report['n_test']} test problems against {report['n_train']} training problems: "
           f"{report['exact']['count']} exact, {report['normalised']['count']} after normalisation")
+    if report["base_corpus"]:
+        found = report["base_corpus"]
+        print(f"against the base's corpus of {found['documents']} documents: "
+              f"{found['operand_pairs']['count']} operand pairs, {found['texts']['count']} texts")
     return 0

@@ -88,6 +88,7 @@ def summarise(scored: Sequence[Scored], rule: Rule = DEFAULT_RULE) -> dict:
     failures = [_failure(s) for s in scored if not s.correct[PRIMARY_MODE]]
     return {
         "n": n,
+        "correct_ids": [s.item.id for s in scored if s.correct[PRIMARY_MODE]],
         "primary_mode": PRIMARY_MODE,
         "accuracy": modes[PRIMARY_MODE]["accuracy"],
         "rule": {"name": rule.name, "round_to_reference": rule.round_to_reference,

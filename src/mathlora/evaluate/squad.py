@@ -9,7 +9,7 @@ runs cut by jieba), F1 from the longest common *contiguous* run of tokens, EM on
 punctuation-free strings; both averaged and scaled to 0-100. Pass/fail against the base model or
 the contest's fixed marks is decided in ``mathlora summary``.
 
-``mathlora squad synth``: write the generated train and dev sets (``mathlora.evaluate.squad_synth``).
+``mathlora squad synth``: write the generated train and dev sets (``mathlora.data.squad_synth``).
 """
 
 from __future__ import annotations
@@ -234,26 +234,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--min-new-tokens", type=int, default=1, help="organisers: 1")
     ev.add_argument("--limit", type=int, help="evaluate only the first N examples (quick checks)")
     add_model_arguments(ev.add_argument_group("model (needed unless --generations)"), required=False)
-    sy = sub.add_parser("synth", help="write the generated SQuAD-format train and dev sets",
-                        description="Write a seeded SQuAD v1.1-format train and dev set whose "
-                                    "answers are spans of their passages.")
+    sy = sub.add_parser("synth", help="write the generated SQuAD-format dev set",
+                        description="Write a seeded SQuAD v1.1-format dev set whose answers are "
+                                    "spans of their passages.")
     sy.add_argument("--seed", type=int, required=True)
-    sy.add_argument("--train-paragraphs", type=int, required=True)
     sy.add_argument("--dev-paragraphs", type=int, required=True)
-    sy.add_argument("--train-out", required=True, help="train-v1.1.json to write")
     sy.add_argument("--dev-out", required=True, help="dev-v1.1.json to write")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.action == "synth":
-        from mathlora.evaluate.squad_synth import synthesise
+        from mathlora.data.squad_synth import synthesise
 
-        if min(args.train_paragraphs, args.dev_paragraphs) < 1:
+        if args.dev_paragraphs < 1:
             from mathlora.errors import ConfigError
 
-            raise ConfigError("--train-paragraphs and --dev-paragraphs must be >= 1")
-        synthesise(args.seed, args.train_paragraphs, args.dev_paragraphs, args.train_out,
-                   args.dev_out)
+            raise ConfigError("--dev-paragraphs must be >= 1")
+        synthesise(args.seed, args.dev_paragraphs, args.dev_out)
         return 0
     return _evaluate(args)
 

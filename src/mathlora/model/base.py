@@ -1,10 +1,11 @@
-"""Pretrain the tiny base model (embedded default) through the same MindFormers Trainer path.
+"""Pretrain the tiny base model through the same MindFormers Trainer path as the fine-tuning.
 
-The Ascend config starts from llama3-8B.ckpt; the CPU default has no weights, so it trains a tiny
-Llama3-architecture model (full parameters, no LoRA) from scratch on the training problems with
-their solutions and on SQuAD-format passages rendered with the organisers' SQuAD prompt and the
-first answer, so the base has a reading ability for the fine-tuned checkpoints to keep. Documents
-are packed into rows of seq_length + 1 tokens in a seeded order.
+The Ascend config starts from llama3-8B.ckpt; the embedded default ships a tiny Llama3-architecture
+base built by this command (``make base-model``) on a corpus of its own world
+(:mod:`mathlora.data.world`: arithmetic in other phrasings and wrappers, reading passages with
+their questions), so that the fine-tuned checkpoints have a reading ability to keep and a skill to
+build on. Full parameters, no LoRA; documents (bos + text + eos) are packed into rows of
+seq_length + 1 tokens in a seeded order.
 """
 
 from __future__ import annotations
@@ -18,23 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from mathlora.artifacts import write_artifact
+from mathlora.artifacts import file_sha256, write_artifact
 from mathlora.errors import InputError
-from mathlora.jsonl import iter_records
 from mathlora.model import network, training
 from mathlora.model.merge import TRAINING_STATE
-
-
-def math_texts(path: str | Path) -> list[str]:
-    return [f"{r['problem']}\n{r['solution']}" for _, r in iter_records(path, ("problem", "solution"))]
-
-
-def squad_texts(path: str | Path) -> list[str]:
-    """One text per question (every question, not only the first): the SQuAD prompt + the first answer."""
-    from mathlora.evaluate.squad import read_examples
-
-    examples, _ = read_examples(path, all_questions=True)
-    return [f"{example.prompt} {example.answer}" for example in examples]
 
 
 def pack(documents: list[list[int]], *, rows: int, width: int, seed: int) -> np.ndarray:
@@ -88,8 +76,7 @@ def base_config(yaml_path: str, *, steps: int, batch_size: int, learning_rate: f
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yaml", required=True, help="rendered yaml (model sizes, CPU flags, optimizer)")
     parser.add_argument("--tokenizer", required=True, help="Llama3-format tokenizer file")
-    parser.add_argument("--train-jsonl", required=True, help="training problems and solutions")
-    parser.add_argument("--squad-json", help="SQuAD v1.1-format training set (reading ability)")
+    parser.add_argument("--corpus", required=True, help="pretraining corpus (mathlora world)")
     parser.add_argument("--steps", type=int, required=True, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, required=True, help="rows per step")
     parser.add_argument("--learning-rate", type=float, required=True, help="peak learning rate (cosine)")
@@ -108,10 +95,14 @@ def main(args: argparse.Namespace) -> int:
     width = int(cfg_probe.model.model_config.seq_length) + 1
     network.check_tokenizer_fits(args.tokenizer, args.yaml)
     tokenizer = Llama3Tokenizer.from_file(args.tokenizer)
-    texts = {"math": math_texts(args.train_jsonl),
-             "squad": squad_texts(args.squad_json) if args.squad_json else []}
+    from mathlora.data.world import read_corpus
+
+    records = read_corpus(args.corpus)
+    texts: dict[str, list[str]] = {}
+    for record in records:
+        texts.setdefault(record["kind"], []).append(record["text"])
     documents = [[tokenizer.bos_id, *ids, tokenizer.eos_id]
-                 for kind in ("math", "squad") for ids in tokenizer.encode_batch(texts[kind])]
+                 for kind in sorted(texts) for ids in tokenizer.encode_batch(texts[kind])]
     ids = pack(documents, rows=args.steps * args.batch_size, width=width, seed=args.seed)
     workdir = Path(args.workdir)
     if workdir.exists():
@@ -136,7 +127,10 @@ def main(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {
         "steps": args.steps, "batch_size": args.batch_size, "seq_length": width - 1,
         "learning_rate": args.learning_rate, "seed": args.seed,
-        "documents": {kind: len(items) for kind, items in texts.items()},
+        "documents": {kind: len(texts.get(kind, [])) for kind in ("arithmetic", "reading")},
+        "corpus": {"path": args.corpus, "sha256": file_sha256(args.corpus)},
+        "checkpoint_sha256": file_sha256(args.out),
+        "tokenizer_sha256": tokenizer.sha256,
         "corpus_tokens": int(sum(len(d) for d in documents)), "trained_tokens": int(ids.size),
         "parameters": parameters, "losses": [{"step": r["step"], "loss": r["loss"]} for r in losses],
         "final_loss": losses[-1]["loss"] if losses else None,

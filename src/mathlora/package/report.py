@@ -180,10 +180,38 @@ def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[
         lines.append(f"- `{r['model']}`: accuracy {r['accuracy']:.4f}"
                      + (f" over {m['n']} problems (primary rule `{m['primary_mode']}`)" if m else "")
                      + f", flexible rule {r['flexible_accuracy']:.4f}; composite {r['score']:.9f}")
+    lines += section_comparisons(summary)
     lines += ["", f"Trainable parameters: {fmt(counts['trainable'])}"
               + (f" of {fmt(counts['total'])}" if counts.get("total") else "")
               + f"; low-parameter ratio = trainable / {OFFICIAL_DENOMINATOR:,} = **{counts['ratio']:.9f}**.", ""]
     return lines
+
+
+def section_comparisons(summary: dict[str, Any]) -> list[str]:
+    """Each checkpoint against the base and the best on the same items, and the template diagnostic."""
+    rows = []
+    for r in summary["models"]:
+        if r["model"] == "base":
+            continue
+        cells = [f"`{r['model']}`", fmt(r.get("above_base"))]
+        for p in r["paired"]:
+            cells.append(f"`{p['model']}`: +{p['only_this']} / -{p['only_other']}, p = {p['p']:.3g}")
+        rows.append(cells + [""] * (4 - len(cells)))
+    lines = ["", "Paired comparisons on the same test items (exact McNemar test: items this checkpoint "
+             "gets right and the other wrong, +, and the reverse, -), and whether the checkpoint's 95 % "
+             "interval lies above the base's:", "",
+             *table(["checkpoint", "interval above the base", "against the base", "against the best"],
+                    rows), ""]
+    if all("finetune_prompt" in r for r in summary["models"]):
+        lines += ["The same problems asked in the fine-tuning template (the training conversation up "
+                  "to the answer) instead of the entry's inference prompt: the entry trained with one "
+                  "template and predicted with another.", "",
+                  *table(["model", "entry prompt", "fine-tuning template", "95 % CI"],
+                         [[f"`{r['model']}`", fmt(r["accuracy"]), fmt(r["finetune_prompt"]["accuracy"]),
+                           "[{:.3f}, {:.3f}]".format(*r["finetune_prompt"]["ci95"])]
+                          for r in summary["models"]]), ""]
+    return lines + ["The trajectory over the checkpoints, with intervals, is `results/<run>/trajectory.png` "
+                    "in the bundle.", ""]
 
 
 def section_prompt(math: dict[str, dict]) -> list[str]:

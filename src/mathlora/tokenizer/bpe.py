@@ -19,15 +19,26 @@ from mathlora.tokenizer.llama3 import PAT_STR
 Pair = tuple[int, int]
 
 
-def piece_counts(texts: Iterable[tuple[str, int]]) -> Counter[bytes]:
-    """UTF-8 pieces of weighted texts under Llama3's split pattern, with summed weights."""
+DIGITS = frozenset(b"0123456789")
+
+
+def piece_counts(texts: Iterable[tuple[str, int]], *, single_digits: bool = False) -> Counter[bytes]:
+    """UTF-8 pieces of weighted texts under Llama3's split pattern, with summed weights.
+
+    With ``single_digits`` the pieces that hold digits are left out of training, so no merge is
+    ever learned inside a number: every digit stays a token of its own (Llama3's pattern keeps
+    digits in pieces of their own, so nothing else is lost).
+    """
     import regex  # installed with tiktoken; supports \p{L} / \p{N}
 
     pattern = regex.compile(PAT_STR)
     counts: Counter[bytes] = Counter()
     for text, weight in texts:
         for piece in pattern.findall(text):
-            counts[piece.encode("utf-8")] += weight
+            data = piece.encode("utf-8")
+            if single_digits and not DIGITS.isdisjoint(data):
+                continue
+            counts[data] += weight
     return counts
 
 

@@ -72,6 +72,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="training conversation JSON (data_converter format)")
     train.add_argument("--ranks", type=int, required=True,
                        help="ranks to learn at most, the 256 single bytes included")
+    train.add_argument("--corpus", type=Path, help="also learn from this corpus (mathlora world JSON Lines)")
+    train.add_argument("--single-digits", action="store_true",
+                       help="learn no merge inside numbers: every digit stays one token")
     train.add_argument("--out", required=True, type=Path, help="tokenizer.model to write")
     train.add_argument("--report", required=True, type=Path, help="tokenizer.json report")
     info = commands.add_parser("info", help="describe an existing tokenizer.model")
@@ -93,7 +96,12 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"tokenizer.ranks: expected at least 256 (the single bytes), got {args.ranks}")
     conversations = read_conversations(args.input)
     started = time.perf_counter()
-    counts = piece_counts(training_texts(conversations))
+    texts = training_texts(conversations)
+    if args.corpus:
+        from mathlora.jsonl import iter_records
+
+        texts += [(record["text"], 1) for _, record in iter_records(args.corpus, ("text",))]
+    counts = piece_counts(texts, single_digits=args.single_digits)
     ranks = train(counts, args.ranks)
     seconds = time.perf_counter() - started
     with atomic_output(args.out) as tmp:
@@ -101,6 +109,8 @@ def main(args: argparse.Namespace) -> int:
         tokenizer = Llama3Tokenizer.from_file(tmp)
     payload = describe(tokenizer, args.out, "train", conversations)
     payload["training"] = {"requested_ranks": args.ranks, "learned_ranks": len(ranks),
-                           "distinct_pieces": len(counts), "seconds": round(seconds, 3)}
+                           "distinct_pieces": len(counts), "single_digits": args.single_digits,
+                           "corpus": str(args.corpus) if args.corpus else None,
+                           "seconds": round(seconds, 3)}
     write_artifact(args.report, "tokenizer", payload)
     return 0

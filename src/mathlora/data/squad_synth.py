@@ -3,8 +3,9 @@
 The embedded default has no ``dev-v1.1.json``, so it generates one: short English passages about
 invented towns, people and rivers (three to four facts each), several questions per paragraph, and
 answers that are verbatim spans of the passage (``answer_start`` is the character offset), so a
-small model can learn to copy the span. The train split feeds the tiny base model's pretraining;
-the dev split is the original-ability check. Both are seeded: same seed -> byte-identical files.
+small model can learn to copy the span. The dev split is the original-ability check; the tiny base
+model reads passages of a split of its own (``world``, :mod:`mathlora.data.world`). Seeded: same
+seed -> byte-identical files.
 Passages stay short so that prompt + 20 new tokens fit the tiny model's sequence length.
 """
 
@@ -112,10 +113,9 @@ def write_json(path: str | Path, document: dict) -> None:
         tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-def synthesise(seed: int, train: int, dev: int, train_path: str | Path, dev_path: str | Path,
-               log: Callable[[str], None] = print) -> None:
-    for split, count, path in (("train", train, train_path), ("dev", dev, dev_path)):
-        document = dataset(seed, split, count)
-        write_json(path, document)
-        questions = sum(len(p["qas"]) for a in document["data"] for p in a["paragraphs"])
-        log(f"{split}: {count} paragraphs, {questions} questions -> {path}")
+def synthesise(seed: int, dev: int, dev_path: str | Path, log: Callable[[str], None] = print) -> None:
+    """The dev set (the base model's reading passages are a split of the world corpus)."""
+    document = dataset(seed, "dev", dev)
+    write_json(dev_path, document)
+    questions = sum(len(p["qas"]) for a in document["data"] for p in a["paragraphs"])
+    log(f"dev: {dev} paragraphs, {questions} questions -> {dev_path}")
