@@ -9,7 +9,7 @@ CORES ?= 2
 RUN := $(shell sed -n 's/^run_name: *//p' config/config.yaml)
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: submission test test-fast bench bench-baseline lint clean venv base-model
+.PHONY: submission test test-fast bench bench-baseline bench-compare bench-table lint clean venv base-model
 .DEFAULT_GOAL := submission
 
 $(STAMP): pyproject.toml requirements.lock
@@ -40,15 +40,27 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -m "not slow"
 
-## Predict-latency and throughput benchmarks, compared with the committed baseline.
+## Benchmarks: predict latency, data stage, references; the gate compares same-run ratios
+## (the project's time over a reference's) with the committed baseline's.
+BENCH_JSON := benchmarks/bench.json
 bench: $(STAMP)
-	$(BIN)/python -m pytest tests/benchmarks --benchmark-only \
-		--benchmark-storage=tests/benchmarks/baseline --benchmark-compare \
-		--benchmark-compare-fail=mean:10%
+	mkdir -p benchmarks
+	$(BIN)/python -m pytest tests/benchmarks --benchmark-only --benchmark-json=$(BENCH_JSON)
+	$(BIN)/python tests/benchmarks/gate.py check --results $(BENCH_JSON)
 
 bench-baseline: $(STAMP)
-	$(BIN)/python -m pytest tests/benchmarks --benchmark-only \
-		--benchmark-storage=tests/benchmarks/baseline --benchmark-save=baseline
+	mkdir -p benchmarks
+	$(BIN)/python -m pytest tests/benchmarks --benchmark-only --benchmark-json=$(BENCH_JSON)
+	$(BIN)/python tests/benchmarks/gate.py save --results $(BENCH_JSON)
+
+## A/B against a git ref: both trees' decoding, alternating in one run (make bench-compare REF=HEAD~1).
+REF ?= HEAD~1
+bench-compare: $(STAMP)
+	$(BIN)/python tests/benchmarks/compare.py --ref $(REF)
+
+## The README's benchmark table, from the committed baseline.
+bench-table: $(STAMP)
+	$(BIN)/python tests/benchmarks/gate.py table --readme README.md
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

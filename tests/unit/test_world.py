@@ -21,7 +21,7 @@ def test_excluded_pairs_never_appear_and_the_phrasing_is_never_the_organisers(tm
     excluded = {f"add:{a}:{b}" for a in range(10) for b in range(10)}
     documents = world.arithmetic_documents(80, 9, seed=1, excluded=excluded)
     assert all(d["key"].startswith("subtract:") for d in documents)  # every add pair is excluded
-    assert len({d["key"] for d in documents}) == 80
+    assert len({d["key"] for d in documents}) > 50  # pairs recur only by chance
     assert not any("计算" in d["text"] or "等于多少" in d["text"] or " + " in d["text"] for d in documents)
     assert any(d["text"].startswith(ENTRY.prefix) for d in documents)  # the entry's wrapper is seen
 

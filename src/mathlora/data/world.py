@@ -85,20 +85,20 @@ def excluded_keys(paths: Iterable[str | Path]) -> set[str]:
 
 
 def arithmetic_documents(count: int, largest: int, seed: int, excluded: set[str]) -> list[dict]:
+    """``count`` arithmetic documents over the operand pairs 0..``largest`` not in ``excluded``
+    (a pair may recur, in another phrasing, answer form and wrapper)."""
     rng = random.Random(f"{seed}:world:arithmetic")
-    space = 2 * (largest + 1) ** 2
-    if count > space - len(excluded):
-        raise ConfigError(f"base.corpus.arithmetic: {count} documents, but only {space - len(excluded)} "
-                          f"operand pairs 0..{largest} are left once the {len(excluded)} of the "
-                          "training and test sets are excluded")
-    documents, seen = [], set(excluded)
-    while len(documents) < count:
-        operation = rng.choice(("add", "subtract"))
-        a, b = rng.randint(0, largest), rng.randint(0, largest)
-        key = f"{operation}:{a}:{b}"
-        if key in seen:
-            continue
-        seen.add(key)
+    allowed = [key for key in (f"{operation}:{a}:{b}" for operation in ("add", "subtract")
+                               for a in range(largest + 1) for b in range(largest + 1))
+               if key not in excluded]
+    if not allowed:
+        raise ConfigError(f"base.corpus.largest: every operand pair 0..{largest} is in the training "
+                          "or test set; expected a larger range")
+    documents = []
+    for _ in range(count):
+        key = rng.choice(allowed)
+        operation, a, b = key.split(":")
+        a, b = int(a), int(b)
         c = a + b if operation == "add" else a - b
         problem = rng.choice(PHRASINGS[operation]).format(a=a, b=b)
         answer = rng.choice(ANSWERS).format(c=c)
