@@ -1,9 +1,13 @@
 """Artifacts: JSON reports with a schema version and provenance, validated, written atomically.
 
 Every JSON file the graph writes goes through :func:`write_artifact`: the payload gets
-``schema_version`` (the ``const`` its schema declares, so the version lives in one place) and
-``provenance``, is validated against ``schemas/<kind>.schema.json`` and only then lands on disk by
-temp file + rename. Readers use :func:`read_artifact`, which validates again.
+``schema_version`` (the ``const`` its schema declares, so the version lives in one place), its
+``kind`` and ``provenance``, is validated against ``schemas/<kind>.schema.json`` and only then lands
+on disk by temp file + rename. Readers use :func:`read_artifact`, which validates again and returns
+a :class:`Report`: the document with attribute access limited to the fields its schema declares.
+
+The schemas are package data (``mathlora/schemas``; the checkout's top-level ``schemas`` is the same
+folder), so an installed ``mathlora`` writes and validates every artifact.
 """
 
 from __future__ import annotations
@@ -36,9 +40,19 @@ PROVENANCE_PACKAGES = ("mathlora", "mindspore", "mindformers", "snakemake", "tik
 
 
 def schema_dir() -> Path:
-    """The ``schemas/`` folder of the checkout (or ``$MATHLORA_SCHEMAS``)."""
+    """The package's ``schemas`` folder (or ``$MATHLORA_SCHEMAS``)."""
     override = os.environ.get("MATHLORA_SCHEMAS")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "schemas"
+    return Path(override) if override else Path(__file__).resolve().parent / "schemas"
+
+
+def artifact_kinds() -> list[str]:
+    """Every kind of report :func:`write_artifact` writes (schemas that pin a ``kind``)."""
+    kinds = []
+    for path in sorted(schema_dir().glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        if "const" in schema.get("properties", {}).get("kind", {}):
+            kinds.append(schema["properties"]["kind"]["const"])
+    return kinds
 
 
 @functools.cache
@@ -165,15 +179,36 @@ def dump_json(document: Any) -> str:
 
 
 def write_artifact(path: str | Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Stamp ``payload`` with schema version and provenance, validate it, write it atomically."""
-    document = {"schema_version": schema_version(kind), **payload, "provenance": provenance()}
+    """Stamp ``payload`` with schema version, kind and provenance, validate it, write it atomically."""
+    document = {"schema_version": schema_version(kind), "kind": kind, **payload,
+                "provenance": provenance()}
     validate(document, kind, source=path)
     with atomic_output(path) as tmp:
         tmp.write_text(dump_json(document), encoding="utf-8")
     return document
 
 
-def read_artifact(path: str | Path, kind: str) -> dict[str, Any]:
+class Report(dict):
+    """A validated artifact of one kind: its fields as attributes, limited to those its schema
+    declares (a misspelt field is an ``AttributeError`` naming the schema, not a silent ``None``).
+    It stays a ``dict``, so it serialises and compares as the document it is."""
+
+    def __init__(self, document: dict[str, Any], kind: str) -> None:
+        super().__init__(document)
+        self.__dict__["_kind"] = kind
+
+    def __getattr__(self, name: str) -> Any:
+        fields = validator(self._kind).schema["properties"]
+        if name not in fields:
+            raise AttributeError(f"a {self._kind} report has no field {name!r} (schema "
+                                 f"{self._kind}.schema.json: {', '.join(fields)})")
+        return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("reports are read-only")
+
+
+def read_artifact(path: str | Path, kind: str) -> Report:
     """Load and validate an artifact; a missing or malformed file is an :class:`InputError`."""
     path = Path(path)
     try:
@@ -183,4 +218,4 @@ def read_artifact(path: str | Path, kind: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not a JSON {kind} report ({exc})") from None
     validate(document, kind, source=path)
-    return document
+    return Report(document, kind)

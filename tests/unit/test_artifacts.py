@@ -17,9 +17,10 @@ def schemas(tmp_path, monkeypatch):
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://mathlora.invalid/schemas/demo.schema.json",
         "type": "object", "additionalProperties": False,
-        "required": ["schema_version", "count", "provenance"],
+        "required": ["schema_version", "kind", "count", "provenance"],
         "properties": {
             "schema_version": {"const": "2.1"},
+            "kind": {"const": "demo"},
             "count": {"type": "integer", "minimum": 0},
             "provenance": {"$ref": "provenance.schema.json"},
         },
@@ -38,7 +39,10 @@ def test_write_artifact_stamps_version_and_provenance(schemas, tmp_path, monkeyp
     written = artifacts.write_artifact(out, "demo", {"count": 3})
     loaded = artifacts.read_artifact(out, "demo")
     assert loaded == written
-    assert loaded["schema_version"] == "2.1"
+    assert loaded["schema_version"] == "2.1" and loaded["kind"] == "demo"
+    assert loaded.count == 3 and loaded.provenance["packages"]
+    with pytest.raises(AttributeError, match="a demo report has no field 'cuont'"):
+        loaded.cuont  # noqa: B018 - a misspelt field fails loudly
     assert loaded["provenance"]["config_sha256"] == artifacts.config_sha256({"a": 1})
     assert loaded["provenance"]["packages"]["python"].startswith("3.")
     assert list(out.parent.iterdir()) == [out]  # no temp files left behind
@@ -92,3 +96,49 @@ def test_every_repository_schema_is_valid_draft_2020_12():
         schema = json.loads(path.read_text())
         jsonschema.Draft202012Validator.check_schema(schema)
         assert schema["$id"].endswith("/" + path.name), path.name
+
+
+def test_every_artifact_kind_pins_its_own_name():
+    kinds = artifacts.artifact_kinds()
+    assert {"math", "squad", "summary", "train", "merge", "params", "verify", "world"} <= set(kinds)
+    for kind in kinds:
+        assert artifacts.validator(kind).schema["properties"]["kind"] == {
+            "const": kind, "description": "what this report is"}
+        assert "kind" in artifacts.validator(kind).schema["required"]
+
+
+def test_a_report_of_another_kind_is_refused(tmp_path):
+    from mathlora.artifacts import read_artifact, write_artifact
+
+    path = tmp_path / "world.json"
+    write_artifact(path, "world", {"seed": 1, "largest": 9, "documents": {"arithmetic": 1, "reading": 0},
+                                   "excluded_pairs": 0, "exclude": [], "output": "w.jsonl",
+                                   "sha256": "0" * 64})
+    with pytest.raises(ArtifactError, match="kind"):
+        read_artifact(path, "base")
+
+
+def test_a_built_wheel_carries_every_schema(tmp_path):
+    """A plain (non-editable) install finds its schemas: they are package data."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    import shutil
+
+    root = Path(__file__).resolve().parents[2]
+    source = tmp_path / "source"  # a copy: a build leaves build/ and egg-info behind
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / name, source / name)
+    shutil.copytree(root / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "--quiet", "--wheel-dir", str(tmp_path), str(source)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = next(tmp_path.glob("mathlora-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for schema in sorted((root / "src" / "mathlora" / "schemas").glob("*.schema.json")):
+        assert f"mathlora/schemas/{schema.name}" in names, schema.name
+    assert "mathlora/model/mindformers.yaml.in" in names

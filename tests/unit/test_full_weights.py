@@ -50,7 +50,7 @@ def test_every_kind_gives_the_merged_twins_bytes(lora, kind):
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.read_bytes() == lora["merged"].read_bytes()
     report = json.loads((lora["tmp"] / f"{kind}.json").read_text())
-    assert report["kind"] == {"merged": "merged", "unified": "unified-unmerged",
+    assert report["checkpoint_kind"] == {"merged": "merged", "unified": "unified-unmerged",
                               "lora_only": "lora-only"}[kind]
     assert report["merged_weights"] == (0 if kind == "merged" else 4)
 

@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
                                   weights=args.base_checkpoint if kind == "lora-only" else None)
         merged = len(result.targets)
     write_artifact(args.json, "full_weights", {
-        "checkpoint": str(source), "kind": kind, "merged_weights": merged, "lora_rank": rank,
+        "checkpoint": str(source), "checkpoint_kind": kind, "merged_weights": merged, "lora_rank": rank,
         "scale": scale, "base_checkpoint": args.base_checkpoint if kind == "lora-only" else None,
         "output": str(args.out), "sha256": file_sha256(args.out),
         "seconds": round(time.monotonic() - started, 3)})

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import atomic_output, dump_json, provenance, schema_dir, schema_version, validate
+from mathlora.artifacts import (artifact_kinds, atomic_output, dump_json, provenance, schema_version,
+                                validate)
 from mathlora.errors import ArtifactError, ConfigError, InputError
 from mathlora.package import scan
 from mathlora.package.links import all_urls, is_placeholder, load_links
@@ -33,8 +34,6 @@ STORED_SUFFIXES = {".ckpt", ".npy", ".png", ".mindrecord", ".db", ".zip", ".gz",
 BUILD_DIRS = ("results/", "resources/", "logs/", "benchmarks/", "output/", ".snakemake/")
 MAX_LOG_BYTES = 64 * 2**20  # the verifier reads text members whole, up to this size
 CHUNK = 1 << 20
-# Schemas of things that are not graph reports (never offered as a report's kind).
-NOT_REPORT_KINDS = {"config", "provenance", "manifest", "links", "verify"}
 
 
 @dataclass
@@ -97,34 +96,19 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def detect_kind(document: Any, source: Path) -> str:
-    """The one artifact kind whose schema accepts ``document``."""
-    from mathlora.artifacts import validator
-
-    if not isinstance(document, dict) or "schema_version" not in document:
-        raise InputError(source, "not a mathlora report: no schema_version")
-    matches = []
-    for schema in sorted(schema_dir().glob("*.schema.json")):
-        kind = schema.name.removesuffix(".schema.json")
-        if kind in NOT_REPORT_KINDS:
-            continue
-        if validator(kind).is_valid(document):
-            matches.append(kind)
-    if len(matches) != 1:
-        found = f"matches {matches}" if matches else "matches no schema in " + str(schema_dir().name)
-        raise InputError(source, f"cannot tell its report kind: it {found}")
-    return matches[0]
-
-
 def report_member(spec: str, base: Path) -> Member:
-    """``KIND=PATH`` or ``PATH`` (kind detected from the schemas); validated before bundling."""
-    kind, _, name = spec.rpartition("=") if "=" in spec else (None, "", spec)
+    """``PATH`` of a report (or ``KIND=PATH``, checked): its kind is the one it carries."""
+    expected, _, name = spec.rpartition("=") if "=" in spec else (None, "", spec)
     path = require_file(Path(name))
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not a JSON report ({exc})") from None
-    kind = kind or detect_kind(document, path)
+    kind = document.get("kind") if isinstance(document, dict) else None
+    if kind not in artifact_kinds():
+        raise InputError(path, f"not a mathlora report: kind {kind!r}", field="kind")
+    if expected and expected != kind:
+        raise InputError(path, f"a {kind} report where a {expected} report was given", field="kind")
     validate(document, kind, source=path)
     return Member(relative(path, base), "report", source=path, kind=kind)
 
@@ -259,7 +243,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the MindFormers training yaml of this run (bundled; `mathlora verify` "
                         "recounts the ratio from it)")
     parser.add_argument("--artifact", action="append", default=[], metavar="[KIND=]PATH",
-                        help="a JSON report; its kind is detected from the schemas unless given")
+                        help="a JSON report (it carries its kind; KIND= checks it)")
     parser.add_argument("--figure", action="append", type=Path, default=[], help="a figure (png)")
     parser.add_argument("--checkpoints", choices=["local", "links"], required=True,
                         help="local: bundle the merged checkpoints; links: submission/links.yaml")
