@@ -1,4 +1,7 @@
-"""Strict JSON Lines reading: every problem is reported with its file and line.
+"""Strict reading of the project's JSON inputs: every problem is reported with its file and line.
+
+JSON Lines (the organisers' train.json and the test sets), a test set as one JSON array, and the
+training conversation JSON of the organisers' data_converter.
 
 The organisers' files are UTF-8 JSON Lines with LF endings and string fields. Anything else (a BOM,
 CRLF, invalid UTF-8, a line that is not a JSON object, a missing or non-string field) is an
@@ -306,6 +309,31 @@ def _skip_blank(text: str, at: int) -> int:
 
 def _line_of(text: str, at: int) -> int:
     return text.count("\n", 0, at) + 1
+
+
+def read_conversations(path: str | Path) -> list[tuple[str, str]]:
+    """(human, gpt) pairs of a conversation JSON; anything off-format is an InputError."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"invalid UTF-8 at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(document, list) or not document:
+        raise InputError(path, "expected a non-empty JSON list of conversations")
+    pairs = []
+    for index, item in enumerate(document):
+        turns = item.get("conversations") if isinstance(item, dict) else None
+        if (not isinstance(turns, list) or len(turns) != 2
+                or [t.get("from") if isinstance(t, dict) else None for t in turns] != ["human", "gpt"]
+                or not all(isinstance(t.get("value"), str) for t in turns)):
+            raise InputError(path, "expected {'id', 'conversations': [{'from': 'human', 'value': str}, "
+                                   "{'from': 'gpt', 'value': str}]}", field=f"[{index}]")
+        pairs.append((turns[0]["value"], turns[1]["value"]))
+    return pairs
 
 
 def dumps_line(record: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ import pytest
 
 from mathlora.cli import main as cli
 from mathlora.data import synth
-from mathlora.data.conversation import read_conversations
+from mathlora.jsonl import read_conversations
 from mathlora.data.qa import render
 from mathlora.jsonl import write_problems
 from mathlora.tokenizer.llama3 import Llama3Tokenizer

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mathlora.cli import main as cli
-from mathlora.data.conversation import read_conversations
+from mathlora.jsonl import read_conversations
 from mathlora.errors import InputError
 
 
@@ -43,15 +43,3 @@ def test_bad_training_line_names_the_line(tmp_path, capsys):
     out = tmp_path / "conv.json"
     assert cli(["conversation", "--in", str(source), "--out", str(out)]) == 1
     assert f"{source}:2" in capsys.readouterr().err and not out.exists()
-
-
-def test_fast_layout_equals_json_dumps():
-    from mathlora.data.conversation import dumps_conversations, to_conversations
-
-    records = [{"problem": "计算 1 + 2 等于多少？", "solution": "1 + 2 = 3"},
-               {"problem": 'a "quoted"\\ \n\t\u2028 \x01 problem', "solution": "$\\boxed{2}$"}]
-    conversations = to_conversations(records)
-    assert dumps_conversations(conversations) == json.dumps(conversations, ensure_ascii=False, indent=2)
-    assert dumps_conversations([]) == json.dumps([], ensure_ascii=False, indent=2)
-    odd = [{"id": "1", "conversations": [{"from": "human", "value": "x"}], "extra": 1}]
-    assert dumps_conversations(odd) == json.dumps(odd, ensure_ascii=False, indent=2)

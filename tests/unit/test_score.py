@@ -6,7 +6,7 @@ import pytest
 
 from mathlora.cli import main as cli
 from mathlora.evaluate.score import composite
-from mathlora.package.facts import OFFICIAL_DENOMINATOR
+from mathlora.contest import OFFICIAL_DENOMINATOR
 
 
 def test_published_example():

@@ -106,7 +106,7 @@ def test_cli_reads_params_as_a_validated_artifact(tmp_path, capsys):
 
 
 def test_fixed_marks_are_the_contests():
-    from mathlora.package.facts import SQUAD_FIXED_EM, SQUAD_FIXED_F1
+    from mathlora.contest import SQUAD_FIXED_EM, SQUAD_FIXED_F1
 
     assert (SQUAD_FIXED_F1, SQUAD_FIXED_EM) == (53.883, 39.753)
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from mathlora.artifacts import write_artifact
-from mathlora.data.conversation import read_conversations
+from mathlora.jsonl import read_conversations
 from mathlora.data.qa import IGNORE_ID, MASKS, Rows, build_rows, reference_row, render
 from mathlora.errors import ConfigError, MathloraError
 from mathlora.tokenizer.llama3 import Llama3Tokenizer

@@ -16,7 +16,7 @@ import pickle
 from pathlib import Path
 
 from mathlora.errors import InputError
-from mathlora.evaluate.predict import RESULT_KEY
+from mathlora.contest import RESULT_KEY
 
 # (module, name) pairs the array pickle needs; numpy 2 moved numpy.core to numpy._core.
 ALLOWED_GLOBALS = frozenset({

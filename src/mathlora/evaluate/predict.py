@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import atomic_output
+from mathlora.contest import RESULT_KEY
 from mathlora.jsonl import dumps_line, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, math_prompt_named
 
-RESULT_KEY = "text_generation_text"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The contest's composite score: (1 - ratio) * 0.3 + accuracy * 0.7.
 
 ``ratio`` is the low-parameter ratio (trainable parameters / the organisers' fixed denominator,
-``mathlora.package.facts.OFFICIAL_DENOMINATOR``) and ``accuracy`` the math accuracy on the hidden test set, both in [0, 1]. The
+``mathlora.contest.OFFICIAL_DENOMINATOR``) and ``accuracy`` the math accuracy on the hidden test set, both in [0, 1]. The
 published table reproduces with this formula to 9 decimals (accuracy 0.5138, ratio 0.000424393
 -> 0.659532682).
 """
@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from mathlora.contest import ACCURACY_WEIGHT, RATIO_WEIGHT, SCORE_DECIMALS
 from mathlora.errors import ConfigError
 
-RATIO_WEIGHT = 0.3
-ACCURACY_WEIGHT = 0.7
-DECIMALS = 9  # as the published table prints it
 
 
 def composite(accuracy: float, ratio: float) -> float:
@@ -37,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     score = composite(args.accuracy, args.ratio)
     if args.json:
         print(json.dumps({"accuracy": args.accuracy, "ratio": args.ratio,
-                          "score": round(score, DECIMALS)}))
+                          "score": round(score, SCORE_DECIMALS)}))
     else:
-        print(f"{score:.{DECIMALS}f}")
+        print(f"{score:.{SCORE_DECIMALS}f}")
     return 0

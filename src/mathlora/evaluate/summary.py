@@ -22,7 +22,7 @@ from pathlib import Path
 from mathlora.errors import ConfigError, InputError
 from mathlora.evaluate.score import composite
 from mathlora.evaluate.stats import mcnemar_exact
-from mathlora.package.facts import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
+from mathlora.contest import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
 
 BASE = "base"
 
@@ -205,7 +205,7 @@ def by_model(paths: list[str | Path], kind: str) -> dict[str, dict]:
 
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import write_artifact
-    from mathlora.package.facts import read_params
+    from mathlora.model.params import read_params
 
     ratio = read_params(args.params)["ratio"]
     math = by_model(args.math, "math")

@@ -19,9 +19,9 @@ from typing import Any
 import yaml
 
 from mathlora.artifacts import dump_json, write_artifact
+from mathlora.contest import OFFICIAL_DENOMINATOR
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
-from mathlora.package.facts import OFFICIAL_DENOMINATOR
 from mathlora.tokenizer.llama3 import NUM_SPECIAL, read_vocab, special_ids
 
 
@@ -149,6 +149,23 @@ def count_plain(model_config: dict[str, Any]) -> int:
 def trainable_from_yaml(yaml_path: str | Path) -> int:
     return count(model_config_from_yaml(yaml_path))["trainable_parameters"]
 
+
+def params_counts(params: dict[str, Any], source: str | Path = "params.json") -> dict[str, Any]:
+    """Trainable and total parameters and the contest ratio of a params report (or ``--json`` output)."""
+    trainable = params.get("trainable_parameters")
+    ratio = params.get("official_ratio")
+    if not isinstance(trainable, int) or isinstance(trainable, bool):
+        raise InputError(source, "expected an integer", field="trainable_parameters")
+    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool):
+        raise InputError(source, "expected a number", field="official_ratio")
+    return {"trainable": trainable, "total": params.get("total_parameters"), "ratio": float(ratio)}
+
+
+def read_params(path: str | Path) -> dict[str, Any]:
+    """:func:`params_counts` of a params.json, read and validated as a ``params`` artifact."""
+    from mathlora.artifacts import read_artifact
+
+    return params_counts(read_artifact(path, "params"), path)
 
 def configure(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)

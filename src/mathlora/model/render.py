@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from mathlora.artifacts import atomic_output
+from mathlora.contest import LLAMA3_PROCESSOR, PREDICT_BLOCK_SIZE
 from mathlora.errors import ConfigError, InputError
 from mathlora.model.schedule import schedule
 from mathlora.model.workflow import MODEL_YAML_SECTIONS, check_launcher
@@ -28,10 +29,6 @@ TEMPLATE = Path(__file__).with_name("mindformers.yaml.in")
 MODES = ("finetune", "predict")
 # Template fields filled with whole yaml lines (present in one mode only), not with one scalar.
 BLOCKS = ("generation_block", "processor_block")
-# The organisers' math prediction yaml: paged-attention block size (with use_past) and processor.
-PREDICT_BLOCK_SIZE = 64
-LLAMA3_PROCESSOR = {"model_max_length": 8192, "pad_token": "<|reserved_special_token_0|>",
-                    "type": "Llama3Tokenizer"}
 
 
 # --- inputs -----------------------------------------------------------------------------------

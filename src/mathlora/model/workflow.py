@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mathlora.contest import MSRUN_ENVIRONMENT
 from mathlora.errors import ConfigError
 
 MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
-# What MindFormers' msrun_launcher.sh exports for its workers: HCCL's buffer of 2 MB (the default
-# 200 MB per link does not fit beside an 8B model on the contest's 32 GB cards).
-MSRUN_ENVIRONMENT = {"HCCL_BUFFSIZE": "2"}
 # msrun waits this long for every worker to join the cluster; the launcher's 600 s is too short for
 # an 8B graph to compile on a busy host, so the run allows two hours.
 CLUSTER_TIME_OUT = 7200

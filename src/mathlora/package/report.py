@@ -5,7 +5,7 @@ Method, data scale and preprocessing (every count of prepare.json and split.json
 original-ability (SQuAD) result, math accuracy, low-parameter ratio and composite score, the
 prompts, and the environment with exact package versions. The prose is fixed text; every number in
 it comes from a validated artifact, the training yaml, ``mathlora.prompts`` or the contest constants
-of ``mathlora.package.facts``, so the numbers cannot drift from the run.
+of ``mathlora.contest``, so the numbers cannot drift from the run.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from mathlora import prompts
 from mathlora.artifacts import atomic_output, read_artifact
 from mathlora.errors import InputError
 from mathlora.evaluate.summary import by_model
-from mathlora.package.facts import OFFICIAL_DENOMINATOR, read_params
+from mathlora.contest import CONTEST_ENVIRONMENT, OFFICIAL_DENOMINATOR
+from mathlora.model.params import read_params
 
-CONTEST_ENVIRONMENT = "MindSpore 2.3.0rc2 and MindFormers r1.1 (research/llama3) on Ascend, tiktoken"
 SKIP_KEYS = {"provenance", "schema_version", "examples", "texts"}
 
 

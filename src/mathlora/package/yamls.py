@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 ASCEND_CONFIG = "config/ascend.yaml"
-LLAMA3_RANKS = 128_000
 FILES = {"finetune": "finetune_llama3_8b_lora.yaml", "predict": "predict_llama3_8b_lora.yaml"}
 
 
 def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
     """File name -> rendered text of the fine-tuning and prediction yamls of a config."""
+    from mathlora.contest import LLAMA3_RANKS
     from mathlora.model import render
     from mathlora.tokenizer.llama3 import special_ids
 

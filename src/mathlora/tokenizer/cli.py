@@ -18,7 +18,7 @@ from typing import Any
 
 from mathlora import prompts
 from mathlora.artifacts import atomic_output, write_artifact
-from mathlora.data.conversation import read_conversations
+from mathlora.jsonl import read_conversations
 from mathlora.errors import ConfigError
 from mathlora.tokenizer.llama3 import Llama3Tokenizer, format_ranks
 

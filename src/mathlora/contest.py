@@ -1,0 +1,42 @@
+"""The organisers' and the entry's fixed facts, in one place; every stage takes them from here.
+
+The prompt strings live beside this module, in :mod:`mathlora.prompts`. Sources: the contest's
+published rules and score table, the organisers' evaluation yamls and the entry's report and
+scripts (``../shared/CONTEXT.md`` of the project's workspace lists them).
+"""
+
+from __future__ import annotations
+
+# The low-parameter ratio divides the trainable parameters by this fixed count (not the network's).
+OFFICIAL_DENOMINATOR = 8_030_000_000
+# Score = (1 - ratio) * 0.3 + accuracy * 0.7, printed with 9 decimals in the published table.
+RATIO_WEIGHT = 0.3
+ACCURACY_WEIGHT = 0.7
+SCORE_DECIMALS = 9
+
+# Original ability (SQuAD v1.1 F1 / EM on a 0-100 scale): the published pass marks, 90 % of the
+# base model's 59.870 / 44.170.
+SQUAD_FIXED_F1 = 53.883
+SQUAD_FIXED_EM = 39.753
+SQUAD_RELATIVE = 0.9
+
+# What MindFormers' text-generation pipeline returns per input, and the entry saved with np.save.
+RESULT_KEY = "text_generation_text"
+# The entry's predict script: batches of 4, max_length 512.
+ENTRY_BATCH_SIZE = 4
+ENTRY_MAX_LENGTH = 512
+
+# The organisers' math prediction yaml: paged-attention block size (with use_past) and the
+# processor block that names the tokenizer.
+PREDICT_BLOCK_SIZE = 64
+LLAMA3_PROCESSOR = {"model_max_length": 8192, "pad_token": "<|reserved_special_token_0|>",
+                    "type": "Llama3Tokenizer"}
+# Llama3's tokenizer.model: 128,000 BPE ranks (the 256 special tokens follow them).
+LLAMA3_RANKS = 128_000
+
+# What MindFormers' msrun_launcher.sh exports for its workers: HCCL's buffer of 2 MB (the default
+# 200 MB per link does not fit beside an 8B model on the contest's 32 GB cards).
+MSRUN_ENVIRONMENT = {"HCCL_BUFFSIZE": "2"}
+
+# The contest's software, which the shipped run_llama3_test.py targets.
+CONTEST_ENVIRONMENT = "MindSpore 2.3.0rc2 and MindFormers r1.1 (research/llama3) on Ascend, tiktoken"
