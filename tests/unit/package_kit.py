@@ -169,12 +169,15 @@ def make_run(root: Path) -> dict[str, Any]:
         f"step 1 loss 5.0\nsaved to {root}/results/finetune/checkpoints/lora1.ckpt\n")
     (root / "logs/bundle").mkdir(parents=True)
     (root / "logs/bundle/bundle.log").write_text("being written\n")
+    (root / "logs/stale").mkdir(parents=True)  # an earlier run's log nobody declared
+    (root / "logs/stale/old.log").write_text("from a rule that no longer exists\n")
     (root / "benchmarks/finetune").mkdir(parents=True)
     (root / "benchmarks/finetune/finetune.tsv").write_text("s\th:m:s\n321.5\t0:05:21\n")
     return {"ratio": ratio, "trainable": TRAINABLE, "root": root}
 
 
 def report_args(root: Path, out: Path) -> argparse.Namespace:
+    """Parsed ``mathlora report`` options for the run in ``root`` (``report.main`` takes them)."""
     r = root / "results"
     models = ("base", "ckpt1", "ckpt2")
     return argparse.Namespace(
@@ -188,8 +191,9 @@ def bundle_argv(out: str = "results/submission/tiny-cpu.zip", *, checkpoints: st
     """Command-line arguments of ``mathlora bundle`` for the run in the working directory."""
     argv = ["--out", out, "--name", "tiny-cpu", "--repo", ".", "--report", "results/submission/REPORT.md",
             "--yaml", "results/model/finetune.yaml", "--checkpoints", checkpoints,
-            "--logs", "logs", "--benchmarks", "benchmarks", "--exclude", "logs/bundle/bundle.log",
-            "--figure", "results/finetune/loss.png"]
+            # the jobs' declared logs: one that ran, one that did not (absent), not the bundle's own
+            "--log", "logs/finetune/finetune.log", "--log", "logs/predict/never.log",
+            "--benchmark", "benchmarks/finetune/finetune.tsv", "--figure", "results/finetune/loss.png"]
     for path in ("results/data/prepare.json", "results/finetune/train.json", "results/params.json",
                  "results/summary.json"):
         argv += ["--artifact", path]

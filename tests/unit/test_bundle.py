@@ -68,6 +68,7 @@ def test_logs_are_redacted_and_the_bundles_own_log_left_out(built, run):
     entry = next(e for e in manifest_of(built)["members"] if e["path"] == "logs/finetune/finetune.log")
     assert entry["redacted"] == 1
     assert "tiny-cpu/logs/bundle/bundle.log" not in content
+    assert "tiny-cpu/logs/stale/old.log" not in content  # only declared logs are bundled
 
 
 def test_members_are_reproducible(built, tmp_path):
@@ -119,7 +120,7 @@ def test_bad_inputs_leave_no_zip(run, tmp_path):
     with pytest.raises(InputError, match="file not found"):
         bundle.main(parse(bundle, bundle_argv(str(out)) + ["--figure", "results/missing.png"]))
     Path("results/stray.json").write_text(json.dumps({"schema_version": "1.0", "what": 1}))
-    with pytest.raises(InputError, match="cannot tell its report kind"):
+    with pytest.raises(InputError, match="not a mathlora report: kind None"):
         bundle.main(parse(bundle, bundle_argv(str(out)) + ["--artifact", "results/stray.json"]))
     outside = tmp_path / "outside.png"  # the build folder is tmp_path / "build"
     outside.write_bytes(b"x")

@@ -80,14 +80,14 @@ def test_same_artifacts_same_report(run, tmp_path):
 def test_ascend_report_names_the_contest_environment(run, tmp_path):
     args = report_args(Path.cwd(), tmp_path / "r.md")
     args.device = "ascend"
-    assert report.CONTEST_ENVIRONMENT in report.build_report(args)
+    assert report.CONTEST_ENVIRONMENT in report.build_report(sources(args))
 
 
 def test_two_reports_for_one_model_is_an_error(run, tmp_path):
     args = report_args(Path.cwd(), tmp_path / "r.md")
     args.math.append(args.math[0])
     with pytest.raises(InputError, match="second math report"):
-        report.build_report(args)
+        report.build_report(sources(args))
 
 
 def test_broken_inputs_fail_without_output(run, tmp_path):
@@ -102,3 +102,9 @@ def test_broken_inputs_fail_without_output(run, tmp_path):
     Path("results/summary.json").write_text(json.dumps(summary))
     with pytest.raises(MathloraError, match="summary.json"):
         report.main(args)
+
+
+def sources(args) -> "report.Sources":
+    return report.Sources(run_name=args.run_name, device=args.device, prepare=args.prepare,
+                          train=args.train, params=args.params, summary=args.summary, yaml=args.yaml,
+                          math=tuple(args.math), squad=tuple(args.squad), split=args.split)

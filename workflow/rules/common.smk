@@ -2,7 +2,7 @@
 # Each run (config run_name) has its own results/, logs/ and benchmarks/ folder, so the CPU default
 # and the Ascend run live side by side in one checkout and never read each other's outputs.
 import os
-
+import re
 from pathlib import Path
 
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
@@ -118,6 +118,7 @@ OUTSIDE_INPUTS = {key: path for key, path, used in (
     ("tokenizer.path", config["tokenizer"]["path"], config["tokenizer"]["source"] == "file"),
     ("squad.dev_json", config["squad"]["dev_json"], config["squad"]["source"] == "file"),
     ("base.checkpoint", config["base"]["checkpoint"], config["base"]["source"] == "file"),
+    ("base.report", BASE_JSON, config["base"]["source"] == "file" and BASE_JSON is not None),
     ("evaluate.judge_submission", JUDGE_SUBMISSION, bool(JUDGE_SUBMISSION)),
     ("evaluate.judge_test", config["evaluate"]["judge_test"], bool(config["evaluate"]["judge_test"])),
 ) if used}
@@ -175,3 +176,21 @@ def contamination_inputs(wildcards):
     if "corpus" in config["base"]:
         inputs.update(corpus=WORLD_JSONL, report=BASE_JSON)
     return inputs
+
+
+def graph_files(kind):
+    """The log (or benchmark) files of the submission graph's jobs, wildcards expanded.
+
+    The bundle takes these and no other file of the run's folders: judging, the base-model build,
+    the stand-ins of missing inputs and the bundle itself are not part of the submission's graph.
+    """
+    outside = ("bundle", "base_model", "all", "submission", "data", "models", "evaluation")
+    found = []
+    for rule in workflow.rules:
+        if rule.name.startswith(("judge", "missing_input_")) or rule.name in outside:
+            continue
+        patterns = [str(p) for p in rule.log] if kind == "log" else (
+            [str(rule.benchmark)] if rule.benchmark else [])
+        for pattern in patterns:  # "{k,\\d+}" -> "{k}": the constraint is not the name
+            found += expand(re.sub(r"\{(\w+),[^}]*\}", r"{\1}", pattern), model=MODELS, k=CHECKPOINTS)
+    return sorted(set(found))

@@ -75,8 +75,10 @@ rule bundle:
     params:
         name=RUN,
         mode=config["submission"]["checkpoints"],
-        logs=LOGS,
-        benchmarks=BENCHMARKS,
+        # only the logs and timings of this graph's jobs (and the folders their programs write)
+        logs=lambda wildcards: " ".join(f"--log {p}" for p in graph_files("log")),
+        log_dirs=f"--log-dir {LOGS}/mindformers --log-dir {LOGS}/finetune/msrun",
+        benchmarks=lambda wildcards: " ".join(f"--benchmark {p}" for p in graph_files("benchmark")),
         reports=lambda wildcards, input: " ".join(f"--artifact {p}" for p in input.reports),
         figures=lambda wildcards, input: " ".join(f"--figure {p}" for p in input.figures),
         checkpoints=lambda wildcards, input: " ".join(f"--checkpoint {p}" for p in input.checkpoints),
@@ -90,5 +92,5 @@ rule bundle:
         "(mathlora bundle --out {output.zip} --name {params.name} --repo ."
         " --report {input.report} --submission-dir submission --yaml {input.yaml}"
         " --checkpoints {params.mode} {params.reports} {params.figures} {params.checkpoints}"
-        " --logs {params.logs} --benchmarks {params.benchmarks} --exclude {log}"
+        " {params.logs} {params.log_dirs} {params.benchmarks}"
         " && mathlora verify {output.zip} --out {output.verify}) > {log} 2>&1"

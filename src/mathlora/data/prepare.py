@@ -163,16 +163,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", required=True, type=Path, help="prepare.json report")
 
 
-def check_counts(args: argparse.Namespace, *names: str, minimum: int = 0) -> None:
-    """Each named option must be an integer count of at least ``minimum``."""
-    for name in names:
-        if getattr(args, name) < minimum:
-            raise ConfigError(f"--{name.replace('_', '-')}: expected a count >= {minimum}, "
-                              f"got {getattr(args, name)}")
+def require_counts(counts: dict[str, int], minimum: int = 0) -> None:
+    """Each count (named as its command-line option) must be at least ``minimum``."""
+    for name, value in counts.items():
+        if value < minimum:
+            raise ConfigError(f"--{name.replace('_', '-')}: expected a count >= {minimum}, got {value}")
 
 
 def main(args: argparse.Namespace) -> int:
-    check_counts(args, "chinese_lines", "chinese", "english")
+    require_counts({"chinese_lines": args.chinese_lines, "chinese": args.chinese,
+                    "english": args.english})
     sizes = {"chinese": args.chinese, "english": args.english}
     bad = BadLines()
     with bulk_objects():

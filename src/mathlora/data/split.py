@@ -22,7 +22,7 @@ from typing import Any
 from mathlora.artifacts import write_artifact
 from mathlora.data.categories import CATEGORIES, categorize
 from mathlora.data.clean import FIELDS, Line, Table, bulk_objects, normalize, read_table
-from mathlora.data.prepare import EMPTY, add_input_options, check_counts, drop_reason, is_empty, language
+from mathlora.data.prepare import EMPTY, add_input_options, drop_reason, is_empty, language, require_counts
 from mathlora.errors import ConfigError, MathloraError
 from mathlora.jsonl import BadLines, iter_records, write_problems
 
@@ -101,7 +101,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    check_counts(args, "chinese_lines", "size")
+    require_counts({"chinese_lines": args.chinese_lines, "size": args.size})
     train = Training.of({record["problem"] for _, record in iter_records(args.train, FIELDS)})
     bad = BadLines()
     with bulk_objects():

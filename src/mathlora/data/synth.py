@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from mathlora.data import numbers as num
-from mathlora.data.prepare import check_counts
+from mathlora.data.prepare import require_counts
 from mathlora.errors import ConfigError
 from mathlora.jsonl import write_problems
 from mathlora.prompts import ENTRY, TRAIN_HUMAN_PREFIX
@@ -299,7 +299,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    check_counts(args, "chinese_lines", "english_lines", minimum=1)
+    require_counts({"chinese_lines": args.chinese_lines, "english_lines": args.english_lines}, minimum=1)
     write_problems(args.out, generate(args.chinese_lines, args.english_lines, args.seed,
                                       args.template_rate, args.small_operands))
     return 0

@@ -25,11 +25,11 @@ import yaml
 from mathlora.errors import ConfigError, InputError
 
 
-def snakemake_command(args: argparse.Namespace, overlay: Path) -> list[str]:
+def snakemake_command(configfiles: list[str], overlay: Path, *, cores: int, dry_run: bool) -> list[str]:
+    """``snakemake judge`` on the configuration files and the overlay that names the submission."""
     executable = shutil.which("snakemake") or str(Path(sys.executable).with_name("snakemake"))
-    command = [executable, "judge", "--cores", str(args.cores), "--configfile", *args.configfile,
-               str(overlay)]
-    if args.dry_run:
+    command = [executable, "judge", "--cores", str(cores), "--configfile", *configfiles, str(overlay)]
+    if dry_run:
         command += ["--dry-run", "--printshellcmds"]
     return command
 
@@ -62,6 +62,6 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mathlora-judge-") as folder:
         overlay = Path(folder) / "judge.yaml"
         overlay.write_text(yaml.safe_dump({"evaluate": evaluate}), encoding="utf-8")
-        command = snakemake_command(args, overlay)
+        command = snakemake_command(args.configfile, overlay, cores=args.cores, dry_run=args.dry_run)
         print(" ".join(command), flush=True)
         return subprocess.run(command, env=os.environ).returncode

@@ -133,7 +133,7 @@ def items_from_predictions(test_path: str | Path, predictions_path: str | Path,
     variant = math_prompt_named(prompt)
     test = read_test_file(test_path)
     predictions = read_records(predictions_path, PREDICTION_FIELDS)
-    check_counts(predictions_path, len(predictions), len(test))
+    check_one_per_item(predictions_path, len(predictions), len(test))
     items = []
     for number, (pred, case) in enumerate(zip(predictions, test), start=1):
         if pred["prompt"] != variant(case["problem"]):
@@ -144,7 +144,7 @@ def items_from_predictions(test_path: str | Path, predictions_path: str | Path,
     return items
 
 
-def check_counts(path: str | Path, predictions: int, tests: int) -> None:
+def check_one_per_item(path: str | Path, predictions: int, tests: int) -> None:
     if predictions != tests:
         more = "more" if predictions > tests else "fewer"
         raise InputError(path, f"{predictions} predictions for {tests} test items ({more} "
@@ -205,16 +205,17 @@ def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not accept a prediction that rounds to the reference's decimals")
 
 
-def rule_from(args: argparse.Namespace) -> Rule:
-    if not math.isfinite(args.rel_tol) or args.rel_tol < 0:
-        raise ConfigError(f"--rel-tol must be a finite number >= 0, got {args.rel_tol}")
-    return Rule(round_to_reference=not args.no_round, rel_tol=args.rel_tol)
+def equality_rule(rel_tol: float, round_to_reference: bool = True) -> Rule:
+    """The rule answers are compared under: within ``rel_tol``, or rounded to the reference's decimals."""
+    if not math.isfinite(rel_tol) or rel_tol < 0:
+        raise ConfigError(f"--rel-tol must be a finite number >= 0, got {rel_tol}")
+    return Rule(round_to_reference=round_to_reference, rel_tol=rel_tol)
 
 
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import write_artifact
 
-    rule = rule_from(args)
+    rule = equality_rule(args.rel_tol, not args.no_round)
     items = items_from_predictions(args.test, args.predictions, args.prompt)
     report = math_report(args.model, items, rule, args.prompt)
     write_artifact(args.out, "math", report)

@@ -196,21 +196,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-json", required=True, help="predict.json report to write")
 
 
-def check_sizes(args: argparse.Namespace) -> None:
+def check_sizes(*, batch_size: int, max_length: int, max_new_tokens: int,
+                min_new_tokens: int = 0) -> None:
+    """Generation sizes that can work (named as their command-line options in the errors)."""
     from mathlora.errors import ConfigError
 
-    for name in ("batch_size", "max_length", "max_new_tokens"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
+    for name, value in (("batch_size", batch_size), ("max_length", max_length),
+                        ("max_new_tokens", max_new_tokens)):
+        if value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    least = getattr(args, "min_new_tokens", None)
-    if least is not None and not 0 <= least <= args.max_new_tokens:
-        raise ConfigError(f"--min-new-tokens must lie in 0..--max-new-tokens ({args.max_new_tokens}), "
-                          f"got {least}")
+    if not 0 <= min_new_tokens <= max_new_tokens:
+        raise ConfigError(f"--min-new-tokens must lie in 0..--max-new-tokens ({max_new_tokens}), "
+                          f"got {min_new_tokens}")
 
 
 def main(args: argparse.Namespace) -> int:
-    check_sizes(args)
+    check_sizes(batch_size=args.batch_size, max_length=args.max_length,
+                max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
     test = read_test_file(args.test)
     model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
                                                 batch_size=args.batch_size,

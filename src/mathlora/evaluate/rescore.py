@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from mathlora.evaluate.math_eval import (Item, add_prompt_argument, add_rule_arguments, check_counts,
-                                         format_table, rule_from, score_item, summarise)
+from mathlora.evaluate.math_eval import (Item, add_prompt_argument, add_rule_arguments,
+                                         check_one_per_item, equality_rule, format_table, score_item,
+                                         summarise)
 from mathlora.evaluate.npy_safe import load_result_texts
 from mathlora.jsonl import read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
@@ -22,7 +23,7 @@ from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
 def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT) -> dict:
     texts = load_result_texts(predictions)
     cases = read_test_file(test)
-    check_counts(predictions, len(texts), len(cases))
+    check_one_per_item(predictions, len(texts), len(cases))
     variant = math_prompt_named(prompt)
     items = [Item(str(i), case["problem"], case["solution"], text)
              for i, (case, text) in enumerate(zip(cases, texts), start=1)]
@@ -42,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    rule = rule_from(args)
+    rule = equality_rule(args.rel_tol, not args.no_round)
     report = {"predictions": str(args.predictions), "test": str(args.test),
               **rescore(args.predictions, args.test, rule, args.prompt)}
     if args.out:

@@ -275,7 +275,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                               "--tokenizer (missing: " + ", ".join(missing) + ")")
         from mathlora.evaluate.predict import check_sizes, generate_texts, load_model_and_tokenizer
 
-        check_sizes(args)
+        check_sizes(batch_size=args.batch_size, max_length=args.max_length,
+                    max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
         model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint,
                                                     args.tokenizer, batch_size=args.batch_size,
                                                     seq_length=args.seq_length)

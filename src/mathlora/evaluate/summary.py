@@ -174,11 +174,6 @@ def add_threshold_arguments(parser: argparse.ArgumentParser, *, default: str = "
                         help="contest EM mark (default %(default)s)")
 
 
-def thresholds_from(args: argparse.Namespace, base: dict | None) -> dict:
-    return thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
-                      fixed_em=args.fixed_em, base=base)
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", required=True, help="params.json (official_ratio)")
     parser.add_argument("--math", nargs="+", required=True, help="math.json of each model")
@@ -210,7 +205,8 @@ def main(args: argparse.Namespace) -> int:
     ratio = read_params(args.params)["ratio"]
     math = by_model(args.math, "math")
     squad = by_model(args.squad, "squad")
-    limits = thresholds_from(args, squad.get(BASE))
+    limits = thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
+                        fixed_em=args.fixed_em, base=squad.get(BASE))
     diagnostic = by_model(args.diagnostic, "math") if args.diagnostic else None
     summary = summarise(ratio, math, squad, limits, diagnostic)
     if args.contamination:

@@ -199,7 +199,42 @@ def write_bundle(out: Path, name: str, members: list[Member], *, checkpoints: st
     return manifest
 
 
-def collect(args: argparse.Namespace, base: Path) -> tuple[list[Member], dict[str, Any], list[dict]]:
+@dataclass(frozen=True)
+class Contents:
+    """What goes into a bundle (paths relative to the build folder)."""
+
+    repo: Path
+    report: Path
+    submission_dir: Path
+    yaml: Path
+    checkpoints: str  # local | links
+    artifacts: tuple[str, ...] = ()
+    figures: tuple[Path, ...] = ()
+    checkpoint_files: tuple[Path, ...] = ()
+    logs: tuple[Path, ...] = ()        # log files of the graph's jobs (those not written are absent)
+    log_dirs: tuple[Path, ...] = ()    # folders of logs the jobs' programs write (MindFormers, msrun)
+    benchmarks: tuple[Path, ...] = ()
+
+
+def declared_files(paths: tuple[Path, ...], role: str, base: Path, roots: dict[str, str],
+                   skipped: list[dict[str, str]]) -> list[Member]:
+    """The declared log or benchmark files that exist, redacted, in sorted order."""
+    members = []
+    for path in sorted(set(paths)):
+        if not path.is_file():
+            continue  # a job of the graph this run did not need
+        if path.is_symlink():
+            skipped.append({"path": relative(path, base), "reason": "symbolic link"})
+            continue
+        if path.stat().st_size > MAX_LOG_BYTES:
+            skipped.append({"path": relative(path, base), "reason": f"larger than {MAX_LOG_BYTES} bytes"})
+            continue
+        data, count = text_with_placeholders(path, roots)
+        members.append(Member(relative(path, base), role, data=data, redacted=count))
+    return members
+
+
+def collect(args: Contents, base: Path) -> tuple[list[Member], dict[str, Any], list[dict]]:
     skipped: list[dict[str, str]] = []
     roots = scan.build_roots()
     members, code = code_members(args.repo, skipped)
@@ -216,18 +251,19 @@ def collect(args: argparse.Namespace, base: Path) -> tuple[list[Member], dict[st
         if placeholders:
             raise ConfigError(f"{args.submission_dir / 'links.yaml'}: {len(placeholders)} URLs are "
                               "placeholders on .invalid; put the published https links there first")
-        if args.checkpoint:
+        if args.checkpoint_files:
             raise ConfigError("--checkpoints links bundles no checkpoint files; drop --checkpoint")
-    elif not args.checkpoint:
+    elif not args.checkpoint_files:
         raise ConfigError("--checkpoints local needs the merged checkpoints (--checkpoint PATH ...)")
     members.append(Member(relative(require_file(args.yaml), base), "yaml", source=args.yaml))
-    members += [report_member(spec, base) for spec in args.artifact]
-    members += [Member(relative(require_file(p), base), "figure", source=p) for p in args.figure]
-    members += [Member(relative(require_file(p), base), "checkpoint", source=p) for p in args.checkpoint]
-    exclude = set(args.exclude)
-    for folder, role in ((args.logs, "log"), (args.benchmarks, "benchmark")):
-        if folder is not None:
-            members += tree_members(folder, role, base, exclude, skipped, roots)
+    members += [report_member(spec, base) for spec in args.artifacts]
+    members += [Member(relative(require_file(p), base), "figure", source=p) for p in args.figures]
+    members += [Member(relative(require_file(p), base), "checkpoint", source=p)
+                for p in args.checkpoint_files]
+    members += declared_files(args.logs, "log", base, roots, skipped)
+    for folder in args.log_dirs:
+        members += tree_members(folder, "log", base, set(), skipped, roots)
+    members += declared_files(args.benchmarks, "benchmark", base, roots, skipped)
     return members, code, skipped
 
 
@@ -249,15 +285,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="local: bundle the merged checkpoints; links: submission/links.yaml")
     parser.add_argument("--checkpoint", action="append", type=Path, default=[],
                         help="a merged checkpoint to bundle (local mode), in training order")
-    parser.add_argument("--logs", type=Path, help="folder of the graph's logs")
-    parser.add_argument("--benchmarks", type=Path, help="folder of the graph's benchmark timings")
-    parser.add_argument("--exclude", action="append", type=Path, default=[],
-                        help="a file under --logs/--benchmarks to leave out (e.g. this rule's own log)")
+    parser.add_argument("--log", action="append", type=Path, default=[],
+                        help="a log file of the graph's jobs (bundled if it was written)")
+    parser.add_argument("--log-dir", action="append", type=Path, default=[],
+                        help="a folder of logs the jobs' programs write (bundled whole)")
+    parser.add_argument("--benchmark", action="append", type=Path, default=[],
+                        help="a benchmark timing file of the graph's jobs (bundled if it was written)")
 
 
 def main(args: argparse.Namespace) -> int:
     base = Path.cwd()
-    members, code, skipped = collect(args, base)
+    contents = Contents(repo=args.repo, report=args.report, submission_dir=args.submission_dir,
+                        yaml=args.yaml, checkpoints=args.checkpoints, artifacts=tuple(args.artifact),
+                        figures=tuple(args.figure), checkpoint_files=tuple(args.checkpoint),
+                        logs=tuple(args.log), log_dirs=tuple(args.log_dir),
+                        benchmarks=tuple(args.benchmark))
+    members, code, skipped = collect(contents, base)
     manifest = write_bundle(args.out, args.name, members, checkpoints=args.checkpoints, code=code,
                             skipped=skipped)
     total = sum(e["size"] for e in manifest["members"])

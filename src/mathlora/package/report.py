@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +254,23 @@ def section_environment(train: dict[str, Any], device: str) -> list[str]:
     return lines + [""]
 
 
-def build_report(args: argparse.Namespace) -> str:
+@dataclass(frozen=True)
+class Sources:
+    """The run a report is written for: its name, device and the artifacts it reads."""
+
+    run_name: str
+    device: str
+    prepare: Path
+    train: Path
+    params: Path
+    summary: Path
+    yaml: Path
+    math: tuple[Path, ...]
+    squad: tuple[Path, ...]
+    split: Path | None = None
+
+
+def build_report(args: Sources) -> str:
     prepare = read_artifact(args.prepare, "prepare")
     split = read_artifact(args.split, "split") if args.split else None
     train = read_artifact(args.train, "train")
@@ -298,7 +315,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    text = build_report(args)
+    text = build_report(Sources(run_name=args.run_name, device=args.device, prepare=args.prepare,
+                                train=args.train, params=args.params, summary=args.summary,
+                                yaml=args.yaml, math=tuple(args.math), squad=tuple(args.squad),
+                                split=args.split))
     with atomic_output(args.out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     print(f"{args.out}: {len(text.splitlines())} lines, {len(args.math)} models")
