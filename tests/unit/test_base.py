@@ -1,4 +1,4 @@
-"""Tiny base pretraining: the corpus (math + SQuAD texts, seeded packing) and a three-step run."""
+"""Tiny base pretraining: seeded packing of the world corpus's documents and a three-step run."""
 
 from __future__ import annotations
 
@@ -10,58 +10,9 @@ import numpy as np
 import pytest
 
 from _model_helpers import mathlora, settings
+from mathlora.data import world
 from mathlora.errors import InputError
 from mathlora.model import base
-from mathlora.prompts import squad_prompt
-
-SQUAD = {"version": "1.1", "data": [{"title": "t", "paragraphs": [
-    {"context": "Paris is the capital of France.",
-     "qas": [{"id": "1", "question": "What is the capital of France?",
-              "answers": [{"text": "Paris", "answer_start": 0}, {"text": "paris", "answer_start": 0}]},
-             {"id": "2", "question": "Which country?", "answers": [{"text": "France", "answer_start": 24}]}]},
-    {"context": "水的化学式是H2O。", "qas": [{"id": "3", "question": "化学式？",
-                                        "answers": [{"text": "H2O", "answer_start": 6}]}]}]}]}
-
-
-def test_squad_texts_prompt_and_first_answer(tmp_path):
-    path = tmp_path / "train-v1.1.json"
-    path.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")
-    texts = base.squad_texts(path)
-    assert texts == [squad_prompt("Paris is the capital of France.", "What is the capital of France?") + " Paris",
-                     squad_prompt("Paris is the capital of France.", "Which country?") + " France",
-                     squad_prompt("水的化学式是H2O。", "化学式？") + " H2O"]
-
-
-def test_squad_texts_errors(tmp_path):
-    with pytest.raises(InputError, match="none.json: SQuAD file not found"):
-        base.squad_texts(tmp_path / "none.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text("{", encoding="utf-8")
-    with pytest.raises(InputError, match="bad.json: not a SQuAD v1.1 JSON file"):
-        base.squad_texts(bad)
-    broken = json.loads(json.dumps(SQUAD))
-    broken["data"][0]["paragraphs"][1]["qas"][0]["answers"] = []
-    bad.write_text(json.dumps(broken), encoding="utf-8")
-    with pytest.raises(InputError, match=r"field 'data/0/paragraphs/1/qas/0': question needs"):
-        base.squad_texts(bad)
-    # The second question of a paragraph is validated too (the evaluation reads only the first).
-    broken = json.loads(json.dumps(SQUAD))
-    del broken["data"][0]["paragraphs"][0]["qas"][1]["question"]
-    bad.write_text(json.dumps(broken), encoding="utf-8")
-    with pytest.raises(InputError, match=r"field 'data/0/paragraphs/0/qas/1'"):
-        base.squad_texts(bad)
-    broken["data"][0]["paragraphs"] = "not a list"
-    bad.write_text(json.dumps(broken), encoding="utf-8")
-    with pytest.raises(InputError, match=r"field 'data/0/paragraphs'"):
-        base.squad_texts(bad)
-
-
-def test_math_texts(tmp_path):
-    path = tmp_path / "train.jsonl"
-    path.write_text('{"problem": "计算 1 + 2 等于多少？", "solution": "1 + 2 = 3"}\n'
-                    '{"problem": "p", "solution": "s"}\n', encoding="utf-8")
-    assert base.math_texts(path) == ["计算 1 + 2 等于多少？\n1 + 2 = 3", "p\ns"]
-
 
 def test_pack_concatenates_whole_documents_in_seeded_passes():
     docs = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
@@ -101,13 +52,12 @@ def corpus(tmp_path_factory):
     done = mathlora("render-yaml", "--settings", json.dumps(settings()), "--tokenizer", str(tok),
                     "--rows", "40", "--out", str(yaml_path), cwd=root)
     assert done.returncode == 0, done.stderr
-    train = root / "train.jsonl"
-    train.write_text("".join(json.dumps({"problem": f"计算 {i} + {i} 等于多少？",
-                                         "solution": f"{i} + {i} = {2 * i}"}) + "\n" for i in range(30)),
-                     encoding="utf-8")
-    squad = root / "squad.json"
-    squad.write_text(json.dumps(SQUAD), encoding="utf-8")
-    return root, {"yaml": yaml_path, "tokenizer": tok, "train": train, "squad": squad}
+    corpus = root / "world.jsonl"
+    documents = world.corpus(arithmetic=30, paragraphs=1, largest=20, seed=3, excluded=set())
+    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents),
+                      encoding="utf-8")
+    return root, {"yaml": yaml_path, "tokenizer": tok, "corpus": corpus,
+                  "reading": sum(d["kind"] == "reading" for d in documents)}
 
 
 def test_base_config_turns_the_finetune_yaml_into_pretraining(corpus, tmp_path):
@@ -125,9 +75,8 @@ def test_base_config_turns_the_finetune_yaml_into_pretraining(corpus, tmp_path):
 def _run(root: Path, paths: dict, name: str) -> tuple[Path, Path, object]:
     out, report = root / name / "base.ckpt", root / name / "base.json"
     done = mathlora("base", "--yaml", str(paths["yaml"]), "--tokenizer", str(paths["tokenizer"]),
-                    "--train-jsonl", str(paths["train"]), "--squad-json", str(paths["squad"]),
-                    "--steps", "3", "--batch-size", "2", "--learning-rate", "0.01", "--seed", "11",
-                    "--workdir", str(root / name / "work"), "--out", str(out), "--json", str(report),
+                    "--corpus", str(paths["corpus"]), "--steps", "3", "--batch-size", "2", "--learning-rate", "0.01", "--seed", "11",
+                    "--workdir", str(root / name / "work"), "--out", str(out), "--report", str(report),
                     "--plot", str(root / name / "loss.png"), cwd=root)
     return out, report, done
 
@@ -140,7 +89,8 @@ def test_tiny_pretraining_run_is_deterministic_and_loadable(corpus):
     out, report_path, done = _run(root, paths, "a")
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(report_path.read_text())
-    assert report["documents"] == {"math": 30, "squad": 3}
+    assert report["documents"] == {"arithmetic": 30, "reading": paths["reading"]}
+    assert report["corpus"]["path"] == str(paths["corpus"])
     assert report["trained_tokens"] == 3 * 2 * 33
     assert [r["step"] for r in report["losses"]] == [1, 2, 3]
     assert abs(report["losses"][0]["loss"] - np.log(512)) < 0.3
@@ -166,9 +116,9 @@ def test_tokenizer_too_large_for_the_model_fails_before_training(corpus, tmp_pat
     big = tmp_path / "big.model"
     big.write_text(paths["tokenizer"].read_text() + "YWI= 256\n")  # one rank more than the yaml's
     done = mathlora("base", "--yaml", str(paths["yaml"]), "--tokenizer", str(big),
-                    "--train-jsonl", str(paths["train"]), "--steps", "1", "--batch-size", "1",
+                    "--corpus", str(paths["corpus"]), "--steps", "1", "--batch-size", "1",
                     "--learning-rate", "0.01", "--seed", "1", "--workdir", str(tmp_path / "w"),
-                    "--out", str(tmp_path / "b.ckpt"), "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+                    "--out", str(tmp_path / "b.ckpt"), "--report", str(tmp_path / "b.json"), cwd=tmp_path)
     assert done.returncode == 1
     assert "big.model" in done.stderr and "expected at most 512 ids" in done.stderr
     assert not (tmp_path / "b.ckpt").exists() and not (tmp_path / "w").exists()

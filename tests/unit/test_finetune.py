@@ -139,7 +139,7 @@ def test_workdir_resumes_only_for_the_same_yaml(tmp_path):
 def _finetune(root: Path, paths: dict, workdir: Path, out: Path):
     return mathlora("finetune", "--yaml", str(paths["yaml"]), "--base", str(paths["base"]),
                     "--dataset", str(paths["dataset"]), "--workdir", str(workdir), "--checkpoints", "5",
-                    "--ckpt-out", str(out / "lora{k}.ckpt"), "--json", str(out / "train.json"),
+                    "--ckpt-out", str(out / "lora{k}.ckpt"), "--report", str(out / "train.json"),
                     "--plot", str(out / "loss.png"), cwd=root)
 
 

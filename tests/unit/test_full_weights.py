@@ -18,7 +18,7 @@ def lora(tmp_path_factory):
     checkpoint, report = lora_training_checkpoint(tmp, paths["yaml"])
     twin = tmp / "merged.ckpt"
     done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(checkpoint), "--train-json",
-                    str(report), "--k", "1", "--out", str(twin), "--json", str(tmp / "m.json"), cwd=tmp)
+                    str(report), "--k", "1", "--out", str(twin), "--report", str(tmp / "m.json"), cwd=tmp)
     assert done.returncode == 0, done.stderr[-2000:]
     tensors = dict(checkpoint_file.iter_tensors(checkpoint))
     only = save_tensors(tmp / "lora-only.ckpt", {k: v for k, v in tensors.items()
@@ -32,7 +32,7 @@ def lora(tmp_path_factory):
 def run(lora, name: str, checkpoint, *extra: str):
     out = lora["tmp"] / f"{name}.full.ckpt"
     done = mathlora("full-weights", "--checkpoint", str(checkpoint), "--yaml", str(lora["yaml"]),
-                    "--out", str(out), "--json", str(lora["tmp"] / f"{name}.json"), *extra,
+                    "--out", str(out), "--report", str(lora["tmp"] / f"{name}.json"), *extra,
                     cwd=lora["tmp"])
     return done, out
 

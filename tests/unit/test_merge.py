@@ -120,7 +120,7 @@ def test_bf16_merged_checkpoint_loads_into_a_bf16_network(tmp_path):
     lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     out = tmp_path / "merged.ckpt"
     done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                    str(report), "--k", "1", "--out", str(out), "--json", str(tmp_path / "m.json"),
+                    str(report), "--k", "1", "--out", str(out), "--report", str(tmp_path / "m.json"),
                     cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "m.json").read_text())["dtypes"] == ["bfloat16"]
@@ -158,7 +158,7 @@ def test_merged_logits_match_lora_network(tmp_path):
     lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     out, out_json = tmp_path / "merged" / "ckpt1.ckpt", tmp_path / "merged" / "ckpt1.json"
     result = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                      str(report), "--k", "1", "--out", str(out), "--json", str(out_json), cwd=tmp_path)
+                      str(report), "--k", "1", "--out", str(out), "--report", str(out_json), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     merged = json.loads(out_json.read_text())
     assert merged["scale"] == 2.0 and merged["merged_weights"] == 4
@@ -186,7 +186,7 @@ def test_truncated_lora_checkpoint_fails_without_output(tmp_path):
     lora.write_bytes(lora.read_bytes()[:200])
     out = tmp_path / "m.ckpt"
     result = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                      str(report), "--k", "1", "--out", str(out), "--json", str(tmp_path / "m.json"),
+                      str(report), "--k", "1", "--out", str(out), "--report", str(tmp_path / "m.json"),
                       cwd=tmp_path)
     assert result.returncode == 1
     assert "lora1.ckpt" in result.stderr and "truncated checkpoint" in result.stderr
@@ -232,7 +232,7 @@ def test_shard_unification_reproduces_the_unsharded_merge_exactly(tmp_path):
     for name, train_json, lora in (("whole", report, full), ("unified", sharded, shards[0])):
         out = tmp_path / f"{name}.ckpt"
         done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                        str(train_json), "--k", "1", "--out", str(out), "--json",
+                        str(train_json), "--k", "1", "--out", str(out), "--report",
                         str(tmp_path / f"{name}.json"), cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         outputs[name] = _tensors(out)
@@ -261,6 +261,6 @@ def test_shards_without_a_matching_strategy_are_refused(tmp_path):
         out = tmp_path / f"{name}.ckpt"
         done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(shards[0]),
                         "--train-json", str(tmp_path / f"{name}.json"), "--k", "1", "--out",
-                        str(out), "--json", str(tmp_path / f"{name}.m.json"), cwd=tmp_path)
+                        str(out), "--report", str(tmp_path / f"{name}.m.json"), cwd=tmp_path)
         assert done.returncode == 1 and message in done.stderr, (name, done.stderr[-1500:])
         assert not out.exists()

@@ -35,7 +35,7 @@ ENTRY_MSRUN = ("env HCCL_BUFFSIZE=2 msrun --worker_num=4 --local_worker_num=4 --
                f" --base resources/model/llama3-8B.ckpt --dataset {A}/data/train.mindrecord"
                f" --workdir {A}/finetune/output --checkpoints 5"
                f" --ckpt-out '{A}/finetune/checkpoints/lora{{k}}.ckpt'"
-               f" --json {A}/finetune/train.json --plot {A}/finetune/loss.png"
+               f" --report {A}/finetune/train.json --plot {A}/finetune/loss.png"
                f" > {L}/finetune/finetune.log 2>&1")
 
 
@@ -129,7 +129,7 @@ def test_ascend_dry_run_shows_msrun_yaml_and_merges(clone):
     for k in range(1, 6):
         assert (f"mathlora merge --yaml {A}/model/finetune.yaml --lora "
                 f"{A}/finetune/checkpoints/lora{k}.ckpt --train-json {A}/finetune/train.json "
-                f"--k {k} --out {A}/merged/ckpt{k}.ckpt --json {A}/merged/ckpt{k}.json"
+                f"--k {k} --out {A}/merged/ckpt{k}.ckpt --report {A}/merged/ckpt{k}.json"
                 f" > {L}/merge/ckpt{k}.log 2>&1") in commands
     assert f"mathlora params --yaml {A}/model/finetune.yaml --out {A}/params.json" in " ".join(commands)
     assert not [c for c in commands if c.startswith("mathlora base")]  # the 8B base is given

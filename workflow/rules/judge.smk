@@ -42,7 +42,7 @@ rule judge_full_weights:
         timed("judge/weights/{model}")
     shell:
         "mathlora full-weights --checkpoint {input.checkpoint} --yaml {input.yaml}"
-        " --base-checkpoint {input.base} --out {output.ckpt} --json {output.report} > {log} 2>&1"
+        " --base-checkpoint {input.base} --out {output.ckpt} --report {output.report} > {log} 2>&1"
 
 
 use rule predict as judge_predict with:

@@ -75,7 +75,7 @@ if config["base"]["source"] == "pretrain":
             "mathlora base --yaml {input.yaml} --tokenizer {input.tokenizer}"
             " --corpus {input.corpus} --steps {params.steps}"
             " --batch-size {params.batch} --learning-rate {params.lr} --seed {params.seed}"
-            " --workdir {params.workdir} --out {output.ckpt} --json {output.report}"
+            " --workdir {params.workdir} --out {output.ckpt} --report {output.report}"
             " --plot {output.plot} > {log} 2>&1"
 
 
@@ -106,7 +106,7 @@ rule finetune:
     shell:
         "{params.launch} finetune --yaml {input.yaml} --base {input.base}"
         " --dataset {input.dataset} --workdir {params.workdir} --checkpoints {params.checkpoints}"
-        " --ckpt-out {params.pattern:q} --json {output.report} --plot {output.plot} > {log} 2>&1"
+        " --ckpt-out {params.pattern:q} --report {output.report} --plot {output.plot} > {log} 2>&1"
 
 
 rule merge:
@@ -125,7 +125,7 @@ rule merge:
         timed("merge/ckpt{k}")
     shell:
         "mathlora merge --yaml {input.yaml} --lora {input.lora} --train-json {input.report}"
-        " --k {wildcards.k} --out {output.ckpt} --json {output.report} > {log} 2>&1"
+        " --k {wildcards.k} --out {output.ckpt} --report {output.report} > {log} 2>&1"
 
 
 rule params:

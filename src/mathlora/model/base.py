@@ -83,7 +83,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True, help="packing order and initialisation")
     parser.add_argument("--workdir", required=True, help="scratch folder (corpus MindRecord, checkpoints)")
     parser.add_argument("--out", required=True, help="base checkpoint (full weights)")
-    parser.add_argument("--json", required=True, help="pretraining report")
+    parser.add_argument("--report", required=True, help="pretraining report")
     parser.add_argument("--plot", help="loss curve PNG")
 
 
@@ -136,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
         "final_loss": losses[-1]["loss"] if losses else None,
         "seconds": round(time.monotonic() - started, 3), "output": args.out,
     }
-    write_artifact(args.json, "base", payload)
+    write_artifact(args.report, "base", payload)
     print(f"pretrained {args.steps} steps x {args.batch_size} rows; final loss {payload['final_loss']}; "
           f"{parameters:,} parameters -> {args.out}")
     return 0

@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoints", type=int, default=5, help="number of evenly spaced checkpoints")
     parser.add_argument("--ckpt-out", required=True,
                         help="path pattern of checkpoint k, with '{k}' (e.g. .../lora{k}.ckpt)")
-    parser.add_argument("--json", required=True, help="training report (steps, losses, files)")
+    parser.add_argument("--report", required=True, help="training report (steps, losses, files)")
     parser.add_argument("--plot", required=True, help="loss curve PNG")
     parser.add_argument("--no-resume", action="store_true",
                         help="start afresh even if an interrupted run left checkpoints")
@@ -235,7 +235,7 @@ def main(args: argparse.Namespace) -> int:
         loss_path=workdir / f"loss.rank{rank}.jsonl", step_offset=offset)
     if rank != 0:
         return 0
-    report = collect(cfg, plan, workdir, ckpt_out=args.ckpt_out, json_out=args.json,
+    report = collect(cfg, plan, workdir, ckpt_out=args.ckpt_out, json_out=args.report,
                      plot_out=args.plot, trainable=trainable, yaml_path=args.yaml,
                      resumed_from=str(resume_from) if resume_from else None,
                      seconds=time.monotonic() - started, wait=args.wait_shards)

@@ -55,7 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the submission's training yaml (pet_config: lora_rank, lora_alpha)")
     parser.add_argument("--base-checkpoint", help="base weights, for a LoRA-only checkpoint")
     parser.add_argument("--out", required=True, help="full weights to write")
-    parser.add_argument("--json", required=True, help="report to write (kind found, what was done)")
+    parser.add_argument("--report", required=True, help="report to write (kind found, what was done)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
         result = merge.merge_file(source, args.out, scale=scale, rank=rank,
                                   weights=args.base_checkpoint if kind == "lora-only" else None)
         merged = len(result.targets)
-    write_artifact(args.json, "full_weights", {
+    write_artifact(args.report, "full_weights", {
         "checkpoint": str(source), "checkpoint_kind": kind, "merged_weights": merged, "lora_rank": rank,
         "scale": scale, "base_checkpoint": args.base_checkpoint if kind == "lora-only" else None,
         "output": str(args.out), "sha256": file_sha256(args.out),

@@ -292,7 +292,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="fine-tuning report: shards and strategy files of checkpoint k")
     parser.add_argument("--k", type=int, required=True, help="which checkpoint (1-based)")
     parser.add_argument("--out", required=True, help="merged full-weight checkpoint")
-    parser.add_argument("--json", required=True, help="merge report")
+    parser.add_argument("--report", required=True, help="merge report")
     parser.add_argument("--seed", type=int, default=0, help="seed of the probe activations")
 
 
@@ -312,7 +312,7 @@ def main(args: argparse.Namespace) -> int:
         shards = entry["shards"] if len(entry["shards"]) > 1 else [args.lora]
         source = unify_shards(shards, report["strategy_files"], Path(scratch))
         result = merge_file(source, args.out, scale=scale, rank=rank, seed=args.seed)
-    write_artifact(args.json, "merge", merge_payload(result, k=args.k, step=entry["step"],
+    write_artifact(args.report, "merge", merge_payload(result, k=args.k, step=entry["step"],
                                                      source=args.lora, shards=len(entry["shards"]),
                                                      output=args.out, alpha=alpha, scale=scale,
                                                      seed=args.seed,
