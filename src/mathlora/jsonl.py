@@ -47,42 +47,15 @@ def iter_records(path: str | Path, fields: Sequence[str], *, on_error: str = "fa
     ``on_error`` is ``"fail"`` (raise on the first bad line) or ``"skip"`` (count it in ``bad``).
     An empty file is always an error: a stage fed nothing has nothing honest to report.
     """
-    for number, _, record in _iter(path, fields, on_error, bad, shared=False):
-        yield number, record
+    path, lines = _read_lines(path, fields, on_error)
+    for number, raw in enumerate(lines, start=1):
+        record = _checked(path, number, raw, fields, on_error, bad)
+        if record is not None:
+            yield number, record
 
 
-def _iter(path: str | Path, fields: Sequence[str], on_error: str, bad: BadLines | None,
-          shared: bool) -> Iterator[tuple[int, str | bytes, dict[str, Any]]]:
-    path, text, lines, last_terminated = _read_lines(path, fields, on_error)
-    count = len(lines)
-    cache: dict[str | bytes, dict[str, Any]] = {}
-    for number, line in enumerate(lines, start=1):
-        record = cache.get(line) if shared else None
-        if record is None:
-            # Fast path (whole buffer already known to be BOM-free, CRLF-free UTF-8): one C scan
-            # per line. Anything it does not accept outright gets the full per-line diagnosis, so
-            # errors and their messages are the same whichever path a file takes.
-            record = _scan(line, fields) if text is not None else None
-            if record is None:
-                raw = line.encode("utf-8") if text is not None else line
-                if number < count or last_terminated:
-                    raw += b"\n"
-                try:
-                    record = _parse_line(path, number, raw, fields)
-                except InputError as error:
-                    if on_error == "fail":
-                        raise
-                    if bad is not None:
-                        bad.add(error)
-                    continue
-            if shared:
-                cache[line] = record
-        yield number, line, record
-
-
-def _read_lines(path: str | Path, fields: Sequence[str], on_error: str
-           ) -> tuple[Path, str | None, list[str] | list[bytes], bool]:
-    """(path, whole text if clean else None, lines, whether the last line ended with LF)."""
+def _read_lines(path: str | Path, fields: Sequence[str], on_error: str) -> tuple[Path, list[bytes]]:
+    """(path, lines without their LF); lines are split on LF alone, a final LF ends the last one."""
     if on_error not in ("fail", "skip"):
         raise ValueError(f"on_error must be 'fail' or 'skip', not {on_error!r}")
     path = Path(path)
@@ -92,13 +65,23 @@ def _read_lines(path: str | Path, fields: Sequence[str], on_error: str
         raise InputError(path, "file not found") from None
     if not data:
         raise InputError(path, "file is empty: expected JSON Lines with " + ", ".join(fields))
-    # Lines are split on LF alone, as binary file iteration does; a final LF ends the last line.
-    text = _clean_text(data)
-    lines: list[str] | list[bytes] = text.split("\n") if text is not None else data.split(b"\n")
-    last_terminated = not lines[-1]
-    if last_terminated:
+    lines = data.split(b"\n")
+    if not lines[-1]:
         lines.pop()
-    return path, text, lines, last_terminated
+    return path, lines
+
+
+def _checked(path: Path, number: int, raw: bytes, fields: Sequence[str], on_error: str,
+             bad: BadLines | None) -> dict[str, Any] | None:
+    """The record of a line, or None for a bad line skipped under ``on_error="skip"``."""
+    try:
+        return _parse_line(path, number, raw, fields)
+    except InputError as error:
+        if on_error == "fail":
+            raise
+        if bad is not None:
+            bad.add(error)
+        return None
 
 
 @dataclass
@@ -118,91 +101,50 @@ class Distinct:
 
 def read_distinct(path: str | Path, fields: Sequence[str], *, on_error: str = "fail",
                   bad: BadLines | None = None) -> Distinct:
-    """The whole file at once, as :func:`iter_records` would read it, each distinct line parsed once.
+    """The whole file at once, as :func:`iter_records` would read it, each distinct line checked once.
 
-    Same checks, errors and skip counting as :func:`iter_records`; bad lines are diagnosed in file
-    order. Records are shared by identical lines: callers must not change them.
+    The organisers' file repeats a third of its lines; every check depends on the line's bytes
+    alone (and the first line's number, for a BOM), so each distinct line is checked once and bad
+    lines are still diagnosed (and counted) in file order. Records are shared by identical lines:
+    callers must not change them.
     """
     import numpy as np
 
-    path, text, lines, last_terminated = _read_lines(path, fields, on_error)
-    if text is None:  # not clean as a whole: the line-by-line diagnosis decides everything
-        index: dict[str | bytes, int] = {}
-        records: list[dict[str, Any] | None] = []
-        numbers, ids = [], []
-        for number, key, record in _iter(path, fields, on_error, bad, shared=True):
-            position = index.setdefault(key, len(index))
-            if position == len(records):
+    path, lines = _read_lines(path, fields, on_error)
+    position: dict[bytes, int] = {}
+    records: list[dict[str, Any] | None] = []
+    numbers, ids = [], []
+    for number, raw in enumerate(lines, start=1):
+        index = position.get(raw)
+        if index is None or number == 1:  # line 1 alone may hold a BOM
+            record = _checked(path, number, raw, fields, on_error, bad)
+            if index is None:
+                index = position[raw] = len(records)
                 records.append(record)
+        elif records[index] is None:  # the same bad line again: counted again
+            _checked(path, number, raw, fields, on_error, bad)
+        if records[index] is not None:
             numbers.append(number)
-            ids.append(position)
-        return Distinct(records, np.asarray(numbers, dtype=np.int64), np.asarray(ids, dtype=np.int64))
-    # Every check depends on the line's text alone, so each distinct text is checked once.
-    position: dict[str, int] = {}
-    first = position.setdefault  # one pass: each line's distinct index, new texts numbered in order
-    ids = np.asarray([first(line, len(position)) for line in lines], dtype=np.int64)
-    records = [_scan(line, fields) or _lenient(path, line, fields) for line in position]
-    numbers = np.arange(1, len(lines) + 1, dtype=np.int64)
-    invalid = [i for i, record in enumerate(records) if record is None]
-    if invalid:
-        wrong = np.isin(ids, invalid)
-        for at in np.flatnonzero(wrong).tolist():  # file order: the same errors as line by line
-            raw = lines[at].encode("utf-8")
-            if at + 1 < len(lines) or last_terminated:
-                raw += b"\n"
-            try:
-                _parse_line(path, at + 1, raw, fields)
-            except InputError as error:
-                if on_error == "fail":
-                    raise
-                if bad is not None:
-                    bad.add(error)
-        numbers, ids = numbers[~wrong], ids[~wrong]
-    return Distinct(records, numbers, ids)
+            ids.append(index)
+    return Distinct(records, np.asarray(numbers, dtype=np.int64), np.asarray(ids, dtype=np.int64))
 
 
-def _lenient(path: Path, line: str, fields: Sequence[str]) -> dict[str, Any] | None:
-    """The full check of a line the fast scan did not accept: its record, or None if it is bad.
-
-    Only for clean text: no BOM can open the file, so the check runs as for a line after the first.
-    """
-    try:
-        return _parse_line(path, 2, line.encode("utf-8"), fields)
-    except InputError:
-        return None
-
-
-def _clean_text(data: bytes) -> str | None:
-    """The whole file as text when it has no BOM, no CRLF and is valid UTF-8; else ``None``."""
-    if data.startswith(BOM) or b"\r\n" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-_SCAN = json.JSONDecoder().scan_once  # the scanner json.loads uses, without its Python wrapper
-
-
-def _scan(line: str, fields: Sequence[str]) -> dict[str, Any] | None:
-    """The record of a well-formed line (a JSON object filling the line, string fields), else None."""
-    try:
-        record, end = _SCAN(line, 0)
-    except (StopIteration, ValueError):
-        return None
-    if end != len(line) or type(record) is not dict:
-        return None
-    for name in fields:
-        if type(record.get(name)) is not str:
-            return None
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {repeated!r}")
     return record
 
 
-def _parse_line(path: Path, number: int, raw: bytes, fields: Sequence[str]) -> dict[str, Any] | None:
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+
+
+def _parse_line(path: Path, number: int, raw: bytes, fields: Sequence[str]) -> dict[str, Any]:
     if number == 1 and raw.startswith(BOM):
         raise InputError(path, "UTF-8 byte-order mark: expected plain UTF-8 without a BOM", line=number)
-    if raw.endswith(b"\r\n"):
+    if raw.endswith(b"\r"):
         raise InputError(path, "CRLF line ending: expected LF (\\n) line endings", line=number)
     try:
         text = raw.decode("utf-8")
@@ -212,10 +154,12 @@ def _parse_line(path: Path, number: int, raw: bytes, fields: Sequence[str]) -> d
     if not text.strip():
         raise InputError(path, "blank line: expected one JSON object per line", line=number)
     try:
-        record = json.loads(text)
+        record = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"malformed JSON: {exc.msg} at column {exc.colno}",
                          line=number) from None
+    except ValueError as exc:  # a key twice: the last value would win silently
+        raise InputError(path, f"{exc}: expected each key once", line=number) from None
     if not isinstance(record, dict):
         raise InputError(path, f"not a JSON object: expected {{{', '.join(fields)}}}, "
                                f"got {type(record).__name__}", line=number)

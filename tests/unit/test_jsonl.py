@@ -76,3 +76,12 @@ def test_whole_file_reading_equals_line_by_line(tmp_path, on_error):
     assert got == expected and bad.counts == expected_bad.counts and bad.examples == expected_bad.examples
     if on_error == "skip":
         assert [n for n, _ in got] == [1, 2, 3, 5, 8]
+
+
+def test_a_key_twice_is_refused_not_silently_the_last(tmp_path):
+    path = write(tmp_path, b'{"problem": "a", "solution": "b"}\n{"problem": "a", "solution": "b", "problem": "c"}\n')
+    with pytest.raises(InputError, match=r":2: duplicate key 'problem': expected each key once"):
+        list(iter_records(path, FIELDS))
+    bad = BadLines()
+    assert [n for n, _ in iter_records(path, FIELDS, on_error="skip", bad=bad)] == [1]
+    assert bad.counts == {"duplicate key 'problem'": 1}

@@ -11,7 +11,6 @@ truncated rows (content longer than the row), fully masked rows and the token-le
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import shutil
 import tempfile
@@ -21,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from mathlora.artifacts import write_artifact
-from mathlora.jsonl import read_conversations
 from mathlora.data.qa import IGNORE_ID, MASKS, Rows, build_rows, reference_row, render
+from mathlora.jsonl import read_conversations
 from mathlora.errors import ConfigError, MathloraError
 from mathlora.tokenizer.llama3 import Llama3Tokenizer
 
@@ -32,8 +31,9 @@ CHUNK = 8192  # rows per write_raw_data call
 SELF_CHECK = 64  # rows re-built by the literal reference procedure before writing
 
 
-def write_mindrecord(path: Path, rows: Rows) -> None:
-    """Write ``path`` and ``path.db`` so that neither exists unless both are complete."""
+def write_mindrecord(path: Path, input_ids: np.ndarray, labels: np.ndarray) -> None:
+    """Rows of ids and labels as a ``qa`` MindRecord; ``path`` and ``path.db`` appear together,
+    complete, or not at all."""
     from mindspore.mindrecord import FileWriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,74 +42,15 @@ def write_mindrecord(path: Path, rows: Rows) -> None:
         staged = staging / path.name  # MindRecord stores the file name: keep it
         writer = FileWriter(str(staged), shard_num=1, overwrite=True)
         writer.add_schema(SCHEMA, SCHEMA_DESC)
-        _write_rows(writer, rows)
+        for start in range(0, len(input_ids), CHUNK):
+            writer.write_raw_data([{"input_ids": ids, "labels": row_labels} for ids, row_labels
+                                   in zip(input_ids[start:start + CHUNK], labels[start:start + CHUNK])])
         writer.commit()
         for name in (path.name + ".db", path.name):  # data file last: its presence means complete
             os.chmod(staging / name, 0o644)
             os.replace(staging / name, path.parent / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_rows(writer: Any, rows: Rows) -> None:
-    """All rows through ``writer``: the first by the public API, the rest as ready-made blobs.
-
-    ``FileWriter.write_raw_data`` spends most of its time in Python, per row (the schema looked up
-    from C five times, dtype checks, byte concatenation): about 4 s for the entry's 90,000 rows,
-    beside under 2 s in the native writer itself.
-    Every field here is an int32 array, so each row is stored as one blob, which is built for all
-    rows at once with numpy and handed to the same native writer call. The first row goes through
-    the public API (which opens the file and sets its header), and the blob layout is checked
-    against MindSpore's own for it; if that check or an internal name fails, every row takes the
-    public path. Both paths write byte-identical files (the tests compare them).
-    """
-    count = len(rows.input_ids)
-    if not count:
-        return
-    fields = {"input_ids": rows.input_ids, "labels": rows.labels}
-    writer.write_raw_data([{name: column[0] for name, column in fields.items()}])
-    native = _native_writer(writer, fields)
-    for start in range(1, count, CHUNK):
-        stop = min(start + CHUNK, count)
-        if native is not None:
-            native(fields, start, stop)
-        else:
-            writer.write_raw_data([{name: column[i] for name, column in fields.items()}
-                                   for i in range(start, stop)])
-
-
-def _native_writer(writer: Any, fields: dict[str, np.ndarray]) -> Any:
-    """A function writing rows ``start:stop`` as blobs, or ``None`` when the layout is not as known."""
-    try:
-        order = list(writer._header.blob_fields)
-        shard = writer._writer  # mindspore.mindrecord's ShardWriter (Python)
-        native = shard._writer  # its native writer
-        success = importlib.import_module("mindspore._c_mindrecord").MSRStatus.SUCCESS
-        expected = shard._merge_blob({name: fields[name][0] for name in order})
-    except (AttributeError, ImportError):
-        return None
-    if sorted(order) != sorted(fields) or _blobs(fields, order, 0, 1) != [expected]:
-        return None
-
-    def write(columns: dict[str, np.ndarray], start: int, stop: int) -> None:
-        # What ShardWriter.write_raw_data passes on when every field is a blob: no raw fields.
-        if native.write_raw_data({}, _blobs(columns, order, start, stop), True, False) != success:
-            raise MathloraError(f"MindRecord: writing rows {start}..{stop - 1} failed")
-
-    return write
-
-
-def _blobs(fields: dict[str, np.ndarray], order: list[str], start: int, stop: int) -> list[bytes]:
-    """Rows ``start:stop`` as MindRecord blobs: per field, its byte length (8 bytes, big-endian)
-    and its int32 values, fields in the schema's blob order."""
-    parts = []
-    for name in order:
-        block = np.ascontiguousarray(fields[name][start:stop], dtype=np.int32)
-        width = block.shape[1] * 4
-        size = np.frombuffer(width.to_bytes(8, "big"), dtype=np.uint8)
-        parts += [np.broadcast_to(size, (stop - start, 8)), block.view(np.uint8).reshape(-1, width)]
-    merged = np.concatenate(parts, axis=1)
-    return [row.tobytes() for row in merged]
 
 
 def histogram(lengths: np.ndarray, length: int, bins: int = 16) -> list[dict[str, int]]:
@@ -167,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
         if ids != rows.input_ids[index].tolist() or labels != rows.labels[index].tolist():
             raise MathloraError(f"{args.input}: conversation {index + 1}: fast row differs from the "
                                 f"reference procedure (a bug; please report it)")
-    write_mindrecord(args.out, rows)
+    write_mindrecord(args.out, rows.input_ids, rows.labels)
     payload = {"input": str(args.input), "tokenizer": str(args.tokenizer),
                "tokenizer_sha256": tokenizer.sha256, "seq_length": args.seq_length, "mask": args.mask,
                "schema": SCHEMA_DESC, "special_ids": {"bos": tokenizer.bos_id, "eos": tokenizer.eos_id,

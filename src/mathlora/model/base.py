@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from mathlora.artifacts import file_sha256, write_artifact
+from mathlora.data.mindrecord import write_mindrecord
 from mathlora.errors import InputError
 from mathlora.model import network, training
 from mathlora.model.merge import TRAINING_STATE
@@ -37,18 +38,6 @@ def pack(documents: list[list[int]], *, rows: int, width: int, seed: int) -> np.
         for i in order:
             stream.extend(documents[i])
     return np.asarray(stream[:need], dtype=np.int32).reshape(rows, width)
-
-
-def write_mindrecord(ids: np.ndarray, path: Path) -> None:
-    from mindspore.mindrecord import FileWriter
-
-    for stale in (path, Path(f"{path}.db")):
-        stale.unlink(missing_ok=True)
-    writer = FileWriter(str(path), shard_num=1, overwrite=True)
-    writer.add_schema({"input_ids": {"type": "int32", "shape": [-1]},
-                       "labels": {"type": "int32", "shape": [-1]}}, "qa")
-    writer.write_raw_data([{"input_ids": row, "labels": row} for row in ids])
-    writer.commit()
 
 
 def base_config(yaml_path: str, *, steps: int, batch_size: int, learning_rate: float, seed: int,
@@ -109,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     dataset = workdir / "corpus.mindrecord"
-    write_mindrecord(ids, dataset)
+    write_mindrecord(dataset, ids, ids)  # pretraining: every token is a label
     cfg = base_config(args.yaml, steps=args.steps, batch_size=args.batch_size,
                       learning_rate=args.learning_rate, seed=args.seed, dataset=dataset, workdir=workdir)
     loss_path = workdir / "loss.rank0.jsonl"
