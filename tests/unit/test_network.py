@@ -7,7 +7,7 @@ import pytest
 
 from _model_helpers import RANKS, VOCAB, render_tiny, save_random_base, write_tokenizer
 from mathlora.errors import InputError
-from mathlora.model import network
+from mathlora.model import compat, network
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_set_context_and_patch_are_idempotent():
     network.set_context("cpu")
     patched = nn.TrainOneStepWithLossScaleCell.get_overflow_status
     network.set_context("cpu")
-    network.patch_for_cpu()
-    network.register_entry_names()
+    compat.cpu_overflow_check()
+    compat.register_entry_names()
     assert nn.TrainOneStepWithLossScaleCell.get_overflow_status is patched
     import mindspore as ms
 
@@ -65,7 +65,7 @@ def test_cpu_overflow_check_flags_non_finite_gradients():
 
 def test_quiet_logs_points_mindformers_away_from_cwd(monkeypatch):
     monkeypatch.delenv("LOG_MF_PATH", raising=False)
-    network.quiet_mindformers_logs()
+    compat.quiet_mindformers_logs()
     import os
 
     assert os.environ["LOG_MF_PATH"] and not os.environ["LOG_MF_PATH"].startswith(os.getcwd())
@@ -139,6 +139,5 @@ def test_tokenizer_must_fit_the_model(tiny, tmp_path):
 def test_unknown_device_target_is_a_config_error(monkeypatch):
     from mathlora.errors import ConfigError
 
-    monkeypatch.setitem(network._STATE, "device", None)
     with pytest.raises(ConfigError, match="device_target 'GPU': expected one of"):
         network.set_context("GPU")

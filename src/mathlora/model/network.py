@@ -1,109 +1,43 @@
-"""MindSpore context, the CPU patches, and building/loading MindFormers Llama3 networks.
+"""The MindSpore context, and building and loading MindFormers Llama3 networks.
 
-What works on MindSpore's CPU backend: GRAPH_MODE through ``mindformers.build_context`` (otherwise the
-run falls back to PyNative, about 4x slower); the loss-scale overflow check replaced by an
-``IsFinite`` test (``NPUGetFloatStatusV2`` exists only on Ascend); flash attention and the fused
-RMSNorm off, rope slicing on, float32 everywhere.
+GRAPH_MODE goes through ``mindformers.build_context`` (otherwise a CPU run falls back to PyNative,
+about 4x slower); the installed stack is checked and the compatibility patches of
+:mod:`mathlora.model.compat` applied first, explicitly, once per process.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mathlora.errors import ConfigError, InputError
-from mathlora.model import stack
+from mathlora.model import compat, stack
 
 LORA_MARK = "mindpet_delta_lora"
 OPTIMIZER_STATE = ("adam_m", "adam_v", "accu_grads")
-_STATE: dict[str, Any] = {"device": None, "patched": False}
-
-
-def quiet_mindformers_logs() -> None:
-    """Importing mindformers writes ./output/log unless LOG_MF_PATH points elsewhere."""
-    if not os.environ.get("LOG_MF_PATH"):
-        os.environ["LOG_MF_PATH"] = os.path.join(tempfile.gettempdir(), "mathlora-mindformers-log")
-    # Where MindFormers drops files nobody asked for (adapter_config.json of get_pet_model).
-    if not os.environ.get("LOCAL_DEFAULT_PATH"):
-        os.environ["LOCAL_DEFAULT_PATH"] = os.path.join(tempfile.gettempdir(), "mathlora-mindformers-output")
-    os.environ.setdefault("GLOG_v", "3")
-
-
-def _make_cpu_overflow_status():
-    """The replacement check; built after mindspore is imported (graph code cannot import)."""
-    from mindspore import ops
-
-    isfinite, stack, logical_not = ops.isfinite, ops.stack, ops.logical_not
-
-    def get_overflow_status(self, status, compute_output):  # noqa: ARG001 - original signature
-        """Overflow = any gradient not finite; compiled into the training graph."""
-        finite = stack([isfinite(grad).all() for grad in compute_output]).all()
-        return logical_not(finite)
-
-    return get_overflow_status
-
-
-def patch_for_cpu() -> None:
-    """Replace the Ascend-only overflow check of every loss-scale training cell (idempotent)."""
-    if _STATE["patched"]:
-        return
-    from mindspore import nn
-
-    nn.TrainOneStepWithLossScaleCell.get_overflow_status = _make_cpu_overflow_status()
-    _STATE["patched"] = True
-
-
-def register_entry_names() -> None:
-    """Make the entry's MindFormers r1.1 yaml names resolve in the installed MindFormers (idempotent).
-
-    The rendered yaml keeps the names the entry ran with (``FP32StateAdamWeightDecay`` with
-    beta1/beta2, ``CheckpointMointor``); newer MindFormers calls them ``AdamW`` (fp32 moments,
-    ``betas``) and ``CheckpointMonitor``.
-    """
-    if _STATE.get("registered"):
-        return
-    from mindformers.core.callback.callback import CheckpointMonitor
-    from mindformers.core.optim import AdamW
-    from mindformers.tools.register import MindFormerModuleType, MindFormerRegister
-
-    class FP32StateAdamWeightDecay:  # noqa: N801 - the entry's class name
-        """AdamW with fp32 moment states, configured with the entry's beta1/beta2 keys."""
-
-        def __new__(cls, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
-                    weight_decay=0.0, **kwargs):
-            return AdamW(params, learning_rate=learning_rate, betas=(beta1, beta2), eps=eps,
-                         weight_decay=weight_decay, **kwargs)
-
-    registry = MindFormerRegister.registry
-    if "FP32StateAdamWeightDecay" not in str(registry.get(MindFormerModuleType.OPTIMIZER, {})):
-        MindFormerRegister.register_cls(FP32StateAdamWeightDecay, MindFormerModuleType.OPTIMIZER)
-    if "CheckpointMointor" not in str(registry.get(MindFormerModuleType.CALLBACK, {})):
-        MindFormerRegister.register_cls(CheckpointMonitor, MindFormerModuleType.CALLBACK,
-                                        alias="CheckpointMointor")
-    _STATE["registered"] = True
+TARGETS = {"cpu": "CPU", "ascend": "Ascend"}
+_context_device: str | None = None  # MindSpore's context is per process: built once
 
 
 def set_context(device: str = "cpu", config: Any = None) -> None:
-    """GRAPH_MODE context for ``device`` (cpu | ascend) plus the CPU patches; idempotent.
+    """GRAPH_MODE context for ``device`` (cpu | ascend), once per process.
 
     ``config`` is a MindFormerConfig (a rendered yaml) whose context/parallel sections are used,
     so a distributed run gets its parallel settings; without it a minimal context is built.
     """
-    targets = {"cpu": "CPU", "ascend": "Ascend"}
-    if device.lower() not in targets:
-        raise ConfigError(f"device_target {device!r}: expected one of {sorted(targets)} "
+    if device.lower() not in TARGETS:
+        raise ConfigError(f"device_target {device!r}: expected one of {sorted(TARGETS)} "
                           "(case-insensitive)")
-    quiet_mindformers_logs()
-    if _STATE["device"] is not None:
+    global _context_device
+    compat.quiet_mindformers_logs()
+    if _context_device is not None:
         return
     stack.check()
     from mindformers import build_context
 
-    register_entry_names()
-    target = targets[device.lower()]
+    compat.register_entry_names()
+    target = TARGETS[device.lower()]
     if config is None:
         config = {"context": {"mode": 0, "device_target": target, "max_call_depth": 10000},
                   "parallel": {}, "use_parallel": False}
@@ -112,8 +46,8 @@ def set_context(device: str = "cpu", config: Any = None) -> None:
         config.context.device_target = target
     build_context(config)
     if target == "CPU":
-        patch_for_cpu()
-    _STATE["device"] = device.lower()
+        compat.cpu_overflow_check()
+    _context_device = device.lower()
 
 
 def read_yaml(path: str | Path):
@@ -122,7 +56,7 @@ def read_yaml(path: str | Path):
     if not path.is_file():
         raise InputError(path, "MindFormers yaml not found")
     stack.check()
-    quiet_mindformers_logs()
+    compat.quiet_mindformers_logs()
     from mindformers import MindFormerConfig
 
     return MindFormerConfig(str(path))

@@ -21,7 +21,7 @@ import yaml
 from mathlora.artifacts import dump_json, write_artifact
 from mathlora.contest import OFFICIAL_DENOMINATOR
 from mathlora.errors import ConfigError, InputError
-from mathlora.model import network
+from mathlora.model import compat, network
 from mathlora.tokenizer.llama3 import NUM_SPECIAL, read_vocab, special_ids
 
 
@@ -101,7 +101,7 @@ def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
     from mindformers.pet import get_pet_model
     from mindspore.nn.utils import no_init_parameters
 
-    network.quiet_mindformers_logs()
+    compat.quiet_mindformers_logs()
     options = dict(model_config)
     options.pop("type", None)
     pet = lora_settings(options.pop("pet_config", None), lora_rank=lora_rank,

@@ -41,7 +41,7 @@ def host_argmax(tensor, dim=None, keepdim=False):
 
 def install() -> None:
     """Put the stand-in folder first on ``sys.path`` and give greedy search a CPU argmax."""
-    from mathlora.model.network import quiet_mindformers_logs
+    from mathlora.model.compat import quiet_mindformers_logs
 
     quiet_mindformers_logs()
     if str(FOLDER) not in sys.path:
