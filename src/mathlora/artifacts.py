@@ -92,14 +92,20 @@ def validate(document: Any, kind: str, *, source: str | Path = "<artifact>") -> 
         raise ArtifactError(f"{source}: field {field}: {first.message}{more} [schema {kind}]")
 
 
+def git_state(repo: str | Path) -> tuple[str, bool]:
+    """(HEAD commit, whether tracked files differ from it) of a git checkout; raises OSError or
+    subprocess.SubprocessError when ``repo`` is no checkout with a commit."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip()
+
+    return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
+
+
 @functools.cache
 def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        head, dirty = git_state(Path(__file__).resolve().parents[2])
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if dirty else "")

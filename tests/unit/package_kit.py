@@ -24,8 +24,6 @@ from mathlora.artifacts import write_artifact
 REPO = Path(__file__).resolve().parents[2]
 DENOMINATOR = 8_030_000_000
 TRAINABLE = 3_407_872  # the entry's count; the tests never derive it from the code under test
-STAND_IN_KEYS = {"params": "official_ratio", "prepare": "sampled", "split": "test_size",
-                 "train": "schedule", "summary": "models", "math": "modes", "squad": "em"}
 
 FINETUNE_YAML = """\
 seed: 0
@@ -61,18 +59,10 @@ model:
 
 @pytest.fixture
 def schemas(tmp_path_factory, monkeypatch):
-    """The project's schemas plus stand-ins for kinds not written yet; caches reset around the test."""
+    """A private copy of the project's schemas (a test may change one); caches reset around it."""
     folder = tmp_path_factory.mktemp("schemas")
     for path in (REPO / "schemas").glob("*.schema.json"):
         shutil.copy(path, folder / path.name)
-    for kind, key in STAND_IN_KEYS.items():
-        if not (folder / f"{kind}.schema.json").exists():
-            (folder / f"{kind}.schema.json").write_text(json.dumps({
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "$id": f"https://mathlora.invalid/schemas/{kind}.schema.json",
-                "type": "object", "required": ["schema_version", key, "provenance"],
-                "properties": {"schema_version": {"const": "1.0"},
-                               "provenance": {"$ref": "provenance.schema.json"}}}))
     monkeypatch.setenv("MATHLORA_SCHEMAS", str(folder))
     # provenance records the command line; keep the test runner's (maybe absolute) paths out of it
     monkeypatch.setattr("sys.argv", ["pytest"])

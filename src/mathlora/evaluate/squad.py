@@ -100,12 +100,9 @@ def corpus_scores(answers: Sequence[str], predictions: Sequence[str]) -> dict[st
     """F1 and EM (0-100) over pairs; predictions are cut at their first newline first."""
     if len(answers) != len(predictions):
         raise ValueError(f"{len(predictions)} predictions for {len(answers)} answers")
-    if not answers:
-        return {"f1": 0.0, "em": 0.0}
-    cut = [cut_prediction(p) for p in predictions]
-    f1 = sum(f1_score(a, p) for a, p in zip(answers, cut))
-    em = sum(em_score(a, p) for a, p in zip(answers, cut))
-    return {"f1": 100.0 * f1 / len(answers), "em": 100.0 * em / len(answers)}
+    examples = [Example(str(i), "", "", answer) for i, answer in enumerate(answers)]
+    scores = score_examples(examples, predictions)
+    return {"f1": scores["f1"], "em": scores["em"]}
 
 
 @dataclass(frozen=True)
@@ -168,8 +165,8 @@ def read_examples(path: str | Path, *, all_questions: bool = False) -> tuple[lis
 
 
 def score_examples(examples: Sequence[Example], generations: Sequence[str]) -> dict:
-    """Per-example and corpus F1/EM; the corpus values average the per-example ones exactly as
-    :func:`corpus_scores` does (sum of the unscaled scores, then x 100 / n)."""
+    """Per-example and corpus F1/EM: the sum of the unscaled scores, then x 100 / n, as
+    EmF1Metric averages them."""
     per_example, f1_total, em_total = [], 0.0, 0
     for example, generation in zip(examples, generations, strict=True):
         cut = cut_prediction(generation)

@@ -55,10 +55,9 @@ def base_config(yaml_path: str, *, steps: int, batch_size: int, learning_rate: f
     cfg.output_dir = str(workdir)
     cfg.train_dataset.data_loader.dataset_dir = str(dataset)
     cfg.train_dataset_task.dataset_config.data_loader.dataset_dir = str(dataset)
-    for callback in cfg.callbacks:
-        if str(callback.get("type", "")).startswith("CheckpointM"):
-            callback["save_checkpoint_steps"] = steps
-            callback["keep_checkpoint_max"] = 1
+    monitor = training.checkpoint_monitor(cfg)
+    monitor["save_checkpoint_steps"] = steps
+    monitor["keep_checkpoint_max"] = 1
     return cfg
 
 

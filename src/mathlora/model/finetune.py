@@ -51,18 +51,11 @@ def _yaml_hash(path: str | Path) -> str:
 def _plan(cfg, rows: int, checkpoints: int):
     dp = int(cfg.parallel_config.data_parallel) if cfg.use_parallel else 1
     global_batch = int(cfg.runner_config.batch_size) * dp
-    monitor = _checkpoint_monitor(cfg)
+    monitor = training.checkpoint_monitor(cfg)
     runner = cfg.runner_config
     return schedule(rows, epochs=int(runner.epochs), global_batch_size=global_batch,
                     checkpoints=checkpoints, save_checkpoint_steps=int(monitor["save_checkpoint_steps"]),
                     sink_size=int(runner.sink_size) if runner.sink_mode else 1)
-
-
-def _checkpoint_monitor(cfg) -> dict[str, Any]:
-    for callback in cfg.callbacks or []:
-        if str(callback.get("type", "")).startswith("CheckpointM"):
-            return callback
-    raise ConfigError("yaml: callbacks has no CheckpointMonitor; expected one with save_checkpoint_steps")
 
 
 def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:

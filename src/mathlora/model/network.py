@@ -62,22 +62,30 @@ def read_yaml(path: str | Path):
     return MindFormerConfig(str(path))
 
 
+def llama_options(model_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A yaml's model_config as LlamaConfig keyword arguments, and its pet_config apart.
+
+    The yaml's ``type`` is MindFormers' registry name, not an option; no weights are loaded from a
+    ``checkpoint_name_or_path`` behind the caller's back; and the KV cache of ``use_past`` has no
+    CPU kernels (the CPU decoder keeps its own, :mod:`mathlora.model.kvcache`).
+    """
+    options = {key: value for key, value in dict(model_config).items()
+               if key not in ("type", "pet_config")}
+    options.update(checkpoint_name_or_path="", use_past=False)
+    return options, dict(model_config).get("pet_config")
+
+
 def llama_config(model_yaml: str | Path, *, batch_size: int | None = None,
                  seq_length: int | None = None, lora: bool = False,
                  pet_overrides: dict[str, Any] | None = None):
     """A LlamaConfig from the yaml's model_config; ``pet_config`` kept only when ``lora``."""
     from mindformers import LlamaConfig
 
-    cfg = read_yaml(model_yaml)
-    model_config = dict(cfg.model.model_config)
-    model_config.pop("type", None)
-    pet = model_config.pop("pet_config", None)
+    model_config, pet = llama_options(read_yaml(model_yaml).model.model_config)
     if batch_size is not None:
         model_config["batch_size"] = batch_size
     if seq_length is not None:
         model_config["seq_length"] = seq_length
-    model_config["checkpoint_name_or_path"] = ""
-    model_config["use_past"] = False
     config = LlamaConfig(**model_config)
     if lora:
         pet = dict(pet or {})

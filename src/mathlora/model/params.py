@@ -102,11 +102,8 @@ def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
     from mindspore.nn.utils import no_init_parameters
 
     compat.quiet_mindformers_logs()
-    options = dict(model_config)
-    options.pop("type", None)
-    pet = lora_settings(options.pop("pet_config", None), lora_rank=lora_rank,
-                        target_modules=target_modules, lora_alpha=lora_alpha)
-    options.update(checkpoint_name_or_path="", use_past=False)
+    options, pet = network.llama_options(model_config)
+    pet = lora_settings(pet, lora_rank=lora_rank, target_modules=target_modules, lora_alpha=lora_alpha)
     with no_init_parameters():
         base = LlamaForCausalLM(LlamaConfig(**options))
         base_total = sum(int(p.size) for p in base.get_parameters())
@@ -139,15 +136,10 @@ def count_plain(model_config: dict[str, Any]) -> int:
     from mindformers import LlamaConfig, LlamaForCausalLM
     from mindspore.nn.utils import no_init_parameters
 
-    options = {k: v for k, v in dict(model_config).items() if k not in ("type", "pet_config")}
-    options.update(checkpoint_name_or_path="", use_past=False)
+    options, _ = network.llama_options(model_config)
     with no_init_parameters():
         model = LlamaForCausalLM(LlamaConfig(**options))
     return sum(int(p.size) for p in model.get_parameters())
-
-
-def trainable_from_yaml(yaml_path: str | Path) -> int:
-    return count(model_config_from_yaml(yaml_path))["trainable_parameters"]
 
 
 def params_counts(params: dict[str, Any], source: str | Path = "params.json") -> dict[str, Any]:

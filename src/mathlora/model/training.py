@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mathlora.errors import InputError
+from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
 
 
@@ -109,6 +109,14 @@ def read_losses(path: Path, last_step: int | None = None) -> list[dict[str, Any]
     by_step, _ = read_loss_log(path)
     steps = sorted(s for s in by_step if last_step is None or s <= last_step)
     return [by_step[s] for s in steps]
+
+
+def checkpoint_monitor(cfg) -> dict[str, Any]:
+    """The yaml's CheckpointMonitor callback (the entry spells it CheckpointMointor)."""
+    for callback in cfg.callbacks or []:
+        if str(callback.get("type", "")).startswith("CheckpointM"):
+            return callback
+    raise ConfigError("yaml: callbacks has no CheckpointMonitor; expected one with save_checkpoint_steps")
 
 
 def trainable_count(cfg) -> int:

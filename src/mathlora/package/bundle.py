@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import (artifact_kinds, atomic_output, dump_json, provenance, schema_version,
-                                validate)
+from mathlora.artifacts import (artifact_kinds, atomic_output, dump_json, git_state, provenance,
+                                schema_version, validate)
 from mathlora.errors import ArtifactError, ConfigError, InputError
 from mathlora.package import scan
 from mathlora.package.links import all_urls, is_placeholder, load_links
@@ -62,8 +62,10 @@ def git(repo: Path, *args: str) -> bytes:
 
 def code_members(repo: Path, skipped: list[dict[str, str]]) -> tuple[list[Member], dict[str, Any]]:
     """The tracked files of HEAD under ``code/``; build outputs and links are left out and listed."""
-    commit = git(repo, "rev-parse", "HEAD").decode().strip()
-    dirty = bool(git(repo, "status", "--porcelain", "--untracked-files=no").strip())
+    try:
+        commit, dirty = git_state(repo)
+    except (OSError, subprocess.SubprocessError):
+        raise InputError(repo, "the code package needs a git checkout with a commit") from None
     members = []
     # The source tree is small (the results are not in git): read the archive whole.
     archive = io.BytesIO(git(repo, "archive", "--format=tar", commit))
