@@ -80,9 +80,9 @@ def accuracy_block(correct: int, n: int) -> dict[str, Any]:
 
 def math_payload(model: str, correct: int, n: int = 40) -> dict[str, Any]:
     return {"model": model, "prompt": "entry", "n": n, "correct_ids": [str(i) for i in range(1, correct + 1)],
-            "primary_mode": "strict", "accuracy": correct / n,
+            "primary_mode": "first_answer", "accuracy": correct / n,
             "rule": {"name": "rounded", "round_to_reference": True, "rel_tol": 1e-6},
-            "modes": {"strict": accuracy_block(correct, n), "flexible": accuracy_block(correct, n)},
+            "modes": {"first_answer": accuracy_block(correct, n), "last_number": accuracy_block(correct, n)},
             "categories": {}, "unknown_category": 0, "reference_without_number": 0,
             "prompt_not_found": 0, "sweep": {}, "failures": []}
 

@@ -3,7 +3,7 @@
 import pytest
 
 from mathlora.evaluate.compare import DEFAULT_RULE, SWEEP, Rule, equal
-from mathlora.evaluate.extract import parse_number, strict
+from mathlora.evaluate.extract import first_answer, parse_number
 
 
 def eq(pred, ref, rule=DEFAULT_RULE):
@@ -58,7 +58,7 @@ def test_no_answer_never_equal():
 
 
 def test_symbolic_boxed_compares_as_text():
-    ref = strict("\\boxed{\\dfrac{\\sqrt{3}}{2}}")
-    assert equal(strict("\\boxed{\\frac{\\sqrt{3}}{2}}"), ref)
-    assert not equal(strict("\\boxed{\\frac{\\sqrt{2}}{2}}"), ref)
+    ref = first_answer("\\boxed{\\dfrac{\\sqrt{3}}{2}}")
+    assert equal(first_answer("\\boxed{\\frac{\\sqrt{3}}{2}}"), ref)
+    assert not equal(first_answer("\\boxed{\\frac{\\sqrt{2}}{2}}"), ref)
     assert not equal(parse_number("0.866"), ref)

@@ -4,14 +4,14 @@ import json
 
 from mathlora.artifacts import read_artifact
 from mathlora.cli import main as cli
-from mathlora.evaluate.contamination import normalise, overlap
+from mathlora.evaluate.contamination import canonical_problem, overlap
 
 
 def test_normalisation():
-    assert normalise("计算 3.50 + 2 等于多少？") == normalise("计算 3.5+2 等于多少？")
-    assert normalise("计算 -0 + 1") == normalise("计算 0 + 1")
-    assert normalise("计算 ３ + 1") == normalise("计算 3 + 1")
-    assert normalise("计算 3.5 + 2") != normalise("计算 3.6 + 2")
+    assert canonical_problem("计算 3.50 + 2 等于多少？") == canonical_problem("计算 3.5+2 等于多少？")
+    assert canonical_problem("计算 -0 + 1") == canonical_problem("计算 0 + 1")
+    assert canonical_problem("计算 ３ + 1") == canonical_problem("计算 3 + 1")
+    assert canonical_problem("计算 3.5 + 2") != canonical_problem("计算 3.6 + 2")
 
 
 def test_overlap_counts():

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from mathlora.evaluate.extract import (continuation, extract, extract_reference, find_boxed,
-                                       flexible, parse_number, strict)
+                                       last_number, parse_number, first_answer)
 from mathlora.prompts import math_prompt
 
 
@@ -52,7 +52,7 @@ def test_percent_and_decimal_places():
 def test_boxed_nested_braces():
     assert find_boxed("so \\boxed{\\frac{\\sqrt{3}}{2}} done") == "\\frac{\\sqrt{3}}{2}"
     assert find_boxed("\\boxed{unclosed") is None
-    symbolic = strict("\\boxed{\\frac{\\sqrt{3}}{2}}")
+    symbolic = first_answer("\\boxed{\\frac{\\sqrt{3}}{2}}")
     assert symbolic.value is None and symbolic.text == "\\frac{\\sqrt{3}}{2}"
 
 
@@ -60,47 +60,47 @@ def test_echoed_question_then_answer_then_run_on():
     problem = "计算 -2873.52 - 2868.07 等于多少？"
     text = ("计算 -2873.52 - 2868.07 等于多少？\n-2873.52 - 2868.07 = -5741.59\n"
             "计算 1.5 + 2.5 等于多少？\n1.5 + 2.5 = 4.0")
-    assert value(strict(text, problem)) == Fraction("-5741.59")
-    assert value(flexible(text, problem)) == Fraction(4)  # why last number is a poor primary rule
+    assert value(first_answer(text, problem)) == Fraction("-5741.59")
+    assert value(last_number(text, problem)) == Fraction(4)  # why last number is a poor primary rule
 
 
 def test_echoed_equation_is_not_the_answer():
     problem = "解方程 3x + 5 = 0"
     text = " 解方程 3x + 5 = 0\n方程的解为：-1.67"
-    assert value(strict(text, problem)) == Fraction("-1.67")
+    assert value(first_answer(text, problem)) == Fraction("-1.67")
     fn = "当 x = 5 时，求函数 y = 3x^2 的值"
-    assert value(strict("当 x = 5 时，y = 3x^2 = 75", fn)) == 75
+    assert value(first_answer("当 x = 5 时，y = 3x^2 = 75", fn)) == 75
 
 
 def test_chain_of_equations_takes_first_result():
-    assert value(strict("2 + 3 = 5 = 5.0\n5 * 2 = 10")) == 5
+    assert value(first_answer("2 + 3 = 5 = 5.0\n5 * 2 = 10")) == 5
 
 
 def test_numbered_list_and_stopped_mid_number():
-    assert strict("1. 计算 5 + 3 等于多少") is None  # no answer given yet
-    assert value(strict("1. 计算\n8")) == 8
-    assert value(strict(" 12.3")) == Fraction("12.3")  # cut by the token limit: still a number
+    assert first_answer("1. 计算 5 + 3 等于多少") is None  # no answer given yet
+    assert value(first_answer("1. 计算\n8")) == 8
+    assert value(first_answer(" 12.3")) == Fraction("12.3")  # cut by the token limit: still a number
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n", "我不知道", "计算 等于多少？"])
 def test_no_number_is_no_answer(text):
-    assert strict(text) is None
-    assert flexible(text) is None
+    assert first_answer(text) is None
+    assert last_number(text) is None
 
 
 def test_binary_minus_is_not_a_sign():
-    assert value(flexible("3-5")) == 5
-    assert value(flexible("x=-5")) == -5
-    assert value(strict("答案是 −7")) == -7  # unicode minus
+    assert value(last_number("3-5")) == 5
+    assert value(last_number("x=-5")) == -5
+    assert value(first_answer("答案是 −7")) == -7  # unicode minus
 
 
 def test_marker_needs_a_number_right_after_it():
-    assert value(strict("计算 1 + 2 等于多少？\n答案是 3")) == 3
-    assert value(strict("The answer is 42.")) == 42
+    assert value(first_answer("计算 1 + 2 等于多少？\n答案是 3")) == 3
+    assert value(first_answer("The answer is 42.")) == 42
 
 
 def test_unknown_mode_rejected():
-    with pytest.raises(ValueError, match="strict, flexible"):
+    with pytest.raises(ValueError, match="first_answer, last_number"):
         extract("1", "loose")
 
 

@@ -46,17 +46,17 @@ def test_cli_report(tmp_path, capsys):
                 "--png", str(png), "--model", "ckpt1"]) == 0
     report = read_artifact(out, "math")
     assert report["n"] == 6
-    assert report["modes"]["strict"]["correct"] == 3
+    assert report["modes"]["first_answer"]["correct"] == 3
     assert report["accuracy"] == pytest.approx(3 / 6)
-    assert report["modes"]["strict"]["no_answer"] == 1
-    # flexible takes the run-on "2" for item 1 and the last number for the equation
-    assert report["modes"]["flexible"]["correct"] == 2
-    assert report["categories"]["add"]["strict"]["correct"] == 1
-    assert report["categories"]["english"]["strict"]["accuracy"] == 1.0
+    assert report["modes"]["first_answer"]["no_answer"] == 1
+    # last_number takes the run-on "2" for item 1 and the last number for the equation
+    assert report["modes"]["last_number"]["correct"] == 2
+    assert report["categories"]["add"]["first_answer"]["correct"] == 1
+    assert report["categories"]["english"]["first_answer"]["accuracy"] == 1.0
     assert report["unknown_category"] == 1 and report["categories"]["unknown"]["n"] == 1
     assert [f["id"] for f in report["failures"]] == ["2", "3", "5"]
-    assert report["failures"][1]["strict"] is None
-    lo, hi = report["modes"]["strict"]["ci95"]
+    assert report["failures"][1]["first_answer"] is None
+    lo, hi = report["modes"]["first_answer"]["ci95"]
     assert lo < 0.5 < hi
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "overall" in capsys.readouterr().out
@@ -67,8 +67,8 @@ def test_tolerance_changes_the_equation_item():
                 math_prompt(TEST[1]["problem"]) + GENERATIONS[1])
     from mathlora.evaluate.compare import Rule
 
-    assert not score_item(item).correct["strict"]
-    assert score_item(item, Rule(False, 1e-2)).correct["strict"]
+    assert not score_item(item).correct["first_answer"]
+    assert score_item(item, Rule(False, 1e-2)).correct["first_answer"]
     report = summarise([score_item(item)])
     assert report["sweep"]["rel0.01"]["correct"] == 1 and report["sweep"]["exact"]["correct"] == 0
 
@@ -121,4 +121,4 @@ def test_math_report_of_records_equals_the_report_of_the_predictions_file(tmp_pa
     test = [{"problem": "1 + 2 = ?", "solution": "1 + 2 = 3"}, {"problem": "5 - 1 = ?", "solution": "4"}]
     records = prediction_records([math_prompt(t["problem"]) for t in test], [" 3", " 7"])
     report = math_report("ckpt1", items_from_records(records, test), DEFAULT_RULE)
-    assert (report["model"], report["n"], report["modes"]["strict"]["correct"]) == ("ckpt1", 2, 1)
+    assert (report["model"], report["n"], report["modes"]["first_answer"]["correct"]) == ("ckpt1", 2, 1)

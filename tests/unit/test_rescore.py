@@ -32,8 +32,8 @@ def test_rescore_json_and_sweep(tmp_path, capsys):
     assert cli(["rescore", "--predictions", str(npy), "--test", str(test), "--json",
                 "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["n"] == 4 and printed["modes"]["strict"]["correct"] == 1
-    assert printed["modes"]["strict"]["no_answer"] == 1
+    assert printed["n"] == 4 and printed["modes"]["first_answer"]["correct"] == 1
+    assert printed["modes"]["first_answer"]["no_answer"] == 1
     sweep = {name: block["correct"] for name, block in printed["sweep"].items()}
     # 2.3333 vs 2.3333333333333335 is off by 1.4e-5 relative: right only from 1e-4 on
     assert sweep == {"exact": 1, "rel0.0001": 2, "rel0.01": 3}

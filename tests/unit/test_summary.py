@@ -14,9 +14,9 @@ def math_report(model, acc):
     block = {"correct": int(acc * 100), "accuracy": acc, "ci95": [max(0, acc - 0.1), min(1, acc + 0.1)]}
     return {"model": model, "prompt": "entry", "n": 100,
             "correct_ids": [str(i) for i in range(1, int(acc * 100) + 1)],
-            "primary_mode": "strict", "accuracy": acc,
+            "primary_mode": "first_answer", "accuracy": acc,
             "rule": {"name": "r", "round_to_reference": True, "rel_tol": 1e-6},
-            "modes": {"strict": {**block, "no_answer": 0}, "flexible": {**block, "no_answer": 0}},
+            "modes": {"first_answer": {**block, "no_answer": 0}, "last_number": {**block, "no_answer": 0}},
             "categories": {}, "unknown_category": 0, "reference_without_number": 0,
             "prompt_not_found": 0, "sweep": {}, "failures": []}
 

@@ -35,7 +35,7 @@ def _canonical_number(match: re.Match) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def normalise(problem: str) -> str:
+def canonical_problem(problem: str) -> str:
     text = problem.translate({0xFF10 + i: ord("0") + i for i in range(10)})
     text = text.replace("\u2212", "-").replace("－", "-")
     text = re.sub(r"\s+", "", text)
@@ -46,12 +46,12 @@ def overlap(train: list[str], test: list[str]) -> dict:
     exact_set = set(train)
     norm_index: dict[str, int] = {}
     for number, problem in enumerate(train, start=1):
-        norm_index.setdefault(normalise(problem), number)
+        norm_index.setdefault(canonical_problem(problem), number)
     exact, normalised = [], []
     for number, problem in enumerate(test, start=1):
         if problem in exact_set:
             exact.append({"test_line": number, "problem": problem})
-        key = normalise(problem)
+        key = canonical_problem(problem)
         if key in norm_index:
             normalised.append({"test_line": number, "train_line": norm_index[key],
                                "problem": problem})
@@ -66,13 +66,13 @@ def base_corpus_overlap(corpus_path: str | Path, test: list[str]) -> dict:
 
     documents = read_corpus(corpus_path)
     keys = {d["key"] for d in documents if d["kind"] == "arithmetic"}
-    texts = [normalise(d["text"]) for d in documents]
+    texts = [canonical_problem(d["text"]) for d in documents]
     pairs, inside = [], []
     for number, problem in enumerate(test, start=1):
         key = arithmetic_key(problem)
         if key is not None and key in keys:
             pairs.append({"test_line": number, "problem": problem})
-        needle = normalise(problem)
+        needle = canonical_problem(problem)
         if needle and any(needle in text for text in texts):
             inside.append({"test_line": number, "problem": problem})
     return {"documents": len(documents),

@@ -1,8 +1,10 @@
 """Answer extraction: the final number of a model output or a reference solution.
 
-Two named modes are scored side by side (as evaluation harnesses do):
+Two named modes are scored side by side (as evaluation harnesses do). Neither is "strict" in the
+harnesses' sense (only a required format counts): the base model and the entry's prompt ask for no
+format, so the primary mode finds the first answer the text gives, in any of the forms below.
 
-``strict``
+``first_answer`` (primary)
     1. the content of the first ``\\boxed{...}`` (nested braces, ``\\frac``), if there is one;
     2. otherwise the *earliest* of these in the text:
        - a number right after an answer marker (``方程的解为：``, ``平均值为``, ``面积为``, ``函数的值为：``,
@@ -12,7 +14,7 @@ Two named modes are scored side by side (as evaluation harnesses do):
        - a line that is only a number, optionally with a unit (``30 克``, ``-0.15``, ``85%``).
     Earliest wins because models run on into new invented questions after their answer; the
     first result of the continuation is the one that answers the prompt.
-``flexible``
+``last_number``
     the last number of the text (after ``\\frac{a}{b}`` -> ``a/b``).
 
 Numbers: integers, decimals, negatives, scientific notation (``2.769E+34``), fractions without
@@ -30,7 +32,7 @@ from fractions import Fraction
 
 from mathlora.prompts import ENTRY, REPORT
 
-MODES = ("strict", "flexible")
+MODES = ("first_answer", "last_number")
 
 # A minus is a sign only when it does not follow an operand (``3-5`` is a subtraction).
 _NUMBER = (
@@ -88,7 +90,7 @@ def _show(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-def normalise(text: str) -> str:
+def unify_notation(text: str) -> str:
     """Unify minus signs, full-width digits and ``\\frac`` so one number pattern fits all."""
     text = text.replace("\u2212", "-").replace("－", "-").replace("．", ".").replace("％", "%")
     text = text.translate({0xFF10 + i: ord("0") + i for i in range(10)})
@@ -117,7 +119,7 @@ def _from_match(match: re.Match, how: str) -> Answer | None:
 
 def parse_number(text: str, how: str = "number") -> Answer | None:
     """``text`` as one number if it is exactly one (surrounding spaces allowed), else ``None``."""
-    text = normalise(text).strip()
+    text = unify_notation(text).strip()
     match = NUMBER_RE.fullmatch(text)
     return _from_match(match, how) if match else None
 
@@ -143,7 +145,7 @@ def find_boxed(text: str) -> str | None:
     return None
 
 
-def normalise_latex(content: str) -> str:
+def normalise_boxed(content: str) -> str:
     """Minerva-style normalisation of a boxed answer so equal answers compare equal as text."""
     out = content
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""),
@@ -157,7 +159,7 @@ def normalise_latex(content: str) -> str:
 
 
 def _boxed_answer(content: str) -> Answer:
-    text = normalise_latex(content)
+    text = normalise_boxed(content)
     # 1,000 inside a box is a thousands separator, never a list.
     numeric = parse_number(re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text), "boxed")
     if numeric is not None:
@@ -170,7 +172,7 @@ def _squash(text: str) -> str:
 
 
 def _equals_candidates(text: str, problem: str):
-    squashed_problem = _squash(normalise(problem))
+    squashed_problem = _squash(unify_notation(problem))
     for match in _EQUALS_RE.finditer(text):
         number = NUMBER_RE.match(text, match.end())
         if number is None:  # pragma: no cover - guaranteed by the lookahead
@@ -183,9 +185,9 @@ def _equals_candidates(text: str, problem: str):
         yield match.start(), number
 
 
-def strict(text: str, problem: str = "") -> Answer | None:
-    """The answer under the strict rule (see the module docstring); ``None`` = no answer."""
-    text = normalise(text)
+def first_answer(text: str, problem: str = "") -> Answer | None:
+    """The first answer the text gives (see the module docstring); ``None`` = no answer."""
+    text = unify_notation(text)
     boxed = find_boxed(text)
     if boxed is not None:
         return _boxed_answer(boxed)
@@ -206,17 +208,17 @@ def strict(text: str, problem: str = "") -> Answer | None:
     return None
 
 
-def flexible(text: str, problem: str = "") -> Answer | None:
+def last_number(text: str, problem: str = "") -> Answer | None:
     """The last number of the text; ``None`` = no answer."""
-    del problem  # same signature as strict
-    for match in reversed(list(NUMBER_RE.finditer(normalise(text)))):
+    del problem  # the signature of first_answer
+    for match in reversed(list(NUMBER_RE.finditer(unify_notation(text)))):
         answer = _from_match(match, "last")
         if answer is not None:
             return answer
     return None
 
 
-EXTRACTORS = {"strict": strict, "flexible": flexible}
+EXTRACTORS = {"first_answer": first_answer, "last_number": last_number}
 
 
 def extract(text: str, mode: str, problem: str = "") -> Answer | None:
@@ -226,8 +228,8 @@ def extract(text: str, mode: str, problem: str = "") -> Answer | None:
 
 
 def extract_reference(solution: str) -> Answer | None:
-    """The reference answer of a solution: strict, falling back to its last number."""
-    return strict(solution) or flexible(solution)
+    """The reference answer of a solution: its first answer, falling back to its last number."""
+    return first_answer(solution) or last_number(solution)
 
 
 def continuation(prompt: str, text: str, suffix: str) -> tuple[str, bool]:

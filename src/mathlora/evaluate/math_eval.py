@@ -1,4 +1,4 @@
-"""Math accuracy of one model's predictions: strict and flexible extraction side by side.
+"""Math accuracy of one model's predictions: two answer extractions side by side.
 
 Reads the predictions (``predictions.jsonl`` from ``mathlora predict``) and the test set they were
 made for, extracts each answer (see ``mathlora.evaluate.extract``) and the reference answer of each
@@ -23,7 +23,7 @@ from mathlora.evaluate.stats import wilson
 from mathlora.jsonl import read_records, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math_prompt_named
 
-PRIMARY_MODE = "strict"
+PRIMARY_MODE = "first_answer"
 UNKNOWN = "unknown"
 PREDICTION_FIELDS = ("id", "prompt", "output", "generation")
 FAILURE_TEXT_CHARS = 300
@@ -152,7 +152,7 @@ def check_one_per_item(path: str | Path, predictions: int, tests: int) -> None:
 
 
 def plot(report: dict, path: str | Path, title: str) -> None:
-    """Per-category accuracy with 95 % intervals, strict and flexible side by side."""
+    """Per-category accuracy with 95 % intervals, both extraction modes side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,7 +164,7 @@ def plot(report: dict, path: str | Path, title: str) -> None:
     blocks = [report["categories"][n] for n in names[:-1]] + [{"n": report["n"], **report["modes"]}]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.5))
     height = 0.38
-    for offset, mode in ((-height / 2, "strict"), (height / 2, "flexible")):
+    for offset, mode in ((-height / 2, "first_answer"), (height / 2, "last_number")):
         acc = [b[mode]["accuracy"] for b in blocks]
         err = [[a - b[mode]["ci95"][0] for a, b in zip(acc, blocks)],
                [b[mode]["ci95"][1] - a for a, b in zip(acc, blocks)]]
@@ -226,15 +226,15 @@ def main(args: argparse.Namespace) -> int:
 
 
 def format_table(report: dict) -> str:
-    lines = [f"{'category':<16}{'n':>6}{'strict':>10}{'flexible':>10}   strict 95% CI"]
+    lines = [f"{'category':<16}{'n':>6}{'first':>10}{'last':>10}   first-answer 95% CI"]
     rows = [(name, block) for name, block in report["categories"].items()]
     rows.append(("overall", {"n": report["n"], **report["modes"]}))
     for name, block in rows:
-        lo, hi = block["strict"]["ci95"]
-        lines.append(f"{name:<16}{block['n']:>6}{block['strict']['accuracy']:>10.4f}"
-                     f"{block['flexible']['accuracy']:>10.4f}   [{lo:.3f}, {hi:.3f}]")
+        lo, hi = block["first_answer"]["ci95"]
+        lines.append(f"{name:<16}{block['n']:>6}{block['first_answer']['accuracy']:>10.4f}"
+                     f"{block['last_number']['accuracy']:>10.4f}   [{lo:.3f}, {hi:.3f}]")
     lines.append("no answer: " + ", ".join(f"{m} {report['modes'][m]['no_answer']}" for m in MODES)
                  + f"; reference without number: {report['reference_without_number']}")
-    lines.append("tolerance sweep (strict): " + ", ".join(
+    lines.append("tolerance sweep (first answer): " + ", ".join(
         f"{name} {block['accuracy']:.4f}" for name, block in report["sweep"].items()))
     return "\n".join(lines)

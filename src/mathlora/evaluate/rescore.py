@@ -3,7 +3,7 @@
 The ``.npy`` is read with a restricted unpickler (``mathlora.evaluate.npy_safe``): it must hold one
 ``{'text_generation_text': [prompt + generation]}`` per test item, in test-set order. The test set
 is the file the entry's script read: one JSON array of ``{problem, solution}`` objects or JSON
-Lines. Prints the accuracy (strict and flexible, with 95 % intervals and per category) under the
+Lines. Prints the accuracy (first answer and last number, with 95 % intervals and per category) under the
 default equality rule and a tolerance sweep (exact, 1e-4, 1e-2), since the organisers published none.
 """
 

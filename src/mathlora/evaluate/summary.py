@@ -79,7 +79,7 @@ def summarise(ratio: float, math: dict[str, dict], squad: dict[str, dict], limit
         passed = s["f1"] >= limits["f1"] and s["em"] >= limits["em"]
         row = {"model": name, "ratio": model_ratio, "accuracy": m["accuracy"],
                "accuracy_ci95": m["modes"][m["primary_mode"]]["ci95"],
-               "flexible_accuracy": m["modes"]["flexible"]["accuracy"],
+               "last_number_accuracy": m["modes"]["last_number"]["accuracy"],
                "f1": s["f1"], "em": s["em"], "squad_pass": passed,
                "score": composite(m["accuracy"], model_ratio), "paired": []}
         if diagnostic is not None:

@@ -180,7 +180,7 @@ def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[
         m = math.get(r["model"], {})
         lines.append(f"- `{r['model']}`: accuracy {r['accuracy']:.4f}"
                      + (f" over {m['n']} problems (primary rule `{m['primary_mode']}`)" if m else "")
-                     + f", flexible rule {r['flexible_accuracy']:.4f}; composite {r['score']:.9f}")
+                     + f", last-number rule {r['last_number_accuracy']:.4f}; composite {r['score']:.9f}")
     lines += section_comparisons(summary)
     lines += ["", f"Trainable parameters: {fmt(counts['trainable'])}"
               + (f" of {fmt(counts['total'])}" if counts.get("total") else "")
