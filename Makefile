@@ -33,8 +33,9 @@ base-model: $(STAMP)
 	$(BIN)/snakemake base_model --cores $(CORES) --profile workflow/profiles/default \
 		--configfile config/config.yaml config/base-model.yaml --forcerun tokenizer base
 
-## All tests, the end-to-end graph test included (marked slow).
+## All tests, the end-to-end graph test included (marked slow); ruff first (a second).
 test: $(STAMP)
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest tests/unit tests/integration
 
 test-fast: $(STAMP)
@@ -62,7 +63,10 @@ bench-compare: $(STAMP)
 bench-table: $(STAMP)
 	$(BIN)/python tests/benchmarks/gate.py table --readme README.md
 
+## Static checks: ruff, the one-way import layers (tests/unit/test_layers.py), Snakemake's linter.
 lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest -q tests/unit/test_layers.py
 	$(BIN)/snakemake --lint
 
 clean:

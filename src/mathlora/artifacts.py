@@ -124,7 +124,7 @@ def package_versions() -> dict[str, str]:
 def provenance() -> dict[str, Any]:
     """Where an artifact came from: packages, config hash (set by the workflow), commit, time, command."""
     return {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
         "config_sha256": os.environ.get(CONFIG_SHA256_ENV) or None,
         "packages": package_versions(),

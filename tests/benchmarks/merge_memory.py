@@ -24,9 +24,9 @@ LAYER_BYTES = 2 * (HIDDEN * HIDDEN * 2 + KV * HIDDEN * 2 + 3 * FFN * HIDDEN)  # 
 def write_synthetic(path: Path, gigabytes: float) -> int:
     """A bf16 checkpoint of about ``gigabytes`` GB; returns its number of layers."""
     import numpy as np
+    from mindspore.common import np_dtype
 
     from mathlora.model import checkpoint_file
-    from mindspore.common import np_dtype
 
     layers = max(1, round(gigabytes * 2**30 / LAYER_BYTES))
     rng = np.random.default_rng(0)

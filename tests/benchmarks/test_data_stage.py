@@ -25,9 +25,8 @@ import pytest
 
 from mathlora.cli import main as cli
 from mathlora.data import synth
-from mathlora.jsonl import read_conversations
 from mathlora.data.qa import render
-from mathlora.jsonl import write_problems
+from mathlora.jsonl import read_conversations, write_problems
 from mathlora.tokenizer.llama3 import Llama3Tokenizer
 
 os.environ.setdefault("LOG_MF_PATH", "/tmp/mathlora-bench-mf-logs")

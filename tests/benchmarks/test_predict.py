@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import time
-
 from pathlib import Path
 
 import numpy as np

@@ -122,7 +122,8 @@ def test_judging_the_bundle_reproduces_the_graphs_summary(built):
     assert done.returncode == 0, done.stderr[-6000:]
     judged = summary_rows(built / "results/minimal/judge/summary.json")
     assert judged == summary_rows(built / "results/minimal/summary.json")
-    kinds = {json.loads(p.read_text())["checkpoint_kind"] for p in (built / "results/minimal/judge/weights").glob("*.json")}
+    kinds = {json.loads(p.read_text())["checkpoint_kind"]
+             for p in (built / "results/minimal/judge/weights").glob("*.json")}
     assert kinds == {"merged"}
 
 
@@ -137,7 +138,8 @@ def test_unified_unmerged_checkpoints_are_judged_as_their_merged_twins(built, tm
     config.write_text(f"evaluate:\n  judge_submission: {bundle}\n")
     done = snakemake(built, "judge", "--configfile", str(MINIMAL), str(config))
     assert done.returncode == 0, done.stderr[-6000:]
-    kinds = {json.loads(p.read_text())["checkpoint_kind"] for p in (built / "results/minimal/judge/weights").glob("*.json")}
+    kinds = {json.loads(p.read_text())["checkpoint_kind"]
+             for p in (built / "results/minimal/judge/weights").glob("*.json")}
     assert kinds == {"unified-unmerged"}
     assert summary_rows(built / "results/minimal/judge/summary.json") == \
         summary_rows(built / "results/minimal/summary.json")

@@ -1,8 +1,8 @@
 """A small but complete finished run on disk, for the report, bundle and verify tests.
 
 Every JSON report is written through ``write_artifact`` (so it matches its schema), the code package
-comes from a real git repository, and the zip is built by the real bundler. Kinds whose schema does
-not exist yet get a stand-in schema in a private copy of ``schemas/``.
+comes from a real git repository, and the zip is built by the real bundler. The fixtures are shared
+through ``conftest.py``.
 """
 
 from __future__ import annotations

@@ -120,12 +120,11 @@ def test_a_report_of_another_kind_is_refused(tmp_path):
 
 def test_a_built_wheel_carries_every_schema(tmp_path):
     """A plain (non-editable) install finds its schemas: they are package data."""
+    import shutil
     import subprocess
     import sys
     import zipfile
     from pathlib import Path
-
-    import shutil
 
     root = Path(__file__).resolve().parents[2]
     source = tmp_path / "source"  # a copy: a build leaves build/ and egg-info behind

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _model_helpers import mathlora, settings
+
 from mathlora.data import world
 from mathlora.errors import InputError
 from mathlora.model import base
+
 
 def test_pack_concatenates_whole_documents_in_seeded_passes():
     docs = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
@@ -75,7 +76,8 @@ def test_base_config_turns_the_finetune_yaml_into_pretraining(corpus, tmp_path):
 def _run(root: Path, paths: dict, name: str) -> tuple[Path, Path, object]:
     out, report = root / name / "base.ckpt", root / name / "base.json"
     done = mathlora("base", "--yaml", str(paths["yaml"]), "--tokenizer", str(paths["tokenizer"]),
-                    "--corpus", str(paths["corpus"]), "--steps", "3", "--batch-size", "2", "--learning-rate", "0.01", "--seed", "11",
+                    "--corpus", str(paths["corpus"]), "--steps", "3", "--batch-size", "2",
+                    "--learning-rate", "0.01", "--seed", "11",
                     "--workdir", str(root / name / "work"), "--out", str(out), "--report", str(report),
                     "--plot", str(root / name / "loss.png"), cwd=root)
     return out, report, done

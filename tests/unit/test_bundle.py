@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from package_kit import bundle_argv, built, parse, run, schemas  # noqa: F401
+from package_kit import bundle_argv, parse
 
 from mathlora.errors import ConfigError, InputError
 from mathlora.package import bundle

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from mathlora.cli import main as cli
-from mathlora.jsonl import read_conversations
 from mathlora.errors import InputError
+from mathlora.jsonl import read_conversations
 
 
 def test_conversation_format(tmp_path):

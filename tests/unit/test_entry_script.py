@@ -15,8 +15,8 @@ import subprocess
 import sys
 
 import pytest
-
 from _model_helpers import mathlora, save_random_base, settings, write_tokenizer
+
 from mathlora.artifacts import read_artifact
 from mathlora.evaluate.npy_safe import load_result_batches
 from mathlora.prompts import math_prompt

@@ -4,8 +4,15 @@ from fractions import Fraction
 
 import pytest
 
-from mathlora.evaluate.extract import (continuation, extract, extract_reference, find_boxed,
-                                       last_number, parse_number, first_answer)
+from mathlora.evaluate.extract import (
+    continuation,
+    extract,
+    extract_reference,
+    find_boxed,
+    first_answer,
+    last_number,
+    parse_number,
+)
 from mathlora.prompts import math_prompt
 
 

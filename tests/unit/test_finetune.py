@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _model_helpers import mathlora, render_tiny, save_random_base
+
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import training
-from mathlora.model.finetune import (_prepare_workdir, follow_decision, wait_for_decision,
-                                     write_decision)
+from mathlora.model.finetune import _prepare_workdir, follow_decision, wait_for_decision, write_decision
 from mathlora.model.schedule import schedule
 
 ROWS, BATCH, EPOCHS = 42, 4, 2  # 42 rows: the last partial batch (2 rows) is dropped
@@ -58,8 +57,8 @@ def test_schedule_fixed_interval_and_errors():
 
 def test_losses_keep_the_last_record_of_a_step(tmp_path):
     log = tmp_path / "loss.rank0.jsonl"
-    log.write_text("".join(json.dumps({"step": s, "loss": l}) + "\n"
-                           for s, l in [(1, 3.0), (2, 2.5), (3, 9.9), (3, 2.0), (4, 1.5)]))
+    log.write_text("".join(json.dumps({"step": s, "loss": loss}) + "\n"
+                           for s, loss in [(1, 3.0), (2, 2.5), (3, 9.9), (3, 2.0), (4, 1.5)]))
     assert [(r["step"], r["loss"]) for r in training.read_losses(log)] == [(1, 3.0), (2, 2.5), (3, 2.0), (4, 1.5)]
     assert [r["step"] for r in training.read_losses(log, last_step=2)] == [1, 2]
     assert training.read_losses(tmp_path / "none.jsonl") == []

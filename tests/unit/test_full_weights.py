@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from _model_helpers import lora_training_checkpoint, mathlora, render_tiny, save_tensors
+
 from mathlora.errors import InputError
 from mathlora.model import checkpoint_file, full_weights, merge
 

@@ -10,7 +10,6 @@ network) and ``cache`` (the KV cache; what ``auto`` picks on CPU). Neither may c
 from __future__ import annotations
 
 import pytest
-
 from _model_helpers import RANKS, plain_greedy, render_tiny, save_random_base
 
 SEQ = 64          # model length: prompt + 10 new tokens fit a 32-token bucket, so buffers are cut

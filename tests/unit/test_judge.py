@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pytest
 import yaml
 
 from mathlora.cli import main as cli

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _model_helpers import RANKS, plain_greedy, render_tiny, save_random_base
 
 SEQ = 64

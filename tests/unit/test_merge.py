@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 import pytest
-
 from _model_helpers import lora_training_checkpoint, mathlora, render_tiny, save_tensors
+
 from mathlora.errors import InputError
 from mathlora.model import checkpoint_file, merge
 
@@ -114,7 +114,6 @@ def test_writer_output_is_byte_identical_to_mindsporees_own(tmp_path):
 
 
 def test_bf16_merged_checkpoint_loads_into_a_bf16_network(tmp_path):
-    from mathlora.model import network
 
     paths = render_tiny(tmp_path, model__param_init_type="bfloat16")
     lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
@@ -200,6 +199,7 @@ def _tensors(path) -> dict[str, np.ndarray]:
 def _sharded_run(tmp_path, devices: int = 2):
     """A LoRA checkpoint, its per-rank shards and strategy files for model parallel ``devices``."""
     from _parallel_standin import layout_of, parameter_splits, shard, write_strategy
+
     from mathlora.artifacts import read_artifact, write_artifact
 
     paths = render_tiny(tmp_path)
@@ -245,6 +245,7 @@ def test_shard_unification_reproduces_the_unsharded_merge_exactly(tmp_path):
 
 def test_shards_without_a_matching_strategy_are_refused(tmp_path):
     from _parallel_standin import write_strategy
+
     from mathlora.artifacts import read_artifact, write_artifact
 
     paths, _, _, sharded, shards, _ = _sharded_run(tmp_path)

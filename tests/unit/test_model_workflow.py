@@ -206,12 +206,14 @@ def test_training_command_single_and_msrun():
                         "parallel": {"data_parallel": 2, "model_parallel": 1}}}
     # msrun runs `python <script> ...` in every worker: the CLI goes in as a module.
     assert training_command(two, log_dir="L") == (
-        "env HCCL_BUFFSIZE=2 msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 --master_port=8119 --node_rank=0 "
+        "env HCCL_BUFFSIZE=2 msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 "
+        "--master_port=8119 --node_rank=0 "
         "--log_dir=L --join=True --cluster_time_out=7200 python -m mathlora.cli")
 
 
 def test_msrun_on_cpu_is_refused_with_the_reason(tmp_path):
     from _model_helpers import settings, write_tokenizer
+
     from mathlora.model import render
     from mathlora.tokenizer.llama3 import read_vocab
 

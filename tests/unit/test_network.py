@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _model_helpers import RANKS, VOCAB, render_tiny, save_random_base, write_tokenizer
+
 from mathlora.errors import InputError
 from mathlora.model import compat, network
 

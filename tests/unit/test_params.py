@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _model_helpers import mathlora
+
 from mathlora.errors import ConfigError
 from mathlora.model import params
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _model_helpers import RANKS, VOCAB, mathlora, settings, write_tokenizer
+
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import render
-from mathlora.tokenizer.llama3 import read_vocab
 from mathlora.model.schedule import schedule
+from mathlora.tokenizer.llama3 import read_vocab
 
 ROOT = Path(__file__).resolve().parents[2]
 

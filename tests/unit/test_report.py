@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from package_kit import PREPARE, TRAINABLE, report_args, run, schemas  # noqa: F401
+from package_kit import PREPARE, TRAINABLE, report_args
 
 from mathlora import prompts
 from mathlora.errors import InputError, MathloraError
@@ -104,7 +104,7 @@ def test_broken_inputs_fail_without_output(run, tmp_path):
         report.main(args)
 
 
-def sources(args) -> "report.Sources":
+def sources(args) -> report.Sources:
     return report.Sources(run_name=args.run_name, device=args.device, prepare=args.prepare,
                           train=args.train, params=args.params, summary=args.summary, yaml=args.yaml,
                           math=tuple(args.math), squad=tuple(args.squad), split=args.split)

@@ -5,8 +5,8 @@ The script's run through MindFormers is in test_entry_script.py."""
 from __future__ import annotations
 
 import ast
-import json
 import importlib.util
+import json
 import sys
 from pathlib import Path
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from mathlora.cli import main as cli
-from mathlora.evaluate.score import composite
 from mathlora.contest import OFFICIAL_DENOMINATOR
+from mathlora.evaluate.score import composite
 
 
 def test_published_example():

@@ -8,8 +8,7 @@ import pytest
 from mathlora.artifacts import read_artifact
 from mathlora.cli import main as cli
 from mathlora.errors import InputError
-from mathlora.evaluate.squad import (corpus_scores, cut_prediction, em_score, f1_score,
-                                     longest_common_run, read_examples)
+from mathlora.evaluate.squad import corpus_scores, cut_prediction, em_score, f1_score, longest_common_run, read_examples
 from mathlora.prompts import SQUAD_PROMPT
 
 PAIRS = [  # (answer, raw prediction)

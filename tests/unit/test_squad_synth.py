@@ -3,8 +3,8 @@
 import json
 
 from mathlora.cli import main as cli
-from mathlora.evaluate.squad import read_examples
 from mathlora.data.squad_synth import check_spans, dataset
+from mathlora.evaluate.squad import read_examples
 
 
 def test_spans_are_in_the_passages():

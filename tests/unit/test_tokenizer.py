@@ -1,7 +1,7 @@
 import base64
 import itertools
-import re
 import json
+import re
 
 import pytest
 

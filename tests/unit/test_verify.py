@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from package_kit import built, fake_recount, rewrite_zip, run, schemas, set_member  # noqa: F401
+from package_kit import fake_recount, rewrite_zip, set_member
 
 from mathlora.artifacts import read_artifact
 from mathlora.package import verify

@@ -7,8 +7,9 @@ in the entry's own templates (training: ``请解答如下数学问题： {proble
 carries one of these instructions would be trained with it twice and predicted with a prompt the
 model never saw. The template text removed here is therefore exactly those instruction strings, taken
 from :mod:`mathlora.prompts` (never retyped): the training prefix and the inference prefix and
-suffix of the entry's script and of its report's prose, each without surrounding whitespace. Every occurrence is removed, in problem and solution;
-a field that had template text is then stripped of the whitespace the template left at its ends.
+suffix of the entry's script and of its report's prose, each without surrounding whitespace. Every
+occurrence is removed, in problem and solution; a field that had template text is then stripped of
+the whitespace the template left at its ends.
 Lines whose problem or solution is empty afterwards are dropped and counted.
 """
 

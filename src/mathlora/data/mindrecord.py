@@ -21,8 +21,8 @@ import numpy as np
 
 from mathlora.artifacts import write_artifact
 from mathlora.data.qa import IGNORE_ID, MASKS, Rows, build_rows, reference_row, render
-from mathlora.jsonl import read_conversations
 from mathlora.errors import ConfigError, MathloraError
+from mathlora.jsonl import read_conversations
 from mathlora.tokenizer.llama3 import Llama3Tokenizer
 
 SCHEMA = {"input_ids": {"type": "int32", "shape": [-1]}, "labels": {"type": "int32", "shape": [-1]}}

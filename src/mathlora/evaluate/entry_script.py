@@ -71,7 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import file_sha256, write_artifact
     from mathlora.evaluate.compare import DEFAULT_RULE
-    from mathlora.evaluate.npy_safe import load_result_texts, load_result_batches
+    from mathlora.evaluate.npy_safe import load_result_batches, load_result_texts
     from mathlora.evaluate.rescore import rescore
     from mathlora.standin import run_script
 

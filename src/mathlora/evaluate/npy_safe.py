@@ -15,8 +15,8 @@ import io
 import pickle
 from pathlib import Path
 
-from mathlora.errors import InputError
 from mathlora.contest import RESULT_KEY
+from mathlora.errors import InputError
 
 # (module, name) pairs the array pickle needs; numpy 2 moved numpy.core to numpy._core.
 ALLOWED_GLOBALS = frozenset({

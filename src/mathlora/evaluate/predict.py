@@ -28,7 +28,6 @@ from mathlora.jsonl import dumps_line, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, math_prompt_named
 
 
-
 @dataclass
 class Generation:
     """Texts generated for a list of prompts and what it took."""

@@ -12,9 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from mathlora.evaluate.math_eval import (Item, add_prompt_argument, add_rule_arguments,
-                                         check_one_per_item, equality_rule, format_table, score_item,
-                                         summarise)
+from mathlora.evaluate.math_eval import (
+    Item,
+    add_prompt_argument,
+    add_rule_arguments,
+    check_one_per_item,
+    equality_rule,
+    format_table,
+    score_item,
+    summarise,
+)
 from mathlora.evaluate.npy_safe import load_result_texts
 from mathlora.jsonl import read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named

@@ -1,8 +1,8 @@
 """The contest's composite score: (1 - ratio) * 0.3 + accuracy * 0.7.
 
 ``ratio`` is the low-parameter ratio (trainable parameters / the organisers' fixed denominator,
-``mathlora.contest.OFFICIAL_DENOMINATOR``) and ``accuracy`` the math accuracy on the hidden test set, both in [0, 1]. The
-published table reproduces with this formula to 9 decimals (accuracy 0.5138, ratio 0.000424393
+``mathlora.contest.OFFICIAL_DENOMINATOR``) and ``accuracy`` the math accuracy on the hidden test
+set, both in [0, 1]. The published table reproduces with this formula to 9 decimals (accuracy 0.5138, ratio 0.000424393
 -> 0.659532682).
 """
 
@@ -13,7 +13,6 @@ import json
 
 from mathlora.contest import ACCURACY_WEIGHT, RATIO_WEIGHT, SCORE_DECIMALS
 from mathlora.errors import ConfigError
-
 
 
 def composite(accuracy: float, ratio: float) -> float:

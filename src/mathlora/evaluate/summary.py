@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mathlora.contest import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
 from mathlora.errors import ConfigError, InputError
 from mathlora.evaluate.score import composite
 from mathlora.evaluate.stats import mcnemar_exact
-from mathlora.contest import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
 
 BASE = "base"
 

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import (artifact_kinds, atomic_output, dump_json, git_state, provenance,
-                                schema_version, validate)
+from mathlora.artifacts import artifact_kinds, atomic_output, dump_json, git_state, provenance, schema_version, validate
 from mathlora.errors import ArtifactError, ConfigError, InputError
 from mathlora.package import scan
 from mathlora.package.links import all_urls, is_placeholder, load_links

@@ -20,9 +20,9 @@ import yaml
 
 from mathlora import prompts
 from mathlora.artifacts import atomic_output, read_artifact
+from mathlora.contest import CONTEST_ENVIRONMENT, OFFICIAL_DENOMINATOR
 from mathlora.errors import InputError
 from mathlora.evaluate.summary import by_model
-from mathlora.contest import CONTEST_ENVIRONMENT, OFFICIAL_DENOMINATOR
 from mathlora.model.params import read_params
 
 SKIP_KEYS = {"provenance", "schema_version", "examples", "texts"}

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import file_sha256, validate, validator, write_artifact
-from mathlora.errors import InputError, MathloraError
-from mathlora.package import scan
 from mathlora.contest import OFFICIAL_DENOMINATOR
+from mathlora.errors import InputError, MathloraError
 from mathlora.model.params import params_counts
+from mathlora.package import scan
 from mathlora.package.links import all_urls, is_placeholder, parse_links
 
 MANIFEST = "manifest.json"

@@ -18,8 +18,8 @@ from typing import Any
 
 from mathlora import prompts
 from mathlora.artifacts import atomic_output, write_artifact
-from mathlora.jsonl import read_conversations
 from mathlora.errors import ConfigError
+from mathlora.jsonl import read_conversations
 from mathlora.tokenizer.llama3 import Llama3Tokenizer, format_ranks
 
 
