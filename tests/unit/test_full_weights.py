@@ -17,8 +17,9 @@ def lora(tmp_path_factory):
     paths = render_tiny(tmp)
     checkpoint, report = lora_training_checkpoint(tmp, paths["yaml"])
     twin = tmp / "merged.ckpt"
-    done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(checkpoint), "--train-json",
-                    str(report), "--k", "1", "--out", str(twin), "--report", str(tmp / "m.json"), cwd=tmp)
+    done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(checkpoint), "--workdir", str(tmp),
+                    "--train-json", str(report), "--k", "1", "--out", str(twin), "--report", str(tmp / "m.json"),
+                    cwd=tmp)
     assert done.returncode == 0, done.stderr[-2000:]
     tensors = dict(checkpoint_file.iter_tensors(checkpoint))
     only = save_tensors(tmp / "lora-only.ckpt", {k: v for k, v in tensors.items()

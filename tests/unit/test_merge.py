@@ -34,6 +34,13 @@ def lora_tensors(dtype, rank: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
     return tensors
 
 
+def run_merge(root, yaml, lora, train_json, out, report):
+    """``mathlora merge`` as the graph runs it, the fine-tuning folder being ``root/output``."""
+    return mathlora("merge", "--yaml", str(yaml), "--lora", str(lora), "--workdir", str(root / "output"),
+                    "--train-json", str(train_json), "--k", "1", "--out", str(out), "--report", str(report),
+                    cwd=root)
+
+
 def bf16():
     from mindspore.common import np_dtype
 
@@ -118,9 +125,7 @@ def test_bf16_merged_checkpoint_loads_into_a_bf16_network(tmp_path):
     paths = render_tiny(tmp_path, model__param_init_type="bfloat16")
     lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     out = tmp_path / "merged.ckpt"
-    done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                    str(report), "--k", "1", "--out", str(out), "--report", str(tmp_path / "m.json"),
-                    cwd=tmp_path)
+    done = run_merge(tmp_path, paths["yaml"], lora, report, out, tmp_path / "m.json")
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "m.json").read_text())["dtypes"] == ["bfloat16"]
     code = ("import mindspore as ms\n"
@@ -156,8 +161,7 @@ def test_merged_logits_match_lora_network(tmp_path):
     paths = render_tiny(tmp_path)
     lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     out, out_json = tmp_path / "merged" / "ckpt1.ckpt", tmp_path / "merged" / "ckpt1.json"
-    result = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                      str(report), "--k", "1", "--out", str(out), "--report", str(out_json), cwd=tmp_path)
+    result = run_merge(tmp_path, paths["yaml"], lora, report, out, out_json)
     assert result.returncode == 0, result.stderr[-2000:]
     merged = json.loads(out_json.read_text())
     assert merged["scale"] == 2.0 and merged["merged_weights"] == 4
@@ -184,9 +188,7 @@ def test_truncated_lora_checkpoint_fails_without_output(tmp_path):
     lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
     lora.write_bytes(lora.read_bytes()[:200])
     out = tmp_path / "m.ckpt"
-    result = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                      str(report), "--k", "1", "--out", str(out), "--report", str(tmp_path / "m.json"),
-                      cwd=tmp_path)
+    result = run_merge(tmp_path, paths["yaml"], lora, report, out, tmp_path / "m.json")
     assert result.returncode == 1
     assert "lora1.ckpt" in result.stderr and "truncated checkpoint" in result.stderr
     assert not out.exists()
@@ -231,9 +233,7 @@ def test_shard_unification_reproduces_the_unsharded_merge_exactly(tmp_path):
     outputs = {}
     for name, train_json, lora in (("whole", report, full), ("unified", sharded, shards[0])):
         out = tmp_path / f"{name}.ckpt"
-        done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(lora), "--train-json",
-                        str(train_json), "--k", "1", "--out", str(out), "--report",
-                        str(tmp_path / f"{name}.json"), cwd=tmp_path)
+        done = run_merge(tmp_path, paths["yaml"], lora, train_json, out, tmp_path / f"{name}.json")
         assert done.returncode == 0, done.stderr[-3000:]
         outputs[name] = _tensors(out)
     assert sorted(outputs["whole"]) == sorted(outputs["unified"])
@@ -253,15 +253,17 @@ def test_shards_without_a_matching_strategy_are_refused(tmp_path):
              if k not in ("schema_version", "provenance")}
     cases = {
         "none": ([], "2 shards but no strategy file"),
-        "other": ([str(write_strategy(tmp_path / "four" / "s.ckpt",
+        "other": ([str(write_strategy(tmp_path / "output" / "four" / "s.ckpt",
                                       {"model.norm_out.weight": [-1]}, 4))],
                   "a strategy for 4 devices, but 2 shards"),
+        "outside": ([str(write_strategy(tmp_path / "elsewhere" / "s.ckpt",
+                                        {"model.norm_out.weight": [-1]}, 2))],
+                    "lies outside the fine-tuning folder"),
     }
     for name, (files, message) in cases.items():
         write_artifact(tmp_path / f"{name}.json", "train", {**train, "strategy_files": files})
         out = tmp_path / f"{name}.ckpt"
-        done = mathlora("merge", "--yaml", str(paths["yaml"]), "--lora", str(shards[0]),
-                        "--train-json", str(tmp_path / f"{name}.json"), "--k", "1", "--out",
-                        str(out), "--report", str(tmp_path / f"{name}.m.json"), cwd=tmp_path)
+        done = run_merge(tmp_path, paths["yaml"], shards[0], tmp_path / f"{name}.json", out,
+                         tmp_path / f"{name}.m.json")
         assert done.returncode == 1 and message in done.stderr, (name, done.stderr[-1500:])
         assert not out.exists()

@@ -86,12 +86,13 @@ rule finetune:
         dataset=TRAIN_MINDRECORD,
     output:
         ckpts=expand(LORA_CKPT, k=CHECKPOINTS),
+        # updated in place, not cleared: a re-run resumes from the last checkpoint left in it
+        workdir=update(directory(FINETUNE_WORKDIR)),
         report=reported(FINETUNE_JSON, "2. Training", report="finetune"),
         plot=reported(LOSS_PNG, "2. Training", "loss.rst", report="loss curve"),
     params:
         launch=lambda wildcards: training_command(config, log_dir=f"{LOGS}/finetune/msrun"),
         checkpoints=len(CHECKPOINTS),
-        workdir=FINETUNE_WORKDIR,
         pattern=lambda wildcards: LORA_CKPT,
     resources:
         devices=config["finetune"]["launcher"].get("local_worker_num", 1),
@@ -105,7 +106,7 @@ rule finetune:
         timed("finetune/finetune")
     shell:
         "{params.launch} finetune --yaml {input.yaml} --base {input.base}"
-        " --dataset {input.dataset} --workdir {params.workdir} --checkpoints {params.checkpoints}"
+        " --dataset {input.dataset} --workdir {output.workdir} --checkpoints {params.checkpoints}"
         " --ckpt-out {params.pattern:q} --report {output.report} --plot {output.plot} > {log} 2>&1"
 
 
@@ -113,6 +114,7 @@ rule merge:
     input:
         yaml=FINETUNE_YAML,
         lora=LORA_CKPT,
+        workdir=FINETUNE_WORKDIR,
         report=FINETUNE_JSON,
     output:
         ckpt=MERGED_CKPT,
@@ -124,7 +126,8 @@ rule merge:
     benchmark:
         timed("merge/ckpt{k}")
     shell:
-        "mathlora merge --yaml {input.yaml} --lora {input.lora} --train-json {input.report}"
+        "mathlora merge --yaml {input.yaml} --lora {input.lora} --workdir {input.workdir}"
+        " --train-json {input.report}"
         " --k {wildcards.k} --out {output.ckpt} --report {output.report} > {log} 2>&1"
 
 

@@ -258,6 +258,16 @@ def unify_shards(shards: list[str], strategy_files: list[str], workdir: Path) ->
     return out[0]
 
 
+def require_inside(workdir: str | Path, paths: list[str], report: str | Path) -> None:
+    """Refuse a report that names files outside the fine-tuning folder the graph declared."""
+    root = Path(workdir).resolve()
+    for path in paths:
+        if not Path(path).resolve().is_relative_to(root):
+            raise InputError(report, f"{path} lies outside the fine-tuning folder {workdir}; "
+                                     "expected the shards and strategy files of that run",
+                             field="checkpoints")
+
+
 def strategy_devices(strategy: str | Path) -> int:
     """The number of devices a strategy file lays its parameters out over."""
     import mindspore as ms
@@ -290,6 +300,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lora", required=True, help="LoRA training checkpoint k (rank 0 / single)")
     parser.add_argument("--train-json", required=True,
                         help="fine-tuning report: shards and strategy files of checkpoint k")
+    parser.add_argument("--workdir", required=True,
+                        help="the fine-tuning working folder: every shard and strategy file the "
+                             "report names must lie in it")
     parser.add_argument("--k", type=int, required=True, help="which checkpoint (1-based)")
     parser.add_argument("--out", required=True, help="merged full-weight checkpoint")
     parser.add_argument("--report", required=True, help="merge report")
@@ -310,6 +323,8 @@ def main(args: argparse.Namespace) -> int:
     network.set_context("cpu")  # a host job: nothing here needs a device
     with tempfile.TemporaryDirectory(prefix="mathlora-merge-") as scratch:
         shards = entry["shards"] if len(entry["shards"]) > 1 else [args.lora]
+        if len(shards) > 1:
+            require_inside(args.workdir, shards + report["strategy_files"], args.train_json)
         source = unify_shards(shards, report["strategy_files"], Path(scratch))
         result = merge_file(source, args.out, scale=scale, rank=rank, seed=args.seed)
     write_artifact(args.report, "merge", merge_payload(result, k=args.k, step=entry["step"],
