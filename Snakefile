@@ -5,10 +5,15 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default, unless the command line names config files: those stand alone (Snakemake
+# would otherwise merge them over this one, and the 8B run would inherit the tiny base's keys).
+# An overlay is named after its base: --configfile config/ascend.yaml config/ascend-2x4.yaml.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
-validate(config, "schemas/config.schema.json")
+validate(config, "src/mathlora/schemas/config.schema.json")
 
 
 report: "workflow/report/workflow.rst"

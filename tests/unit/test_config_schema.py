@@ -10,11 +10,12 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = str(ROOT / "schemas" / "config.schema.json")
+SCHEMA = str(ROOT / "src" / "mathlora" / "schemas" / "config.schema.json")
 
 
 def load(*names: str) -> dict:
-    """Merge config files left to right, as `snakemake --configfile a b` does."""
+    """Merge config files left to right, as `snakemake --configfile a b` does (the Snakefile's own
+    default, config/config.yaml, is read only when no config file is named)."""
     config: dict = {}
     for name in names:
         update_config(config, yaml.safe_load((ROOT / name).read_text(encoding="utf-8")))
@@ -32,6 +33,7 @@ def refusal(config: dict) -> str:
     ("config/config.yaml",),
     ("config/ascend.yaml",),
     ("config/ascend.yaml", "config/ascend-2x4.yaml"),
+    ("config/config.yaml", "config/base-model.yaml"),
     ("tests/integration/minimal.yaml",),
 ])
 def test_every_committed_config_validates(names):
@@ -55,12 +57,18 @@ def test_the_overlay_changes_only_the_launch():
     ("tokenizer", "train", "ranks"),
 ])
 def test_a_generated_source_needs_its_settings(section, source, missing):
-    config = load("config/config.yaml")
+    config = load("config/config.yaml", "config/base-model.yaml")  # what make base-model runs
     assert config[section]["source"] == source
     del config[section][missing]
     message = refusal(config)
     assert f"'{missing}' is a required property" in message
     assert f"instance['{section}']" in message
+
+
+def test_a_base_corpus_needs_the_report_it_is_checked_against():
+    config = load("config/config.yaml")
+    del config["base"]["report"]
+    assert "'report' is a dependency of 'corpus'" in refusal(config)
 
 
 @pytest.mark.parametrize("section, source, dropped", [

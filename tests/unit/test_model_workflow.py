@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mathlora.errors import ConfigError
-from mathlora.model.workflow import check_launcher, training_command
+from mathlora.model.workflow import check_launcher, model_settings, training_command
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -93,10 +93,14 @@ def test_dry_run_anywhere_shows_the_whole_ascend_run(bare_clone):
     commands = shell_commands(done.stdout)
     assert ENTRY_MSRUN in commands
     assert sum(c.startswith("mathlora merge ") for c in commands) == 5
-    assert sum(c.startswith("mathlora predict ") for c in commands) == 6  # base + 5 checkpoints
+    predicts = [c for c in commands if c.startswith("mathlora predict ")]
+    # base + 5 checkpoints, with the entry's prompt and (the diagnostic) in the fine-tuning template
+    assert sum("--prompt entry " in c for c in predicts) == sum("--prompt finetune " in c for c in predicts) == 6
     assert any(c.startswith(f"mathlora unpack {A}/merged ") for c in commands)  # the judge
     assert any("mathlora bundle " in c for c in commands)
     assert not [c for c in commands if "results/tiny-cpu" in c]
+    # the 8B run's config stands alone: nothing of the tiny base's (its corpus, its report) is planned
+    assert not [c for c in commands if "resources/base" in c or c.startswith("mathlora world")]
     assert "missing input" in done.stdout  # the stand-ins are planned, and would fail if run
 
 
@@ -128,7 +132,8 @@ def test_ascend_dry_run_shows_msrun_yaml_and_merges(clone):
     assert "--load-checkpoint resources/model/llama3-8B.ckpt" in render[0]
     for k in range(1, 6):
         assert (f"mathlora merge --yaml {A}/model/finetune.yaml --lora "
-                f"{A}/finetune/checkpoints/lora{k}.ckpt --train-json {A}/finetune/train.json "
+                f"{A}/finetune/checkpoints/lora{k}.ckpt --workdir {A}/finetune/output "
+                f"--train-json {A}/finetune/train.json "
                 f"--k {k} --out {A}/merged/ckpt{k}.ckpt --report {A}/merged/ckpt{k}.json"
                 f" > {L}/merge/ckpt{k}.log 2>&1") in commands
     assert f"mathlora params --yaml {A}/model/finetune.yaml --out {A}/params.json" in " ".join(commands)
@@ -224,3 +229,17 @@ def test_msrun_on_cpu_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ConfigError, match="msrun cannot train on device cpu"):
         render.render_values(two, mode="finetune", vocab=read_vocab(tok), tokenizer=tok,
                              rows=40, dataset="d", load_checkpoint="b", output_dir="o", config_name="t")
+
+
+def test_yaml_settings_change_only_with_what_the_yamls_hold():
+    """A rule's params trigger reruns: judging a bundle or changing the comparison rule must not
+    re-render the yamls (and so re-train); a generation length must."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    before = model_settings(config)
+    for key, value in (("judge_submission", "team.zip"), ("rel_tol", 0.5), ("prompt", "report"),
+                       ("squad_max_new_tokens", 3)):
+        assert model_settings({**config, "evaluate": {**config["evaluate"], key: value}}) == before, key
+    longer = {**config, "evaluate": {**config["evaluate"], "max_new_tokens": 99}}
+    assert model_settings(longer) != before

@@ -96,13 +96,14 @@ if config["tokenizer"]["source"] == "train":
     rule tokenizer:
         input:
             conversations=CONVERSATION_JSON,
-            corpus=WORLD_JSONL,
+            corpus=WORLD_JSONL if HAS_WORLD else [],
         output:
             model=TOKENIZER_MODEL,
             report=reported(TOKENIZER_JSON, "1. Data", report="tokenizer"),
         params:
             ranks=config["tokenizer"]["ranks"],
             digits="--single-digits" if config["tokenizer"]["single_digits"] else "",
+            corpus=f"--corpus {WORLD_JSONL}" if HAS_WORLD else "",
         conda:
             MATHLORA_ENV
         log:
@@ -110,7 +111,7 @@ if config["tokenizer"]["source"] == "train":
         benchmark:
             timed("tokenizer/tokenizer")
         shell:
-            "mathlora tokenizer train --in {input.conversations} --corpus {input.corpus}"
+            "mathlora tokenizer train --in {input.conversations} {params.corpus}"
             " --ranks {params.ranks} {params.digits} --out {output.model}"
             " --report {output.report} > {log} 2>&1"
 
@@ -156,26 +157,28 @@ rule mindrecord:
         " --report {output.report} > {log} 2>&1"
 
 
-rule world:
-    input:
-        train=TRAIN_JSONL,
-        test=TEST_JSONL,
-    output:
-        corpus=WORLD_JSONL,
-        report=reported(WORLD_JSON, "1. Data", report="world"),
-    params:
-        seed=config["seed"],
-        arithmetic=config["base"]["corpus"]["arithmetic"],
-        paragraphs=config["base"]["corpus"]["paragraphs"],
-        largest=config["base"]["corpus"]["largest"],
-    conda:
-        MATHLORA_ENV
-    log:
-        logged("world/world"),
-    benchmark:
-        timed("world/world")
-    shell:
-        "mathlora world --seed {params.seed} --arithmetic {params.arithmetic}"
-        " --paragraphs {params.paragraphs} --largest {params.largest}"
-        " --exclude {input.train} {input.test} --out {output.corpus} --report {output.report}"
-        " > {log} 2>&1"
+if HAS_WORLD:
+
+    rule world:
+        input:
+            train=TRAIN_JSONL,
+            test=TEST_JSONL,
+        output:
+            corpus=WORLD_JSONL,
+            report=reported(WORLD_JSON, "1. Data", report="world"),
+        params:
+            seed=config["seed"],
+            arithmetic=config["base"]["corpus"]["arithmetic"],
+            paragraphs=config["base"]["corpus"]["paragraphs"],
+            largest=config["base"]["corpus"]["largest"],
+        conda:
+            MATHLORA_ENV
+        log:
+            logged("world/world"),
+        benchmark:
+            timed("world/world")
+        shell:
+            "mathlora world --seed {params.seed} --arithmetic {params.arithmetic}"
+            " --paragraphs {params.paragraphs} --largest {params.largest}"
+            " --exclude {input.train} {input.test} --out {output.corpus} --report {output.report}"
+            " > {log} 2>&1"

@@ -8,7 +8,10 @@ from typing import Any
 from mathlora.contest import MSRUN_ENVIRONMENT
 from mathlora.errors import ConfigError
 
-MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
+MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune")
+# Only the evaluate keys the yamls hold: a rule's params are a rerun trigger, so judging a bundle
+# (evaluate.judge_submission) or changing the comparison rule must not re-render, let alone re-train.
+MODEL_YAML_EVALUATE_KEYS = ("batch_size", "max_length", "max_new_tokens", "min_new_tokens")
 # msrun waits this long for every worker to join the cluster; the launcher's 600 s is too short for
 # an 8B graph to compile on a busy host, so the run allows two hours.
 CLUSTER_TIME_OUT = 7200
@@ -16,7 +19,9 @@ CLUSTER_TIME_OUT = 7200
 
 def model_settings(config: dict[str, Any]) -> str:
     """The config sections the MindFormers yaml is rendered from, as one JSON argument."""
-    return json.dumps({key: config[key] for key in MODEL_YAML_SECTIONS}, sort_keys=True)
+    settings = {key: config[key] for key in MODEL_YAML_SECTIONS}
+    settings["evaluate"] = {key: config["evaluate"][key] for key in MODEL_YAML_EVALUATE_KEYS}
+    return json.dumps(settings, sort_keys=True)
 
 
 def check_launcher(finetune: dict[str, Any]) -> None:
