@@ -78,7 +78,7 @@ def test_checkpoints_come_out_in_natural_order_with_yaml_and_params(tmp_path):
     bundle = tmp_path / "sub.zip"
     with zipfile.ZipFile(bundle, "w") as z:
         for name in ("run/results/merged/ckpt10.ckpt", "run/results/merged/ckpt2.ckpt",
-                     "run/deep/er/ckpt1.ckpt"):
+                     "run/deep/er/ckpt1.ckpt", "run/strategy/ckpt_strategy_rank_0.ckpt"):
             z.writestr(name, f"weights of {name}")
         z.writestr("run/manifest.json", '{"members": [{"path": "results/model/finetune.yaml", "role": '
                    '"yaml"}, {"path": "results/params.json", "role": "report", "kind": "params"}]}')
@@ -93,6 +93,9 @@ def test_checkpoints_come_out_in_natural_order_with_yaml_and_params(tmp_path):
     assert (out / "ckpt3.ckpt").read_text() == "weights of run/results/merged/ckpt10.ckpt"
     report = read_artifact(tmp_path / "u.json", "unpack")
     assert report["mathlora_bundle"] is True and len(report["members"]) == 5
+    # a parallel strategy file is not numbered as a checkpoint, and is reported
+    assert report["skipped"] == [{"member": "run/strategy/ckpt_strategy_rank_0.ckpt",
+                                  "reason": "a parallel strategy file, not a checkpoint"}]
 
 
 def test_a_bundle_of_links_only_says_to_download_them(tmp_path):

@@ -12,9 +12,7 @@ checkpoint judge_unpack:
     params:
         source=lambda wildcards, input: (os.path.dirname(input[0]) if JUDGE_OWN_CHECKPOINTS
                                          else input[0]),
-        # a folder of downloaded checkpoints: the files the links name, in their order
-        links=(f"--links {config['submission']['links']}"
-               if JUDGE_SUBMISSION and os.path.isdir(JUDGE_SUBMISSION) else ""),
+        links=lambda wildcards: judged_links(),
     conda:
         MATHLORA_ENV
     log:
@@ -52,7 +50,7 @@ use rule predict as judge_predict with:
         test=JUDGE_TEST,
         tokenizer=TOKENIZER_MODEL,
     output:
-        jsonl=f"{JUDGE_EVAL}/predictions.jsonl",
+        jsonl=JUDGE_PREDICTIONS_JSONL,
         npy=f"{JUDGE_EVAL}/result_npy.npy",
         json=f"{JUDGE_EVAL}/predict.json",
     log:
@@ -63,10 +61,10 @@ use rule predict as judge_predict with:
 
 use rule math as judge_math with:
     input:
-        predictions=f"{JUDGE_EVAL}/predictions.jsonl",
+        predictions=JUDGE_PREDICTIONS_JSONL,
         test=JUDGE_TEST,
     output:
-        json=f"{JUDGE_EVAL}/math.json",
+        json=JUDGE_MATH_JSON,
         png=f"{JUDGE_EVAL}/math.png",
     log:
         logged("judge/math/{model}"),
@@ -81,7 +79,7 @@ use rule squad as judge_squad with:
         checkpoint=judged_weights,
         tokenizer=TOKENIZER_MODEL,
     output:
-        f"{JUDGE_EVAL}/squad.json",
+        JUDGE_SQUAD_JSON,
     log:
         logged("judge/squad/{model}"),
     benchmark:
@@ -91,8 +89,8 @@ use rule squad as judge_squad with:
 use rule summary as judge_summary with:
     input:
         params=lambda wildcards: submission_file("params.json", PARAMS_JSON),
-        math=lambda wildcards: expand(f"{JUDGE_EVAL}/math.json", model=judged_models()),
-        squad=lambda wildcards: expand(f"{JUDGE_EVAL}/squad.json", model=judged_models()),
+        math=lambda wildcards: expand(JUDGE_MATH_JSON, model=judged_models()),
+        squad=lambda wildcards: expand(JUDGE_SQUAD_JSON, model=judged_models()),
     output:
         json=JUDGE_SUMMARY_JSON,
         plot=f"{JUDGE_DIR}/trajectory.png",

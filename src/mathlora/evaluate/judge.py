@@ -36,7 +36,8 @@ def snakemake_command(configfiles: list[str], overlay: Path, *, cores: int, dry_
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--submission", required=True,
-                        help="submission zip, or a folder of *.ckpt files (links downloaded)")
+                        help="submission zip, or a folder of *.ckpt files (links downloaded; with the "
+                             "links.yaml they came with, they are taken in its order)")
     parser.add_argument("--test", help="test set to score with: a JSON array of {problem, solution} "
                                        "objects or JSON Lines (default: the configuration's)")
     parser.add_argument("--configfile", nargs="+", default=["config/config.yaml"],

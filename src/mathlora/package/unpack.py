@@ -41,6 +41,23 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
+def split_checkpoints(names: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """The ``*.ckpt`` names that are checkpoints, in natural order, and those left out (with why).
+
+    MindSpore's parallel strategy files share the suffix (``ckpt_strategy_rank_0.ckpt``,
+    ``merged_strategy.ckpt``); taken as checkpoints they would shift every number after them.
+    """
+    taken, skipped = [], []
+    for name in names:
+        if not name.endswith(".ckpt"):
+            continue
+        if "strategy" in Path(name).name.lower():
+            skipped.append({"member": name, "reason": "a parallel strategy file, not a checkpoint"})
+        else:
+            taken.append(name)
+    return sorted(taken, key=lambda n: natural_key(Path(n).name)), skipped
+
+
 def copy_capped(source, target: Path, limit: int, name: str) -> tuple[int, str]:
     """Stream ``source`` into ``target``; refuse to write more than ``limit`` bytes."""
     digest, size = hashlib.sha256(), 0
@@ -75,8 +92,8 @@ def unpack_zip(source: Path, out_dir: Path, limits: Limits) -> dict[str, Any]:
         safety_checks(archive, source, limits)
         infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
         manifest = _manifest(archive, infos, source, limits)
-        checkpoints = sorted((i for i in infos.values() if i.filename.endswith(".ckpt")),
-                             key=lambda i: natural_key(Path(i.filename).name))
+        names, skipped = split_checkpoints(list(infos))
+        checkpoints = [infos[name] for name in names]
         names = [Path(i.filename).name for i in checkpoints]
         if len(set(names)) != len(names):
             raise InputError(source, "two checkpoints with the same file name in the bundle")
@@ -94,7 +111,7 @@ def unpack_zip(source: Path, out_dir: Path, limits: Limits) -> dict[str, Any]:
                                          "was kept") from None
             taken.append({"member": info.filename, "path": target, "role": role, "size": size,
                           "sha256": digest})
-    return {"mathlora_bundle": manifest is not None, "members": taken}
+    return {"mathlora_bundle": manifest is not None, "members": taken, "skipped": skipped}
 
 
 def _manifest(archive, infos, source: Path, limits: Limits) -> dict[str, Any] | None:
@@ -148,18 +165,20 @@ def linked_files(source: Path, links_path: Path) -> list[Path]:
 
 
 def unpack_folder(source: Path, out_dir: Path, links: Path | None = None) -> dict[str, Any]:
+    skipped: list[dict[str, str]] = []
     if links is not None:
         checkpoints = linked_files(source, links)
     else:
-        checkpoints = sorted((p for p in source.glob("*.ckpt") if p.is_file() and not p.is_symlink()),
-                             key=lambda p: natural_key(p.name))
+        files = [p.name for p in source.glob("*.ckpt") if p.is_file() and not p.is_symlink()]
+        names, skipped = split_checkpoints(files)
+        checkpoints = [source / name for name in names]
     taken = []
     for k, path in enumerate(checkpoints, 1):
         with atomic_output(out_dir / f"ckpt{k}.ckpt", suffix=".ckpt") as tmp, path.open("rb") as stream:
             size, digest = copy_capped(stream, tmp, path.stat().st_size, str(path))
         taken.append({"member": path.name, "path": f"ckpt{k}.ckpt", "role": "checkpoint",
                       "size": size, "sha256": digest})
-    return {"mathlora_bundle": False, "members": taken}
+    return {"mathlora_bundle": False, "members": taken, "skipped": skipped}
 
 
 def unpack(source: str | Path, out_dir: str | Path, limits: Limits = Limits(),
@@ -201,5 +220,7 @@ def main(args: argparse.Namespace) -> int:
     write_artifact(args.out, "unpack", report)
     checkpoints = sum(m["role"] == "checkpoint" for m in report["members"])
     print(f"{args.submission}: {checkpoints} checkpoints, {len(report['members']) - checkpoints} "
-          f"other members -> {out_dir}")
+          f"other members -> {out_dir}; left out: {len(report['skipped'])}")
+    for entry in report["skipped"]:
+        print(f"  {entry['member']}: {entry['reason']}")
     return 0
