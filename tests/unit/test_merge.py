@@ -267,3 +267,19 @@ def test_shards_without_a_matching_strategy_are_refused(tmp_path):
                          tmp_path / f"{name}.m.json")
         assert done.returncode == 1 and message in done.stderr, (name, done.stderr[-1500:])
         assert not out.exists()
+
+
+@pytest.mark.parametrize("pet, expected", [
+    ("{pet_type: lora, lora_rank: 4, lora_alpha: 8}", (4, 8.0)),
+    ("{pet_type: lora, lora_rank: 4}", (4, 16.0)),  # MindFormers' LoraConfig default, not 0
+    ("{pet_type: lora, lora_rank: 4, lora_alpha: 0}", "pet_config.lora_alpha is 0"),
+    ("{pet_type: ptuning2, pre_seq_len: 8}", "expected a LoRA yaml"),
+])
+def test_lora_settings_are_what_mindformers_trains_with(tmp_path, pet, expected):
+    yaml_path = tmp_path / "lora.yaml"
+    yaml_path.write_text(f"model:\n  model_config:\n    pet_config: {pet}\n")
+    if isinstance(expected, str):
+        with pytest.raises(InputError, match=expected):
+            merge.lora_settings(yaml_path)
+    else:
+        assert merge.lora_settings(yaml_path) == expected

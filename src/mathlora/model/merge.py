@@ -283,16 +283,28 @@ def strategy_devices(strategy: str | Path) -> int:
 
 
 def lora_settings(yaml_path: str | Path) -> tuple[int, float]:
-    """(rank, alpha) of a yaml's pet_config."""
+    """(rank, alpha) of a yaml's pet_config, as MindFormers trains with them: a key left out takes
+    ``LoraConfig``'s default (rank 8, alpha 16), never 0."""
+    from mindformers.pet.pet_config import LoraConfig
+
     from mathlora.model import network
 
     cfg = network.read_yaml(yaml_path)
-    pet = cfg.model.model_config.get("pet_config") or {}
-    rank, alpha = int(pet.get("lora_rank", 0) or 0), float(pet.get("lora_alpha", 0) or 0)
-    if rank < 1:
-        raise InputError(yaml_path, "pet_config.lora_rank missing; expected a LoRA yaml",
-                         field="pet_config.lora_rank")
-    return rank, alpha
+    pet = dict(cfg.model.model_config.get("pet_config") or {})
+    if pet.get("pet_type") != "lora":
+        raise InputError(yaml_path, f"pet_config.pet_type is {pet.get('pet_type')!r}; expected a "
+                                    "LoRA yaml (pet_type: lora)", field="pet_config.pet_type")
+    pet.pop("pet_type")
+    effective = LoraConfig(**pet)
+    for key in ("lora_rank", "lora_alpha"):
+        value = getattr(effective, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise InputError(yaml_path, f"pet_config.{key} is {value!r}; expected a positive number",
+                             field=f"pet_config.{key}")
+    if effective.lora_rank != int(effective.lora_rank):
+        raise InputError(yaml_path, f"pet_config.lora_rank is {effective.lora_rank!r}; expected an "
+                                    "integer", field="pet_config.lora_rank")
+    return int(effective.lora_rank), float(effective.lora_alpha)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
