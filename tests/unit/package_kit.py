@@ -111,6 +111,9 @@ def make_run(root: Path) -> dict[str, Any]:
     (root / "pyproject.toml").write_text('[project]\nname = "x"\n')
     (root / "Snakefile").write_text('rule all:\n    input: "a"\n')
     (root / ".gitignore").write_text("results/\nlogs/\nbenchmarks/\n")
+    for shipped in ("resources/base/tokenizer.model", "resources/data/train.json"):  # one kept, one not
+        (root / shipped).parent.mkdir(parents=True, exist_ok=True)
+        (root / shipped).write_text("tracked\n")
     shutil.copytree(REPO / "submission", root / "submission",
                     ignore=shutil.ignore_patterns("__pycache__"))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]

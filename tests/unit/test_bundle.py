@@ -57,6 +57,8 @@ def test_code_package_is_the_commit_without_results_or_untracked_files(built):
     assert "code/src/mathlora/cli.py" in code and "code/pyproject.toml" in code
     assert "code/untracked.txt" not in code
     assert not [p for p in code if p.startswith(("code/results/", "code/logs/"))]
+    # the shipped tiny base is source; an input copied into resources/ is not
+    assert "code/resources/base/tokenizer.model" in code and "code/resources/data/train.json" not in code
     assert manifest["code"]["files"] == len(code)
     assert len(manifest["code"]["commit"]) == 40 and manifest["code"]["dirty"] is False
 

@@ -13,6 +13,7 @@ RUN = config["run_name"]
 RESULTS = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCHMARKS = f"benchmarks/{RUN}"
+MSRUN_LOGS = f"{LOGS}/finetune/msrun"  # the fine-tuning workers' own logs (msrun --log_dir)
 
 
 def logged(name):
@@ -62,6 +63,7 @@ PREDICT_YAML = f"{RESULTS}/model/predict.yaml"  # what the shipped run_llama3_te
 BASE_CKPT = config["base"]["checkpoint"]
 # the tiny base's provenance report (written by pretraining, shipped beside a shipped base)
 BASE_JSON = config["base"].get("report")
+HAS_WORLD = "corpus" in config["base"]  # a tiny base with its own pretraining corpus
 BASE_LOSS_PNG = f"{RESULTS}/model/base_loss.png"
 BASE_WORKDIR = f"{RESULTS}/model/base.run"  # MindFormers output_dir of the pretraining run
 FINETUNE_DIR = f"{RESULTS}/finetune"
@@ -81,6 +83,8 @@ MATH_PNG = f"{RESULTS}/eval/{{model}}/math.png"
 SQUAD_JSON = f"{RESULTS}/eval/{{model}}/squad.json"
 # the same problems in the fine-tuning template (a diagnostic beside the entry's prompt)
 TEMPLATE_EVAL = f"{RESULTS}/eval/{{model}}/template"
+TEMPLATE_PREDICTIONS_JSONL = f"{TEMPLATE_EVAL}/predictions.jsonl"
+TEMPLATE_PREDICT_JSON = f"{TEMPLATE_EVAL}/predict.json"
 TEMPLATE_MATH_JSON = f"{TEMPLATE_EVAL}/math.json"
 CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.json"
 # the shipped run_llama3_test.py, run here on the last checkpoint and compared with `predict`
@@ -105,6 +109,9 @@ JUDGE_UNPACK_JSON = f"{JUDGE_DIR}/unpack.json"
 JUDGE_WEIGHTS = f"{JUDGE_DIR}/weights/{{model}}.ckpt"
 JUDGE_WEIGHTS_JSON = f"{JUDGE_DIR}/weights/{{model}}.json"
 JUDGE_EVAL = f"{JUDGE_DIR}/eval/{{model}}"
+JUDGE_PREDICTIONS_JSONL = f"{JUDGE_EVAL}/predictions.jsonl"
+JUDGE_MATH_JSON = f"{JUDGE_EVAL}/math.json"
+JUDGE_SQUAD_JSON = f"{JUDGE_EVAL}/squad.json"
 JUDGE_TEST = config["evaluate"]["judge_test"] or TEST_JSONL
 JUDGE_BASE = ["base"] if config["squad"]["thresholds"] == "relative" else []
 JUDGE_SUMMARY_JSON = f"{JUDGE_DIR}/summary.json"
@@ -158,6 +165,18 @@ def judged_models(wildcards=None):
     return JUDGE_BASE + found
 
 
+def judged_links():
+    """For a folder of downloaded checkpoints, the links.yaml it came with (its files are then the
+    ones the links name, in their order); other folders are taken in natural name order."""
+    if not (JUDGE_SUBMISSION and os.path.isdir(JUDGE_SUBMISSION)):
+        return ""
+    for name in ("links.yaml", "submission/links.yaml"):
+        path = os.path.join(JUDGE_SUBMISSION, name)
+        if os.path.isfile(path):
+            return f"--links {path}"
+    return ""
+
+
 def submission_file(name, fallback):
     """The submission's own yaml or params report, when it ships one, else the graph's."""
     path = unpacked(name)
@@ -173,7 +192,7 @@ def judged_weights(wildcards):
 def contamination_inputs(wildcards):
     """The training and test sets, and for a tiny base its corpus and report."""
     inputs = {"train": TRAIN_JSONL, "test": TEST_JSONL}
-    if "corpus" in config["base"]:
+    if HAS_WORLD:
         inputs.update(corpus=WORLD_JSONL, report=BASE_JSON)
     return inputs
 
@@ -186,11 +205,11 @@ def graph_files(kind):
     """
     outside = ("bundle", "base_model", "all", "submission", "data", "models", "evaluation")
     found = []
-    for rule in workflow.rules:
-        if rule.name.startswith(("judge", "missing_input_")) or rule.name in outside:
+    for step in workflow.rules:
+        if step.name.startswith(("judge", "missing_input_")) or step.name in outside:
             continue
-        patterns = [str(p) for p in rule.log] if kind == "log" else (
-            [str(rule.benchmark)] if rule.benchmark else [])
+        patterns = [str(p) for p in step.log] if kind == "log" else (
+            [str(step.benchmark)] if step.benchmark else [])
         for pattern in patterns:  # "{k,\\d+}" -> "{k}": the constraint is not the name
             found += expand(re.sub(r"\{(\w+),[^}]*\}", r"{\1}", pattern), model=MODELS, k=CHECKPOINTS)
     return sorted(set(found))

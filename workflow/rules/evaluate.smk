@@ -1,5 +1,6 @@
-# Rules of the evaluate stage group: predictions, math accuracy, SQuAD F1/EM, contamination,
-# the per-model summary, and judging a submission bundle.
+# Rules of the evaluate stage group: predictions (with the entry's prompt and, as a diagnostic, the
+# fine-tuning template), math accuracy, SQuAD F1/EM, the shipped script's run, contamination, and
+# the per-model summary. Judging a submission reuses them (judge.smk).
 
 
 if config["squad"]["source"] == "synth":
@@ -78,9 +79,9 @@ rule math:
 # The template diagnostic: every model also asked in the fine-tuning conversation's template.
 use rule predict as predict_template with:
     output:
-        jsonl=f"{TEMPLATE_EVAL}/predictions.jsonl",
+        jsonl=TEMPLATE_PREDICTIONS_JSONL,
         npy=f"{TEMPLATE_EVAL}/result_npy.npy",
-        json=f"{TEMPLATE_EVAL}/predict.json",
+        json=TEMPLATE_PREDICT_JSON,
     params:
         batch_size=config["evaluate"]["batch_size"],
         max_length=config["evaluate"]["max_length"],
@@ -95,7 +96,7 @@ use rule predict as predict_template with:
 
 use rule math as math_template with:
     input:
-        predictions=f"{TEMPLATE_EVAL}/predictions.jsonl",
+        predictions=TEMPLATE_PREDICTIONS_JSONL,
         test=TEST_JSONL,
     output:
         json=TEMPLATE_MATH_JSON,
@@ -148,6 +149,8 @@ rule entry_script:
     params:
         workdir=f"{ENTRY_SCRIPT_DIR}/work",
         max_length=config["evaluate"]["max_length"],
+        rel_tol=config["evaluate"]["rel_tol"],
+        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
     conda:
         MATHLORA_ENV
     log:
@@ -156,7 +159,8 @@ rule entry_script:
         timed("entry_script/entry_script")
     shell:
         "mathlora entry-script --script {input.script} --workdir {params.workdir}"
-        " --compare {input.compare} --out {output} -- --config {input.yaml} --run_mode predict"
+        " --compare {input.compare} --rel-tol {params.rel_tol} {params.no_round} --out {output}"
+        " -- --config {input.yaml} --run_mode predict"
         " --use_parallel False --load_checkpoint {input.checkpoint} --vocab_file {input.tokenizer}"
         " --auto_trans_ckpt False --input_dir {input.test} --max_length {params.max_length}"
         " > {log} 2>&1"

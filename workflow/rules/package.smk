@@ -8,6 +8,8 @@ SUBMISSION_FILES = sorted(
 )
 # Every JSON report of the graph goes into the bundle (its kind is recorded in the manifest).
 BUNDLED_REPORTS = [
+    *([BASE_JSON] if BASE_JSON else []),
+    *([WORLD_JSON] if HAS_WORLD else []),
     PREPARE_JSON,
     SPLIT_JSON,
     TOKENIZER_JSON,
@@ -18,6 +20,7 @@ BUNDLED_REPORTS = [
     *expand(PREDICT_JSON, model=MODELS),
     *expand(MATH_JSON, model=MODELS),
     *expand(SQUAD_JSON, model=MODELS),
+    *expand(TEMPLATE_PREDICT_JSON, model=MODELS),
     *expand(TEMPLATE_MATH_JSON, model=MODELS),
     CONTAMINATION_JSON,
     SUMMARY_JSON,
@@ -75,9 +78,10 @@ rule bundle:
     params:
         name=RUN,
         mode=config["submission"]["checkpoints"],
-        # only the logs and timings of this graph's jobs (and the folders their programs write)
+        # only the logs and timings of this graph's jobs, and the fine-tuning workers' logs (the
+        # shared MindFormers log folder is left out: judging writes there too)
         logs=lambda wildcards: " ".join(f"--log {p}" for p in graph_files("log")),
-        log_dirs=f"--log-dir {LOGS}/mindformers --log-dir {LOGS}/finetune/msrun",
+        log_dirs=f"--log-dir {MSRUN_LOGS}",
         benchmarks=lambda wildcards: " ".join(f"--benchmark {p}" for p in graph_files("benchmark")),
         reports=lambda wildcards, input: " ".join(f"--artifact {p}" for p in input.reports),
         figures=lambda wildcards, input: " ".join(f"--figure {p}" for p in input.figures),

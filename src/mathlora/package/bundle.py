@@ -31,6 +31,7 @@ from mathlora.package.links import all_urls, is_placeholder, load_links
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 STORED_SUFFIXES = {".ckpt", ".npy", ".png", ".mindrecord", ".db", ".zip", ".gz", ".safetensors"}
 BUILD_DIRS = ("results/", "resources/", "logs/", "benchmarks/", "output/", ".snakemake/")
+SHIPPED_INPUTS = ("resources/base/",)  # the embedded default's tiny base is source, not build output
 MAX_LOG_BYTES = 64 * 2**20  # the verifier reads text members whole, up to this size
 CHUNK = 1 << 20
 
@@ -72,7 +73,7 @@ def code_members(repo: Path, skipped: list[dict[str, str]]) -> tuple[list[Member
         for info in tar:
             if info.isdir() or info.name == "pax_global_header":
                 continue
-            if info.name.startswith(BUILD_DIRS):
+            if info.name.startswith(BUILD_DIRS) and not info.name.startswith(SHIPPED_INPUTS):
                 skipped.append({"path": info.name, "reason": "build output tracked in git"})
             elif not info.isfile():
                 skipped.append({"path": info.name, "reason": "not a regular file (link)"})
@@ -269,7 +270,7 @@ def collect(args: Contents, base: Path) -> tuple[list[Member], dict[str, Any], l
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="the zip to write (results/submission/<name>.zip)")
+    parser.add_argument("--out", type=Path, required=True, help="the zip to write (results/<run>/submission/<run>.zip)")
     parser.add_argument("--name", required=True, help="the run name: the zip's top-level folder")
     parser.add_argument("--repo", type=Path, default=Path("."),
                         help="git checkout whose HEAD is the code package (default: .)")
