@@ -202,7 +202,6 @@ def _read_array(path: Path, data: bytes, fields: Sequence[str]) -> list[dict[str
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise InputError(path, f"invalid UTF-8: byte {exc.start} cannot be decoded", line=line) from None
-    decoder = json.JSONDecoder()
     records: list[dict[str, Any]] = []
     at = text.index("[") + 1
     while True:
@@ -212,10 +211,13 @@ def _read_array(path: Path, data: bytes, fields: Sequence[str]) -> list[dict[str
                              + ", ".join(fields) + "} object", line=_line_of(text, at))
         line, item = _line_of(text, at), len(records) + 1
         try:
-            record, at = decoder.raw_decode(text, at)
+            record, at = _DECODER.raw_decode(text, at)
         except json.JSONDecodeError as exc:
             raise InputError(path, f"malformed JSON in array item {item}: {exc.msg}",
                              line=exc.lineno) from None
+        except ValueError as exc:  # a duplicate key (the same refusal as the JSON Lines reader's)
+            raise InputError(path, f"array item {item}: {exc}: expected each key once",
+                             line=line) from None
         where = f"array item {item}"
         if not isinstance(record, dict):
             raise InputError(path, f"{where} is {_json_type(record)}: expected an object with "

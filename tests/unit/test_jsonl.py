@@ -1,7 +1,9 @@
+import json
+
 import pytest
 
 from mathlora.errors import InputError
-from mathlora.jsonl import BadLines, iter_records, read_records
+from mathlora.jsonl import BadLines, iter_records, read_records, read_test_file
 
 FIELDS = ("problem", "solution")
 
@@ -85,3 +87,22 @@ def test_a_key_twice_is_refused_not_silently_the_last(tmp_path):
     bad = BadLines()
     assert [n for n, _ in iter_records(path, FIELDS, on_error="skip", bad=bad)] == [1]
     assert bad.counts == {"duplicate key 'problem'": 1}
+
+
+def test_a_test_set_is_read_as_a_json_array_or_json_lines(tmp_path):
+    records = [{"problem": "计算 1 + 2 等于多少？", "solution": "3"}, {"problem": "5 - 1 = ?", "solution": "4"}]
+    array = write(tmp_path, json.dumps(records, ensure_ascii=False, indent=2).encode())
+    lines = tmp_path / "test.jsonl"
+    lines.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    assert read_test_file(array) == read_test_file(lines) == records
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[{"problem": "a", "solution": "b"},\n {"problem": "c"}]', r":2: field 'solution': array item 2: missing field"),
+    ('[{"problem": "a", "solution": "b"},\n 7]', r":2: array item 2 is a number"),
+    ('[{"problem": "a", "solution": "b", "problem": "c"}]', r":1: array item 1: duplicate key 'problem'"),
+    ('[]', "empty JSON array"),
+])
+def test_a_bad_json_array_names_the_line_and_item(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        read_test_file(write(tmp_path, text.encode()))

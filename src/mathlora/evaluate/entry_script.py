@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from mathlora.errors import ConfigError, InputError, MathloraError
+from mathlora.evaluate.math_eval import add_rule_arguments, equality_rule
 
 SHOWN_CHARS = 200  # of each differing text, in the report
 # The script's flags that name files: resolved against the caller's folder, since the script runs
@@ -64,13 +65,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", help="result_npy.npy of mathlora predict on the same checkpoint "
                                           "and problems, to compare the texts with")
     parser.add_argument("--out", required=True, help="entry_script.json report to write")
+    add_rule_arguments(parser)
     parser.add_argument("arguments", nargs=argparse.REMAINDER,
                         help="-- then the script's own flags (--config ... --input_dir ...)")
 
 
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import file_sha256, write_artifact
-    from mathlora.evaluate.compare import DEFAULT_RULE
     from mathlora.evaluate.npy_safe import load_result_batches, load_result_texts
     from mathlora.evaluate.rescore import rescore
     from mathlora.standin import run_script
@@ -90,12 +91,13 @@ def main(args: argparse.Namespace) -> int:
     if not result.is_file():
         raise InputError(result, f"{args.script} finished but wrote no result file")
     texts = load_result_texts(result)
-    scored = rescore(str(result), test, DEFAULT_RULE)
+    rule = equality_rule(args.rel_tol, not args.no_round)
+    scored = rescore(str(result), test, rule)
     compared = None
     if args.compare:
         identical, differing = compare_texts(load_result_texts(args.compare), texts)
         compared = {"predictions": str(args.compare), "identical": identical, "differing": differing,
-                    "accuracy": rescore(args.compare, test, DEFAULT_RULE)["accuracy"]}
+                    "accuracy": rescore(args.compare, test, rule)["accuracy"]}
     write_artifact(args.out, "entry_script", {
         "script": str(args.script), "script_sha256": file_sha256(args.script),
         "arguments": arguments, "input": test, "result": str(result), "n": len(texts),
