@@ -70,4 +70,4 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint
 
 clean:
-	rm -rf results resources logs benchmarks .snakemake
+	rm -rf results logs benchmarks .snakemake resources/synth  # never resources/base (shipped) or your inputs

@@ -1,8 +1,8 @@
-"""The organisers' and the entry's fixed facts, in one place; every stage takes them from here.
+"""The organisers' and the entry's fixed facts, in one place; the stages take them from here.
 
 The prompt strings live beside this module, in :mod:`mathlora.prompts`. Sources: the contest's
 published rules and score table, the organisers' evaluation yamls and the entry's report and
-scripts (``../shared/CONTEXT.md`` of the project's workspace lists them).
+scripts.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ SQUAD_RELATIVE = 0.9
 
 # What MindFormers' text-generation pipeline returns per input, and the entry saved with np.save.
 RESULT_KEY = "text_generation_text"
-# The entry's predict script: batches of 4, max_length 512.
+# The entry's predict script: batches of 4, max_length 512 (the defaults of predict's options).
 ENTRY_BATCH_SIZE = 4
 ENTRY_MAX_LENGTH = 512
 

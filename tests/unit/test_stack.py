@@ -25,7 +25,7 @@ def test_another_pair_stops_with_what_to_install(monkeypatch, versions):
     stack.check.cache_clear()
     try:
         with pytest.raises(ConfigError, match=r"run on MindSpore 2\.9\.0 with MindFormers 1\.9\.0 "
-                                              r"\(on Ascend with CANN 9\.0\.0\)"):
+                                              r"\(on Ascend with CANN 9\.0\.0, driver 26\.0\.RC1\)"):
             stack.check()
     finally:
         stack.check.cache_clear()

@@ -91,7 +91,7 @@ rule finetune:
         report=reported(FINETUNE_JSON, "2. Training", report="finetune"),
         plot=reported(LOSS_PNG, "2. Training", "loss.rst", report="loss curve"),
     params:
-        launch=lambda wildcards: training_command(config, log_dir=f"{LOGS}/finetune/msrun"),
+        launch=lambda wildcards: training_command(config, log_dir=MSRUN_LOGS),
         checkpoints=len(CHECKPOINTS),
         pattern=lambda wildcards: LORA_CKPT,
     resources:

@@ -184,7 +184,8 @@ def plot(report: dict, path: str | Path, title: str) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="predictions.jsonl of mathlora predict")
-    parser.add_argument("--test", required=True, help="test set JSON Lines {problem, solution}")
+    parser.add_argument("--test", required=True,
+                        help="test set of {problem, solution}: a JSON array or JSON Lines")
     parser.add_argument("--out", required=True, help="math.json report to write")
     parser.add_argument("--png", help="per-category accuracy chart to write")
     parser.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")

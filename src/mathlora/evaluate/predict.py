@@ -1,14 +1,14 @@
 """Greedy predictions of one model on the held-out math test set, with the entry's prompt.
 
-Each test problem is wrapped in the entry's prompt, ``Please answer the following math
-promblem:\\n {problem}\\n###answer:`` byte for byte (or another variant of ``mathlora.prompts``,
-``--prompt``), generated greedily in batches, and written three ways: ``predictions.jsonl``
-(id, prompt, raw output = prompt + generation, generation), ``result_npy.npy`` in the structure the
-entry's script saves (``np.save`` of an object array of ``{'text_generation_text': [prompt +
-generation]}``, one dict per problem, as MindFormers' text-generation pipeline returns them), and
-``predict.json`` (counts, timing, tokens/s). ``max_length`` bounds prompt + generation as in the
-entry's script; a prompt that leaves no room is counted and gets an empty generation (scored as
-"no answer").
+Each test problem is wrapped in the entry's prompt, ``Please answer the following math promblem:\\n
+{problem}\\n###answer:`` byte for byte (or another variant of ``mathlora.prompts``, ``--prompt``),
+generated greedily in batches, and written three ways: ``predictions.jsonl`` (id, prompt, raw output
+= prompt + generation, generation), ``result_npy.npy`` in the format the entry's script saves
+(``np.save`` of an object array of ``{'text_generation_text': [prompt + generation, ...]}`` dicts;
+the script saves one per batch as MindFormers' pipeline returns them, this one per problem, and
+every reader takes both), and ``predict.json`` (counts, timing, tokens/s). ``max_length`` bounds
+prompt + generation as in the entry's script; a prompt that leaves no room is counted and gets an
+empty generation (scored as "no answer").
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import atomic_output
-from mathlora.contest import RESULT_KEY
+from mathlora.contest import ENTRY_BATCH_SIZE, ENTRY_MAX_LENGTH, RESULT_KEY
 from mathlora.jsonl import dumps_line, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, math_prompt_named
 
@@ -164,24 +164,24 @@ def load_model_and_tokenizer(model_yaml: str, checkpoint: str | None, tokenizer_
     return model, tokenizer
 
 
-def add_model_arguments(parser, *, required: bool = True, checkpoint: bool = True) -> None:
+def add_model_arguments(parser, *, required: bool = True) -> None:
     """Options that load a model; ``parser`` may be an argument group."""
     parser.add_argument("--model-yaml", required=required,
-                        help="rendered MindFormers yaml (finetune.yaml)")
-    if checkpoint:
-        parser.add_argument("--checkpoint", required=required,
-                            help="full (merged) weights to evaluate")
+                        help="rendered MindFormers predict yaml (the graph's predict.yaml)")
+    parser.add_argument("--checkpoint", required=required, help="full (merged) weights to evaluate")
     parser.add_argument("--tokenizer", required=required,
                         help="Llama3-format tiktoken tokenizer.model")
-    parser.add_argument("--batch-size", type=int, default=4, help="prompts per batch (entry: 4)")
-    parser.add_argument("--max-length", type=int, default=512,
-                        help="bound on prompt + generation tokens (entry: 512)")
+    parser.add_argument("--batch-size", type=int, default=ENTRY_BATCH_SIZE,
+                        help="prompts per batch (default: the entry's %(default)s)")
+    parser.add_argument("--max-length", type=int, default=ENTRY_MAX_LENGTH,
+                        help="bound on prompt + generation tokens (default: the entry's %(default)s)")
     parser.add_argument("--seq-length", type=int,
                         help="model sequence length (default: the yaml's)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--test", required=True, help="test set JSON Lines {problem, solution}")
+    parser.add_argument("--test", required=True,
+                        help="test set of {problem, solution}: a JSON array or JSON Lines")
     add_model_arguments(parser)
     parser.add_argument("--max-new-tokens", type=int, default=128, help="generated tokens at most")
     parser.add_argument("--min-new-tokens", type=int, default=1,

@@ -1,7 +1,8 @@
 """Rescore a saved ``result_npy.npy`` against its test set, without running a model.
 
-The ``.npy`` is read with a restricted unpickler (``mathlora.evaluate.npy_safe``): it must hold one
-``{'text_generation_text': [prompt + generation]}`` per test item, in test-set order. The test set
+The ``.npy`` is read with a restricted unpickler (``mathlora.evaluate.npy_safe``): it must hold
+``{'text_generation_text': [prompt + generation, ...]}`` dicts (one per batch, as the entry's script
+saves them, or one per item) whose texts are one per test item, in test-set order. The test set
 is the file the entry's script read: one JSON array of ``{problem, solution}`` objects or JSON
 Lines. Prints the accuracy (first answer and last number, with 95 % intervals and per category) under the
 default equality rule and a tolerance sweep (exact, 1e-4, 1e-2), since the organisers published none.

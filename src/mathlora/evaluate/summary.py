@@ -161,9 +161,9 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def add_threshold_arguments(parser: argparse.ArgumentParser, *, default: str = "relative") -> None:
-    """The SQuAD pass/fail options shared by ``mathlora summary`` and ``mathlora judge``."""
-    parser.add_argument("--thresholds", choices=("relative", "fixed"), default=default,
+def add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
+    """The SQuAD pass/fail options of ``mathlora summary``."""
+    parser.add_argument("--thresholds", choices=("relative", "fixed"), default="relative",
                         help="relative: a share of the base model's own F1/EM; fixed: the "
                              "contest's marks (default %(default)s)")
     parser.add_argument("--relative", type=float, default=SQUAD_RELATIVE,

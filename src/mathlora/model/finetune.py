@@ -162,10 +162,10 @@ def collect(cfg, plan, workdir: Path, *, ckpt_out: str, json_out: str, plot_out:
               flush=True)
     losses = [log[s] for s in sorted(log) if s <= plan.total_steps]
     if tuple(r["step"] for r in losses) != plan.recorded_steps:
-        every = f" every {plan.sink_size}th" if plan.sink_size > 1 else ""
-        raise MathloraError(f"{workdir / 'loss.rank0.jsonl'}: expected the loss of{every} step "
-                            f"{plan.sink_size}..{plan.total_steps} ({len(plan.recorded_steps)} records), "
-                            f"found {len(losses)}")
+        every = f" in steps of {plan.sink_size}" if plan.sink_size > 1 else ""
+        raise MathloraError(f"{workdir / 'loss.rank0.jsonl'}: expected the loss of steps "
+                            f"{plan.sink_size}..{plan.total_steps}{every} ({len(plan.recorded_steps)} "
+                            f"records), found {len(losses)}")
     training.plot_losses(losses, Path(plot_out), title="LoRA fine-tuning loss",
                          marks=plan.checkpoint_steps)
     pet = dict(cfg.model.model_config.pet_config)

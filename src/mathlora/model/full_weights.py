@@ -27,8 +27,6 @@ from mathlora.artifacts import atomic_output, file_sha256, write_artifact
 from mathlora.errors import InputError
 from mathlora.model import checkpoint_file, merge
 
-KINDS = ("merged", "unified-unmerged", "lora-only")
-
 
 def classify(path: str | Path) -> str:
     """The kind of a checkpoint (see the module docstring), from its tags alone."""

@@ -78,7 +78,7 @@ def schedule(rows: int, *, epochs: int, global_batch_size: int, checkpoints: int
     if save_checkpoint_steps and save_checkpoint_steps % sink_size:
         raise ConfigError(f"finetune.save_checkpoint_steps: {save_checkpoint_steps} is not a "
                           f"multiple of the sink size {sink_size}; in dataset sink mode MindSpore "
-                          f"reports (and CheckpointMonitor saves) only every {sink_size}th step")
+                          f"reports (and CheckpointMonitor saves) only at multiples of {sink_size} steps")
     if interval < 1 or interval * checkpoints > total:
         raise ConfigError(f"finetune.checkpoints: {checkpoints} checkpoints every {interval} steps do "
                           f"not fit a run of {total} steps ({rows} rows, {epochs} epochs, global "

@@ -18,7 +18,6 @@ from mathlora.errors import ConfigError
 SUPPORTED = {"mindspore": "2.9.0", "mindformers": "1.9.0"}
 ASCEND_CANN = "9.0.0"
 ASCEND_DRIVER = "26.0.RC1"
-CONTEST = {"mindspore": "2.3.0rc2", "mindformers": "r1.1", "cann": "8.0.RC1"}
 
 
 def installed() -> dict[str, str | None]:
@@ -40,6 +39,7 @@ def check() -> None:
     shown = ", ".join(f"{name} {version or 'not installed'}" for name, version in found.items())
     raise ConfigError(
         f"installed {shown}: the model commands run on MindSpore {SUPPORTED['mindspore']} with "
-        f"MindFormers {SUPPORTED['mindformers']} (on Ascend with CANN {ASCEND_CANN}); install "
+        f"MindFormers {SUPPORTED['mindformers']} (on Ascend with CANN {ASCEND_CANN}, driver "
+        f"{ASCEND_DRIVER}); install "
         "requirements.lock (make venv). The contest's MindFormers r1.1 / MindSpore 2.3 runs "
         "submission/run_llama3_test.py, not these commands")
