@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from mathlora.errors import ConfigError
+from mathlora.model.render import load_settings
 from mathlora.model.workflow import check_launcher, model_settings, training_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -243,3 +244,4 @@ def test_yaml_settings_change_only_with_what_the_yamls_hold():
         assert model_settings({**config, "evaluate": {**config["evaluate"], key: value}}) == before, key
     longer = {**config, "evaluate": {**config["evaluate"], "max_new_tokens": 99}}
     assert model_settings(longer) != before
+    assert load_settings(None, before)["evaluate"]["max_new_tokens"] == 24  # what render-yaml reads

@@ -8,7 +8,7 @@ from typing import Any
 from mathlora.contest import MSRUN_ENVIRONMENT
 from mathlora.errors import ConfigError
 
-MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune")
+MODEL_YAML_SECTIONS = ("seed", "device", "model", "finetune", "evaluate")
 # Only the evaluate keys the yamls hold: a rule's params are a rerun trigger, so judging a bundle
 # (evaluate.judge_submission) or changing the comparison rule must not re-render, let alone re-train.
 MODEL_YAML_EVALUATE_KEYS = ("batch_size", "max_length", "max_new_tokens", "min_new_tokens")
@@ -20,7 +20,7 @@ CLUSTER_TIME_OUT = 7200
 def model_settings(config: dict[str, Any]) -> str:
     """The config sections the MindFormers yaml is rendered from, as one JSON argument."""
     settings = {key: config[key] for key in MODEL_YAML_SECTIONS}
-    settings["evaluate"] = {key: config["evaluate"][key] for key in MODEL_YAML_EVALUATE_KEYS}
+    settings["evaluate"] = {key: settings["evaluate"][key] for key in MODEL_YAML_EVALUATE_KEYS}
     return json.dumps(settings, sort_keys=True)
 
 
