@@ -5,13 +5,13 @@ things the fine-tuning then builds on, the way the real base knew arithmetic and
 the entry's LoRA. It is written as JSON Lines documents ``{"kind", "key", "text"}``:
 
 ``arithmetic``
-    additions and subtractions of integers 0..N in phrasings other than the organisers'
-    (English and Chinese words, never the ``计算 a + b 等于多少？`` / ``a + b = c`` forms the
-    fine-tuning teaches), each answered in one of several forms and put in one of several
-    instruction wrappers: none, ``Question:``/``Answer:``, ``问：``/``答：``, the entry's inference
-    prompt, the report's prose prompt, the fine-tuning conversation. The base learns to compute and
-    that a wrapper does not change an answer; what the phrasing ``+``/``-`` and the format
-    ``a + b = c`` mean is left to the fine-tuning.
+    additions and subtractions of integers 0..N asked in phrasings other than the organisers'
+    (English and Chinese words, never the ``计算 a + b 等于多少？`` question the fine-tuning
+    teaches), each answered in one of several forms, the equation ``a + b = c`` among them, and
+    put in one of several instruction wrappers: none, ``Question:``/``Answer:``, ``问：``/``答：``,
+    the entry's inference prompt, the report's prose prompt, the fine-tuning conversation. The base
+    learns to compute, to write an equation and that a wrapper does not change an answer; what the
+    organisers' question asks is left to the fine-tuning.
 ``reading``
     generated passages about invented towns (:mod:`mathlora.data.squad_synth`, a split of their
     own), every question in the organisers' SQuAD prompt followed by its answer span.
@@ -46,7 +46,9 @@ PHRASINGS = {
     "subtract": ("What is {a} minus {b}?", "Subtract {b} from {a}.", "What is {b} less than {a}?",
                  "{a} 减 {b} 等于几？", "求 {a} 与 {b} 的差。", "从 {a} 里减去 {b} 是多少？"),
 }
-ANSWERS = ("{c}", "The answer is {c}.", "It is {c}.", "答案是 {c}。", "结果是 {c}")
+ANSWERS = ("{c}", "The answer is {c}.", "It is {c}.", "答案是 {c}。", "结果是 {c}", "{a} {op} {b} = {c}",
+           "所以 {a} {op} {b} = {c}。")
+SYMBOLS = {"add": "+", "subtract": "-"}
 
 
 def _vicuna(problem: str, answer: str) -> str:
@@ -101,7 +103,7 @@ def arithmetic_documents(count: int, largest: int, seed: int, excluded: set[str]
         a, b = int(a), int(b)
         c = a + b if operation == "add" else a - b
         problem = rng.choice(PHRASINGS[operation]).format(a=a, b=b)
-        answer = rng.choice(ANSWERS).format(c=c)
+        answer = rng.choice(ANSWERS).format(a=a, b=b, c=c, op=SYMBOLS[operation])
         documents.append({"kind": "arithmetic", "key": key,
                           "text": rng.choice(WRAPPERS)(problem, answer)})
     return documents
