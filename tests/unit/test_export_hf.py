@@ -71,7 +71,7 @@ def model_yaml(work, tokenizer_file) -> Path:
     settings["model"].update(hidden_size=HIDDEN, num_layers=LAYERS, num_heads=HEADS,
                              n_kv_heads=KV_HEADS, intermediate_size=FFN, seq_length=SEQ)
     values = render.render_values(settings, mode="finetune", vocab=read_vocab(tokenizer_file),
-                                  tokenizer=tokenizer_file, rows=64, dataset="", load_checkpoint="",
+                                  tokenizer=tokenizer_file, rows=160, dataset="", load_checkpoint="",
                                   output_dir=str(work / "output"), config_name="test")
     path = work / "finetune.yaml"
     path.write_text(render.render(values), encoding="utf-8")

@@ -24,7 +24,7 @@ def test_lint_is_clean():
 def test_bad_config_value_is_refused_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("finetune:\n  checkpoints: 0\n")
-    done = run("-n", "--configfile", str(bad))
+    done = run("-n", "--configfile", "config/config.yaml", str(bad))  # an overlay of the default
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "checkpoints" in output and "minimum of 1" in output
