@@ -162,8 +162,8 @@ def calibration_seconds(size: str, batch: int) -> float:
 @pytest.mark.parametrize("size", ["tiny", "small"])
 def test_predict(benchmark, work, size, batch):
     net, prompts, eos, pad = _ids(work, size, batch)
-    # The gate compares means: enough rounds that one stalled round on a shared 2-core machine
-    # does not move the mean by 10 %.
+    # The gate divides the median by the calibration kernel's: enough rounds that one stalled round
+    # on a shared 2-core machine does not move it.
     out = benchmark.pedantic(_run_project, args=(net, prompts, eos, pad, batch),
                              rounds=ROUNDS[size], warmup_rounds=1, iterations=1)
     assert [len(row) for row in out] == [NEW_TOKENS] * len(prompts)
