@@ -143,7 +143,7 @@ def _read_array(path: str, text: str) -> list[str]:
     while True:
         at = _skip_blank(text, at)
         if text.startswith("]", at) and not problems:
-            return problems  # empty array: main() reports it
+            return problems  # empty array: read_problems reports it
         line = text.count("\n", 0, at) + 1
         try:
             record, at = decoder.raw_decode(text, at)

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "squad": ("mathlora.evaluate.squad", "SQuAD F1/EM original-ability check"),
     "summary": ("mathlora.evaluate.summary", "per-checkpoint scores and the best checkpoint"),
     "rescore": ("mathlora.evaluate.rescore", "rescore a saved result_npy.npy without a model"),
-    "contamination": ("mathlora.evaluate.contamination", "test problems that occur in the training data"),
+    "contamination": ("mathlora.evaluate.contamination", "test problems in the training data or the base's corpus"),
     "entry-script": ("mathlora.evaluate.entry_script", "run the shipped run_llama3_test.py here and compare"),
     "unpack": ("mathlora.package.unpack", "safely take the checkpoints out of a submission zip"),
     "full-weights": ("mathlora.model.full_weights", "full weights of a submitted checkpoint (merging if needed)"),

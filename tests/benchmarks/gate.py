@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -124,6 +125,13 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Replace ``path`` whole or not at all."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def load(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
@@ -146,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         readme = args.readme.read_text(encoding="utf-8")
         start, end = readme.index(MARKERS[0]), readme.index(MARKERS[1])
-        args.readme.write_text(readme[:start + len(MARKERS[0])] + "\n" + text + "\n" + readme[end:],
-                               encoding="utf-8")
+        write_text(args.readme, readme[:start + len(MARKERS[0])] + "\n" + text + "\n" + readme[end:])
         print(f"wrote the benchmark table of {args.baseline.name} into {args.readme}")
         return 0
     results = load(args.results)
@@ -157,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "save":
         args.baseline.parent.mkdir(parents=True, exist_ok=True)
         machine = results.get("machine_info", {})
-        args.baseline.write_text(json.dumps({
+        write_text(args.baseline, json.dumps({
             "ratios": current, "figures": figures(results),
             "machine": {key: machine.get(key) for key in ("machine", "processor", "python_version")},
-            "cpu": machine.get("cpu", {}).get("brand_raw")}, indent=2) + "\n", encoding="utf-8")
+            "cpu": machine.get("cpu", {}).get("brand_raw")}, indent=2) + "\n")
         print(f"saved {len(current)} ratios to {args.baseline}")
         return 0
     baseline = load(args.baseline)["ratios"]

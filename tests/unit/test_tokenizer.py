@@ -77,7 +77,7 @@ def test_cli_train_and_info(tmp_path):
     assert doc["training"]["learned_ranks"] == doc["ranks"] <= 2000
     assert doc["special_ids"]["bos"] == doc["ranks"] and doc["vocab_size"] == doc["ranks"] + 256
     assert doc["template_tokens"]["vicuna_system"] < 40
-    assert cli(["tokenizer", "info", "--model", str(model), "--out", str(info)]) == 0
+    assert cli(["tokenizer", "info", "--model", str(model), "--report", str(info)]) == 0
     assert json.loads(info.read_text())["sha256"] == doc["sha256"]
 
 
@@ -106,7 +106,7 @@ def test_bad_tokenizer_file_through_the_cli(tmp_path, capsys):
     model = tmp_path / "bad.model"
     model.write_bytes(b"\n".join(good_lines()) + b"\nnot-a-rank-line\n")
     out = tmp_path / "info.json"
-    assert cli(["tokenizer", "info", "--model", str(model), "--out", str(out)]) == 1
+    assert cli(["tokenizer", "info", "--model", str(model), "--report", str(out)]) == 1
     assert f"{model}:257" in capsys.readouterr().err and not out.exists()
 
 

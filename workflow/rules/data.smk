@@ -130,7 +130,7 @@ else:
         benchmark:
             timed("tokenizer_info/tokenizer_info")
         shell:
-            "mathlora tokenizer info --model {input.model} --text {input.text} --out {output}"
+            "mathlora tokenizer info --model {input.model} --text {input.text} --report {output}"
             " > {log} 2>&1"
 
 

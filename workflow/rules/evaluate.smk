@@ -143,10 +143,13 @@ rule entry_script:
         checkpoint=MERGED_CKPT.format(k=CHECKPOINTS[-1]),
         tokenizer=TOKENIZER_MODEL,
         test=TEST_JSONL,
-        compare=RESULT_NPY.format(model=f"ckpt{CHECKPOINTS[-1]}"),
+        # The script always asks with the entry's prompt: predict's texts compare only if it did too.
+        compare=[RESULT_NPY.format(model=f"ckpt{CHECKPOINTS[-1]}")]
+        if config["evaluate"]["prompt"] == "entry" else [],
     output:
         reported(ENTRY_SCRIPT_JSON, "3. Evaluation", report="entry script"),
     params:
+        compare=lambda wildcards, input: f"--compare {input.compare}" if input.compare else "",
         workdir=f"{ENTRY_SCRIPT_DIR}/work",
         max_length=config["evaluate"]["max_length"],
         rel_tol=config["evaluate"]["rel_tol"],
@@ -159,7 +162,7 @@ rule entry_script:
         timed("entry_script/entry_script")
     shell:
         "mathlora entry-script --script {input.script} --workdir {params.workdir}"
-        " --compare {input.compare} --rel-tol {params.rel_tol} {params.no_round} --out {output}"
+        " {params.compare} --rel-tol {params.rel_tol} {params.no_round} --out {output}"
         " -- --config {input.yaml} --run_mode predict"
         " --use_parallel False --load_checkpoint {input.checkpoint} --vocab_file {input.tokenizer}"
         " --auto_trans_ckpt False --input_dir {input.test} --max_length {params.max_length}"

@@ -64,7 +64,7 @@ if config["base"]["source"] == "pretrain":
         resources:
             devices=1,
             mem_mb=4000,
-            runtime=30,
+            runtime=90,  # minutes: about an hour on 2 cores
         conda:
             MATHLORA_ENV
         log:

@@ -34,7 +34,7 @@ from pathlib import Path
 from mathlora.artifacts import atomic_output, write_artifact
 from mathlora.errors import ConfigError
 from mathlora.jsonl import iter_records
-from mathlora.prompts import ENTRY, REPORT, TRAIN_HUMAN_PREFIX, VICUNA_ASSISTANT, VICUNA_SYSTEM, VICUNA_USER
+from mathlora.prompts import ENTRY, FINETUNE, REPORT, VICUNA_ROUND_END, squad_prompt
 
 # The organisers' addition and subtraction problem (two-decimal or integer operands).
 _ORGANISER = re.compile(r"^计算 (-?\d+(?:\.\d+)?) ([+-]) (-?\d+(?:\.\d+)?) 等于多少？$")
@@ -52,8 +52,7 @@ SYMBOLS = {"add": "+", "subtract": "-"}
 
 
 def _vicuna(problem: str, answer: str) -> str:
-    return (f"{VICUNA_SYSTEM} {VICUNA_USER}: {TRAIN_HUMAN_PREFIX} {problem} {VICUNA_ASSISTANT}: "
-            f"{answer}</s>")
+    return f"{FINETUNE(problem)} {answer}{VICUNA_ROUND_END}"
 
 
 WRAPPERS = (
@@ -111,7 +110,6 @@ def arithmetic_documents(count: int, largest: int, seed: int, excluded: set[str]
 
 def reading_documents(paragraphs: int, seed: int) -> list[dict]:
     from mathlora.data.squad_synth import dataset
-    from mathlora.prompts import squad_prompt
 
     documents = []
     for article in dataset(seed, "world", paragraphs)["data"]:

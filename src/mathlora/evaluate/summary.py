@@ -103,7 +103,7 @@ def summarise(ratio: float, math: dict[str, dict], squad: dict[str, dict], limit
 
 
 def plot_trajectory(summary: dict, path: str | Path) -> None:
-    """Math accuracy (entry prompt, and the fine-tuning template when known) and SQuAD F1 per
+    """Math accuracy (the inference prompt, and the fine-tuning template when known) and SQuAD F1 per
     model, base first, with 95 % intervals; the SQuAD F1 mark as a line."""
     import matplotlib
 
@@ -115,7 +115,7 @@ def plot_trajectory(summary: dict, path: str | Path) -> None:
     rows = summary["models"]
     x = list(range(len(rows)))
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
-    series = [("entry prompt", "accuracy", "accuracy_ci95")]
+    series = [("inference prompt", "accuracy", "accuracy_ci95")]
     if all("finetune_prompt" in r for r in rows):
         series.append(("fine-tuning template", None, None))
     for label, key, ci in series:

@@ -33,7 +33,7 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output, dump_json, file_sha256, write_artifact
 from mathlora.errors import ConfigError, InputError
-from mathlora.model import network
+from mathlora.model import network, stack
 from mathlora.model.params import model_config_from_yaml
 
 # MindFormers parameter name -> Hugging Face name ({i} is the layer index).
@@ -390,6 +390,7 @@ def export(checkpoint: str | Path, model_yaml: str | Path, tokenizer_file: str |
            out: str | Path, *, dtype: str = "float32", overwrite: bool = False) -> dict[str, Any]:
     """Write the Hugging Face directory ``out``; returns what the report records."""
     started = time.perf_counter()
+    stack.check()
     out, checkpoint, tokenizer_file = Path(out), Path(checkpoint), Path(tokenizer_file)
     if dtype not in SAFETENSORS_DTYPES:
         raise ConfigError(f"--dtype {dtype!r}; expected one of {sorted(SAFETENSORS_DTYPES)}")

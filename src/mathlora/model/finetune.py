@@ -69,7 +69,8 @@ def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Pat
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    stamp.write_text(current + "\n")
+    with atomic_output(stamp) as tmp:  # a torn stamp would not match and clear a good folder
+        tmp.write_text(current + "\n")
     return None
 
 

@@ -285,11 +285,11 @@ def strategy_devices(strategy: str | Path) -> int:
 def lora_settings(yaml_path: str | Path) -> tuple[int, float]:
     """(rank, alpha) of a yaml's pet_config, as MindFormers trains with them: a key left out takes
     ``LoraConfig``'s default (rank 8, alpha 16), never 0."""
-    from mindformers.pet.pet_config import LoraConfig
-
     from mathlora.model import network
 
-    cfg = network.read_yaml(yaml_path)
+    cfg = network.read_yaml(yaml_path)  # checks the stack and quiets MindFormers' logs first
+    from mindformers.pet.pet_config import LoraConfig
+
     pet = dict(cfg.model.model_config.get("pet_config") or {})
     if pet.get("pet_type") != "lora":
         raise InputError(yaml_path, f"pet_config.pet_type is {pet.get('pet_type')!r}; expected a "

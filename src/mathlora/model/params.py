@@ -21,7 +21,7 @@ import yaml
 from mathlora.artifacts import dump_json, write_artifact
 from mathlora.contest import OFFICIAL_DENOMINATOR
 from mathlora.errors import ConfigError, InputError
-from mathlora.model import compat, network
+from mathlora.model import compat, network, stack
 from mathlora.tokenizer.llama3 import NUM_SPECIAL, read_vocab, special_ids
 
 
@@ -97,13 +97,17 @@ def lora_settings(pet_config: dict[str, Any] | None, *, lora_rank: int | None = 
 def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
           target_modules: str | None = None, lora_alpha: float | None = None) -> dict[str, Any]:
     """Total, base and trainable parameter counts of the LoRA network (no weights allocated)."""
+    stack.check()
+    compat.quiet_mindformers_logs()  # before the import, which otherwise logs into ./output
     from mindformers import LlamaConfig, LlamaForCausalLM
     from mindformers.pet import get_pet_model
+    from mindformers.pet.pet_config import LoraConfig
     from mindspore.nn.utils import no_init_parameters
 
-    compat.quiet_mindformers_logs()
     options, pet = network.llama_options(model_config)
     pet = lora_settings(pet, lora_rank=lora_rank, target_modules=target_modules, lora_alpha=lora_alpha)
+    for key in ("lora_rank", "lora_alpha"):  # a key left out trains with LoraConfig's default
+        pet.setdefault(key, getattr(LoraConfig(), key))
     with no_init_parameters():
         base = LlamaForCausalLM(LlamaConfig(**options))
         base_total = sum(int(p.size) for p in base.get_parameters())

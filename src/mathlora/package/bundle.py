@@ -122,27 +122,28 @@ def text_with_placeholders(path: Path, roots: dict[str, str]) -> tuple[bytes, in
     return text.encode("utf-8", errors="surrogateescape"), count
 
 
-def tree_members(folder: Path, role: str, base: Path, exclude: set[Path],
-                 skipped: list[dict[str, str]], roots: dict[str, str]) -> list[Member]:
-    """Every regular file under ``folder`` (sorted), redacted; huge files are listed as skipped."""
-    members = []
+def file_member(path: Path, role: str, base: Path, roots: dict[str, str],
+                skipped: list[dict[str, str]]) -> Member | None:
+    """A log or benchmark file, redacted; symbolic links and huge files are listed as skipped."""
+    rel = relative(path, base)
+    if path.is_symlink():
+        skipped.append({"path": rel, "reason": "symbolic link"})
+        return None
+    if path.stat().st_size > MAX_LOG_BYTES:
+        skipped.append({"path": rel, "reason": f"larger than {MAX_LOG_BYTES} bytes"})
+        return None
+    data, count = text_with_placeholders(path, roots)
+    return Member(rel, role, data=data, redacted=count)
+
+
+def tree_members(folder: Path, base: Path, roots: dict[str, str],
+                 skipped: list[dict[str, str]]) -> list[Member]:
+    """Every file under a log folder (sorted, hidden files left out)."""
     if not folder.is_dir():
-        return members
-    excluded = {p.resolve() for p in exclude}
-    for path in sorted(p for p in folder.rglob("*")):
-        rel = relative(path, base)
-        if path.is_symlink() or not path.is_file():
-            if path.is_symlink():
-                skipped.append({"path": rel, "reason": "symbolic link"})
-            continue
-        if path.resolve() in excluded or path.name.startswith("."):
-            continue
-        if path.stat().st_size > MAX_LOG_BYTES:
-            skipped.append({"path": rel, "reason": f"larger than {MAX_LOG_BYTES} bytes"})
-            continue
-        data, count = text_with_placeholders(path, roots)
-        members.append(Member(rel, role, data=data, redacted=count))
-    return members
+        return []
+    paths = [p for p in sorted(folder.rglob("*"))
+             if p.is_symlink() or (p.is_file() and not p.name.startswith("."))]
+    return [m for m in (file_member(p, "log", base, roots, skipped) for p in paths) if m]
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -220,20 +221,9 @@ class Contents:
 
 def declared_files(paths: tuple[Path, ...], role: str, base: Path, roots: dict[str, str],
                    skipped: list[dict[str, str]]) -> list[Member]:
-    """The declared log or benchmark files that exist, redacted, in sorted order."""
-    members = []
-    for path in sorted(set(paths)):
-        if not path.is_file():
-            continue  # a job of the graph this run did not need
-        if path.is_symlink():
-            skipped.append({"path": relative(path, base), "reason": "symbolic link"})
-            continue
-        if path.stat().st_size > MAX_LOG_BYTES:
-            skipped.append({"path": relative(path, base), "reason": f"larger than {MAX_LOG_BYTES} bytes"})
-            continue
-        data, count = text_with_placeholders(path, roots)
-        members.append(Member(relative(path, base), role, data=data, redacted=count))
-    return members
+    """The declared log or benchmark files that exist (a job this run did not need has none)."""
+    found = [file_member(p, role, base, roots, skipped) for p in sorted(set(paths)) if p.is_file()]
+    return [m for m in found if m]
 
 
 def collect(args: Contents, base: Path) -> tuple[list[Member], dict[str, Any], list[dict]]:
@@ -264,7 +254,7 @@ def collect(args: Contents, base: Path) -> tuple[list[Member], dict[str, Any], l
                 for p in args.checkpoint_files]
     members += declared_files(args.logs, "log", base, roots, skipped)
     for folder in args.log_dirs:
-        members += tree_members(folder, "log", base, set(), skipped, roots)
+        members += tree_members(folder, base, roots, skipped)
     members += declared_files(args.benchmarks, "benchmark", base, roots, skipped)
     return members, code, skipped
 

@@ -205,9 +205,9 @@ def section_comparisons(summary: dict[str, Any]) -> list[str]:
                     rows), ""]
     if all("finetune_prompt" in r for r in summary["models"]):
         lines += ["The same problems asked in the fine-tuning template (the training conversation up "
-                  "to the answer) instead of the entry's inference prompt: the entry trained with one "
+                  "to the answer) instead of the inference prompt (section 7): the entry trained with one "
                   "template and predicted with another.", "",
-                  *table(["model", "entry prompt", "fine-tuning template", "95 % CI"],
+                  *table(["model", "inference prompt", "fine-tuning template", "95 % CI"],
                          [[f"`{r['model']}`", fmt(r["accuracy"]), fmt(r["finetune_prompt"]["accuracy"]),
                            "[{:.3f}, {:.3f}]".format(*r["finetune_prompt"]["ci95"])]
                           for r in summary["models"]]), ""]
@@ -224,8 +224,9 @@ def section_prompt(math: dict[str, dict]) -> list[str]:
     other = [variant for variant in (prompts.ENTRY, prompts.REPORT) if variant != ran]
     lines = ["## 7. Prompts", "",
              f"Inference prompt of every math prediction in this report: `{ran.name}`, from "
-             f"{ran.source} (the same strings as `submission/run_llama3_test.py`"
-             + (")." if ran.name == "entry" else " uses the `entry` variant)."), "",
+             f"{ran.source} ("
+             + ("the same strings as `submission/run_llama3_test.py`)." if ran.name == "entry"
+                else "`submission/run_llama3_test.py` uses the `entry` variant)."), "",
              "```text", ran("<problem>"), "```", ""]
     for variant in other:
         lines += [f"The `{variant.name}` variant ({variant.source}), selectable with "

@@ -164,8 +164,11 @@ def encryption_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
 
 def size_problems(infos: list[zipfile.ZipInfo], limits: Limits) -> list[str]:
     total = sum(i.file_size for i in infos)
-    problems = [f"{i.filename} ({i.file_size} bytes)" for i in infos
-                if i.file_size > limits.max_member_bytes]
+    oversized = [f"{i.filename} ({i.file_size} bytes)" for i in infos
+                 if i.file_size > limits.max_member_bytes]
+    problems = oversized[:5]  # the count and total stay visible however many members are too big
+    if len(oversized) > 5:
+        problems.append(f"{len(oversized)} members above {limits.max_member_bytes} bytes")
     if len(infos) > limits.max_members:
         problems.append(f"{len(infos)} members > {limits.max_members}")
     if total > limits.max_total_bytes:
@@ -205,7 +208,7 @@ def check_archive(infos: list[zipfile.ZipInfo], limits: Limits, out: Outcome) ->
                   "; ".join(encrypted[:5]) or "no encrypted members")
     sizes = size_problems(infos, limits)
     ok &= out.add("archive.sizes", not sizes,
-                  "; ".join(sizes[:5]) or f"{sum(i.file_size for i in infos)} bytes uncompressed, "
+                  "; ".join(sizes) or f"{sum(i.file_size for i in infos)} bytes uncompressed, "
                   f"largest member {max((i.file_size for i in infos), default=0)} <= "
                   f"{limits.max_member_bytes}")
     ratios = ratio_problems(infos, limits)

@@ -1,8 +1,10 @@
 """Train a small Llama3-format tokenizer, or describe one (``train`` | ``info``).
 
-``train`` learns a byte-level BPE from the training conversations plus the prompt templates the graph
-uses (vicuna system text and role markers, the entry's math prompt, the organisers' SQuAD prompt:
-each weighted like one occurrence per conversation so that they tokenize compactly), and writes it in
+``train`` learns a byte-level BPE from the training conversations (and, with ``--corpus``, the tiny
+base's world corpus) plus the prompt templates the graph uses (vicuna system text and role markers,
+the entry's math prompt, the organisers' SQuAD prompt: each weighted like one occurrence per
+conversation so that they tokenize compactly); ``--single-digits`` keeps every digit its own token
+(no merge inside a number). It writes the ranks in
 the tiktoken ranks format of Llama3's ``tokenizer.model``. ``info`` loads any such file (the real
 128,000-rank one included) and reports its size, special-token ids and how it tokenizes the templates.
 Both write ``tokenizer.json``.
@@ -80,14 +82,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     info = commands.add_parser("info", help="describe an existing tokenizer.model")
     info.add_argument("--model", required=True, type=Path, help="tiktoken ranks file")
     info.add_argument("--text", type=Path, help="conversation JSON to measure tokens per byte on")
-    info.add_argument("--out", required=True, type=Path, help="tokenizer.json report")
+    info.add_argument("--report", required=True, type=Path, help="tokenizer.json report")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.action == "info":
         tokenizer = Llama3Tokenizer.from_file(args.model)
         conversations = read_conversations(args.text) if args.text else None
-        write_artifact(args.out, "tokenizer", {**describe(tokenizer, args.model, "file", conversations),
+        write_artifact(args.report, "tokenizer", {**describe(tokenizer, args.model, "file", conversations),
                                                "training": None})
         return 0
     from mathlora.tokenizer.bpe import piece_counts, train
