@@ -47,7 +47,7 @@ def main() -> int:
     yaml_path = args.work / "model.yaml"
     subprocess.run([sys.executable, "-m", "mathlora.cli", "render-yaml", "--settings",
                     json.dumps(settings), "--mode", "finetune", "--tokenizer", str(tokenizer),
-                    "--rows", "64", "--out", str(yaml_path)], check=True, capture_output=True)
+                    "--rows", "320", "--out", str(yaml_path)], check=True, capture_output=True)
     network.set_context("cpu")
     ms.set_seed(SEED)
     checkpoint = args.work / "model.ckpt"

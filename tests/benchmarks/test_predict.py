@@ -80,7 +80,7 @@ def _model_files(work, size):
     settings = render.load_settings(CONFIG, None)
     settings["model"].update(SIZES[size])
     values = render.render_values(settings, mode="finetune", vocab=read_vocab(tokenizer),
-                                  tokenizer=tokenizer, rows=64, dataset="", load_checkpoint="",
+                                  tokenizer=tokenizer, rows=320, dataset="", load_checkpoint="",
                                   output_dir=str(work / "output"), config_name=f"bench-{size}")
     yaml_path = work / f"{size}.yaml"
     yaml_path.write_text(render.render(values), encoding="utf-8")
