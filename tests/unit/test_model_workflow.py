@@ -148,7 +148,9 @@ def test_default_config_trains_in_one_process(clone):
     commands = shell_commands(done.stdout)
     finetune = [c for c in commands if "mathlora finetune" in c]
     assert len(finetune) == 1 and finetune[0].startswith("mathlora finetune") and "msrun" not in finetune[0]
-    assert any(c.startswith("mathlora base ") for c in commands)  # the tiny base is pretrained
+    # The default fine-tunes the shipped base; only make base-model pretrains one.
+    assert not any(c.startswith("mathlora base ") for c in commands)
+    assert "--base resources/base/tiny-base.ckpt" in finetune[0]
 
 
 def test_scale_out_two_machines(clone, tmp_path):
