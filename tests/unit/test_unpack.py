@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import zipfile
 from pathlib import Path
@@ -77,11 +78,15 @@ def test_a_member_larger_than_declared_is_cut_at_its_declared_size(tmp_path):
 def test_checkpoints_come_out_in_natural_order_with_yaml_and_params(tmp_path):
     bundle = tmp_path / "sub.zip"
     with zipfile.ZipFile(bundle, "w") as z:
-        for name in ("run/results/merged/ckpt10.ckpt", "run/results/merged/ckpt2.ckpt",
-                     "run/deep/er/ckpt1.ckpt", "run/strategy/ckpt_strategy_rank_0.ckpt"):
-            z.writestr(name, f"weights of {name}")
-        z.writestr("run/manifest.json", '{"members": [{"path": "results/model/finetune.yaml", "role": '
-                   '"yaml"}, {"path": "results/params.json", "role": "report", "kind": "params"}]}')
+        checkpoints = ("results/merged/ckpt10.ckpt", "results/merged/ckpt2.ckpt", "deep/er/ckpt1.ckpt")
+        shipped_base = "code/resources/base/tiny-base.ckpt"  # in the code package: not a submission
+        for name in (*checkpoints, "strategy/ckpt_strategy_rank_0.ckpt", shipped_base):
+            z.writestr(f"run/{name}", f"weights of run/{name}")
+        members = [{"path": "results/model/finetune.yaml", "role": "yaml"},
+                   {"path": "results/params.json", "role": "report", "kind": "params"},
+                   {"path": shipped_base, "role": "code"},
+                   *({"path": name, "role": "checkpoint"} for name in checkpoints)]
+        z.writestr("run/manifest.json", json.dumps({"members": members}))
         z.writestr("run/results/model/finetune.yaml", "model: {}\n")
         z.writestr("run/results/params.json", "{}")
         z.writestr("run/REPORT.md", "not taken")
@@ -95,7 +100,9 @@ def test_checkpoints_come_out_in_natural_order_with_yaml_and_params(tmp_path):
     assert report["mathlora_bundle"] is True and len(report["members"]) == 5
     # a parallel strategy file is not numbered as a checkpoint, and is reported
     assert report["skipped"] == [{"member": "run/strategy/ckpt_strategy_rank_0.ckpt",
-                                  "reason": "a parallel strategy file, not a checkpoint"}]
+                                  "reason": "a parallel strategy file, not a checkpoint"},
+                                 {"member": "run/code/resources/base/tiny-base.ckpt",
+                                  "reason": "a bundle member of role 'code', not a submitted checkpoint"}]
 
 
 def test_a_bundle_of_links_only_says_to_download_them(tmp_path):

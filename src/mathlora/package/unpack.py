@@ -8,7 +8,8 @@ stream that never writes more than the size the archive declares for it, to a te
 renamed into place once complete:
 
 - every ``*.ckpt`` member, as ``ckpt1.ckpt .. ckptN.ckpt`` in natural order of their file names
-  (the entry's five, earliest first), whatever folders they were in;
+  (the entry's five, earliest first), whatever folders they were in; in a mathlora bundle only
+  those its manifest lists as checkpoints (its code package ships the tiny base);
 - from a mathlora bundle (one with ``manifest.json``): the training yaml and the params report.
 
 A folder of checkpoints (links downloaded by hand) is taken the same way, without the archive
@@ -93,6 +94,9 @@ def unpack_zip(source: Path, out_dir: Path, limits: Limits) -> dict[str, Any]:
         infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
         manifest = _manifest(archive, infos, source, limits)
         names, skipped = split_checkpoints(list(infos))
+        if manifest is not None:
+            names, shipped = bundle_checkpoints(names, manifest)
+            skipped += shipped
         checkpoints = [infos[name] for name in names]
         names = [Path(i.filename).name for i in checkpoints]
         if len(set(names)) != len(names):
@@ -129,6 +133,18 @@ def _manifest(archive, infos, source: Path, limits: Limits) -> dict[str, Any] | 
         raise InputError(source, f"{info.filename}: not JSON ({exc})") from None
     root = info.filename.rsplit("/", 1)[0] + "/" if "/" in info.filename else ""
     return {"root": root, "members": manifest.get("members", []) if isinstance(manifest, dict) else []}
+
+
+def bundle_checkpoints(names: list[str], manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
+    """The names a mathlora bundle's manifest lists as checkpoints; any other ``*.ckpt`` (the tiny
+    base inside its code package) is left out, or it would be judged as one more checkpoint."""
+    roles = {manifest["root"] + entry["path"]: entry.get("role") for entry in manifest["members"]
+             if isinstance(entry, dict) and isinstance(entry.get("path"), str)}
+    taken = [name for name in names if roles.get(name) == "checkpoint"]
+    skipped = [{"member": name, "reason": f"a bundle member of role {roles.get(name)!r}, not a "
+                                          "submitted checkpoint"}
+               for name in names if roles.get(name) != "checkpoint"]
+    return taken, skipped
 
 
 def _manifest_members(manifest: dict[str, Any] | None) -> list[tuple[str, str, str]]:
