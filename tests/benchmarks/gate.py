@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -127,9 +126,10 @@ def format_table(rows: list[dict]) -> str:
 
 def write_text(path: Path, text: str) -> None:
     """Replace ``path`` whole or not at all."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from mathlora.artifacts import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def load(path: Path) -> dict:

@@ -106,8 +106,9 @@ def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
 
     options, pet = network.llama_options(model_config)
     pet = lora_settings(pet, lora_rank=lora_rank, target_modules=target_modules, lora_alpha=lora_alpha)
-    for key in ("lora_rank", "lora_alpha"):  # a key left out trains with LoraConfig's default
-        pet.setdefault(key, getattr(LoraConfig(), key))
+    defaults = LoraConfig()  # a key left out trains with LoraConfig's default
+    for key in ("lora_rank", "lora_alpha"):
+        pet.setdefault(key, getattr(defaults, key))
     with no_init_parameters():
         base = LlamaForCausalLM(LlamaConfig(**options))
         base_total = sum(int(p.size) for p in base.get_parameters())
