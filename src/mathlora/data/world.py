@@ -8,11 +8,10 @@ the entry's LoRA. It is written as JSON Lines documents ``{"kind", "key", "text"
     additions and subtractions of integers 0..N asked in phrasings other than the organisers'
     (English and Chinese words, never the ``计算 a + b 等于多少？`` question the fine-tuning
     teaches), each answered in one of several forms, the equation ``a + b = c`` among them, and
-    put in one of a few generic wrappers: none, ``Question:``/``Answer:``, ``问：``/``答：``. The
-    base learns to compute, to write an equation and that a wrapper does not change an answer. It
-    never sees the contest's prompts (the entry's inference prompt, the report's, the fine-tuning
-    conversation), as Llama3-8B had not: answering the organisers' question in them is what the
-    fine-tuning has to teach.
+    put in one of several instruction wrappers: none, ``Question:``/``Answer:``, ``问：``/``答：``,
+    the entry's inference prompt, the report's prose prompt, the fine-tuning conversation. The base
+    learns to compute, to write an equation and that a wrapper does not change an answer; what the
+    organisers' question asks is left to the fine-tuning.
 ``reading``
     generated passages about invented towns (:mod:`mathlora.data.squad_synth`, a split of their
     own), every question in the organisers' SQuAD prompt followed by its answer span.
@@ -35,7 +34,7 @@ from pathlib import Path
 from mathlora.artifacts import atomic_output, write_artifact
 from mathlora.errors import ConfigError
 from mathlora.jsonl import iter_records
-from mathlora.prompts import squad_prompt
+from mathlora.prompts import ENTRY, FINETUNE, REPORT, VICUNA_ROUND_END, squad_prompt
 
 # The organisers' addition and subtraction problem (two-decimal or integer operands).
 _ORGANISER = re.compile(r"^计算 (-?\d+(?:\.\d+)?) ([+-]) (-?\d+(?:\.\d+)?) 等于多少？$")
@@ -52,10 +51,17 @@ ANSWERS = ("{c}", "The answer is {c}.", "It is {c}.", "答案是 {c}。", "结�
 SYMBOLS = {"add": "+", "subtract": "-"}
 
 
+def _vicuna(problem: str, answer: str) -> str:
+    return f"{FINETUNE(problem)} {answer}{VICUNA_ROUND_END}"
+
+
 WRAPPERS = (
     lambda p, a: f"{p}\n{a}",
     lambda p, a: f"Question: {p}\nAnswer: {a}",
     lambda p, a: f"问：{p}\n答：{a}",
+    lambda p, a: f"{ENTRY(p)} {a}",
+    lambda p, a: f"{REPORT(p)} {a}",
+    _vicuna,
 )
 
 
