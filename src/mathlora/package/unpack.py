@@ -132,14 +132,16 @@ def _manifest(archive, infos, source: Path, limits: Limits) -> dict[str, Any] | 
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(source, f"{info.filename}: not JSON ({exc})") from None
     root = info.filename.rsplit("/", 1)[0] + "/" if "/" in info.filename else ""
-    return {"root": root, "members": manifest.get("members", []) if isinstance(manifest, dict) else []}
+    listed = manifest.get("members", []) if isinstance(manifest, dict) else []
+    # Members by their archive path; an entry without a path string names nothing to take.
+    return {"members": [{**entry, "path": root + entry["path"]} for entry in listed
+                        if isinstance(entry, dict) and isinstance(entry.get("path"), str)]}
 
 
 def bundle_checkpoints(names: list[str], manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
     """The names a mathlora bundle's manifest lists as checkpoints; any other ``*.ckpt`` (the tiny
     base inside its code package) is left out, or it would be judged as one more checkpoint."""
-    roles = {manifest["root"] + entry["path"]: entry.get("role") for entry in manifest["members"]
-             if isinstance(entry, dict) and isinstance(entry.get("path"), str)}
+    roles = {entry["path"]: entry.get("role") for entry in manifest["members"]}
     taken = [name for name in names if roles.get(name) == "checkpoint"]
     skipped = [{"member": name, "reason": f"a bundle member of role {roles.get(name)!r}, not a "
                                           "submitted checkpoint"}
@@ -153,12 +155,10 @@ def _manifest_members(manifest: dict[str, Any] | None) -> list[tuple[str, str, s
         return []
     out = []
     for entry in manifest["members"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            continue
         if entry.get("role") == "yaml":
-            out.append((manifest["root"] + entry["path"], "finetune.yaml", "yaml"))
+            out.append((entry["path"], "finetune.yaml", "yaml"))
         elif entry.get("role") == "report" and entry.get("kind") == "params":
-            out.append((manifest["root"] + entry["path"], "params.json", "params"))
+            out.append((entry["path"], "params.json", "params"))
     return out[:2]
 
 
