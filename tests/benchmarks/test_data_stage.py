@@ -55,7 +55,8 @@ def commands(root, raw, tokenizer):
                     "--out", str(root / "train.jsonl"), "--report", str(root / "prepare.json")],
         "split": ["split", *common, "--train", str(root / "train.jsonl"), "--size", "2000",
                   "--out", str(root / "test.jsonl"), "--report", str(root / "split.json")],
-        "conversation": ["conversation", "--in", str(root / "train.jsonl"), "--out", str(root / "conv.json")],
+        "conversation": ["conversation", "--in", str(root / "train.jsonl"), "--out", str(root / "conv.json"),
+                         "--report", str(root / "conversation.json")],
     }
     if tokenizer is not None:
         found["mindrecord"] = ["mindrecord", "--in", str(root / "conv.json"), "--tokenizer", str(tokenizer),

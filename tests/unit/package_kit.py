@@ -175,6 +175,7 @@ def report_args(root: Path, out: Path) -> argparse.Namespace:
     models = ("base", "ckpt1", "ckpt2")
     return argparse.Namespace(
         out=out, run_name="tiny-cpu", device="cpu", prepare=r / "data/prepare.json", split=None,
+        conversation=None,
         train=r / "finetune/train.json", params=r / "params.json", summary=r / "summary.json",
         yaml=r / "model/finetune.yaml", math=[r / f"eval/{m}/math.json" for m in models],
         squad=[r / f"eval/{m}/squad.json" for m in models])

@@ -2,12 +2,15 @@
 defaults are filled the way the Snakefile's `validate(config, schema)` fills them, and the real
 entry's numbers in config/ascend.yaml stay the contest entry's."""
 import copy
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
+
+from mathlora.data.categories import CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "src" / "mathlora" / "schemas" / "config.schema.json")
@@ -88,9 +91,11 @@ def test_a_file_source_needs_none_of_them(section, source, dropped):
 def test_validate_fills_nested_defaults():
     config = load("config/config.yaml")
     del config["data"]["test_pool"], config["data"]["template_rate"]
+    config["data"].pop("finetune_categories", None)
     del config["evaluate"]["round_to_reference"], config["evaluate"]["judge_submission"]
     validate(config, SCHEMA)
     assert config["data"]["test_pool"] == "all"
+    assert config["data"]["finetune_categories"] == "all"
     assert config["data"]["template_rate"] == 0.0
     assert config["evaluate"]["round_to_reference"] is True
     assert config["evaluate"]["judge_submission"] == ""
@@ -110,12 +115,22 @@ def test_an_unknown_key_is_refused_by_name():
     assert "english_line" in refusal(broken)
 
 
+def test_finetune_categories_are_the_categories_prepare_reports():
+    schema = json.loads(Path(SCHEMA).read_text(encoding="utf-8"))
+    listed = schema["properties"]["data"]["properties"]["finetune_categories"]["oneOf"][1]
+    assert tuple(listed["items"]["enum"]) == CATEGORIES
+    config = load("config/config.yaml")
+    config["data"]["finetune_categories"] = ["add", "subtraction"]
+    assert "subtraction" in refusal(config)
+
+
 def test_ascend_yaml_is_the_contest_entry():
     config = load("config/ascend.yaml")
     data, finetune = config["data"], config["finetune"]
     assert data["source"] == "file"
     assert data["chinese_lines"] == 800_000
     assert data["sample"] == {"chinese": 88_800, "english": 1_200}
+    assert data["finetune_categories"] == "all"
     assert config["mindrecord"]["seq_length"] == 256
     assert config["model"]["seq_length"] == 256
     assert finetune["lora"] == {"rank": 8, "alpha": 16, "dropout": 0.0, "target_modules": ".*wq|.*wv"}

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from mathlora.artifacts import read_artifact
 from mathlora.cli import main as cli
 from mathlora.errors import InputError
 from mathlora.jsonl import read_conversations
@@ -13,7 +14,8 @@ def test_conversation_format(tmp_path):
             {"problem": "Compute $x$.", "solution": "$\\boxed{3}$"}]
     source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "conv.json"
-    assert cli(["conversation", "--in", str(source), "--out", str(out)]) == 0
+    assert cli(["conversation", "--in", str(source), "--out", str(out),
+                "--report", str(tmp_path / "conversation.json")]) == 0
     text = out.read_text(encoding="utf-8")
     assert "请解答如下数学问题" in text  # UTF-8 kept, not \u-escaped
     assert json.loads(text) == [
@@ -41,5 +43,48 @@ def test_bad_training_line_names_the_line(tmp_path, capsys):
     source = tmp_path / "train.jsonl"
     source.write_text('{"problem": "a", "solution": "b"}\n{"problem": "a"}\n', encoding="utf-8")
     out = tmp_path / "conv.json"
-    assert cli(["conversation", "--in", str(source), "--out", str(out)]) == 1
+    assert cli(["conversation", "--in", str(source), "--out", str(out),
+                "--report", str(tmp_path / "conversation.json")]) == 1
     assert f"{source}:2" in capsys.readouterr().err and not out.exists()
+
+
+SAMPLE = [("计算 1 + 1 等于多少？", "1 + 1 = 2"), ("解方程 2x + 4 = 0", "x = -2"),
+          ("计算 5 - 3 等于多少？", "5 - 3 = 2"), ("Compute $x$.", "$3$"), ("某种说法", "7"),
+          ("计算 9 + 1 等于多少？", "9 + 1 = 10")]
+
+
+def write_sample(path):
+    path.write_text("".join(json.dumps({"problem": p, "solution": s}, ensure_ascii=False) + "\n"
+                            for p, s in SAMPLE), encoding="utf-8")
+    return path
+
+
+def test_categories_keep_their_lines_in_order_and_count_the_rest(tmp_path):
+    source, out, report = write_sample(tmp_path / "train.jsonl"), tmp_path / "c.json", tmp_path / "r.json"
+    assert cli(["conversation", "--in", str(source), "--categories", "subtract", "add",
+                "--out", str(out), "--report", str(report)]) == 0
+    assert [row["id"] for row in json.loads(out.read_text(encoding="utf-8"))] == ["1", "2", "3"]
+    kept = ("计算 1 + 1 等于多少？", "计算 5 - 3 等于多少？", "计算 9 + 1 等于多少？")
+    assert [problem for problem, _ in read_conversations(out)] == [f"请解答如下数学问题： {p}" for p in kept]
+    counts = read_artifact(report, "conversation")
+    assert counts.categories == ["add", "subtract"]
+    assert (counts.lines_read, counts.written, counts.left_out) == (6, 3, 3)
+    assert counts.written_by_category == {"add": 2, "subtract": 1}
+    assert counts.left_out_by_category == {"english": 1, "equation": 1, "unknown": 1}
+
+
+def test_without_categories_every_line_is_written(tmp_path):
+    source, out, report = write_sample(tmp_path / "train.jsonl"), tmp_path / "c.json", tmp_path / "r.json"
+    assert cli(["conversation", "--in", str(source), "--out", str(out), "--report", str(report)]) == 0
+    counts = read_artifact(report, "conversation")
+    assert (counts.categories, counts.written, counts.left_out_by_category) == ("all", 6, {})
+    assert len(read_conversations(out)) == len(SAMPLE)
+
+
+def test_categories_that_leave_nothing_are_refused(tmp_path, capsys):
+    source, out = write_sample(tmp_path / "train.jsonl"), tmp_path / "c.json"
+    assert cli(["conversation", "--in", str(source), "--categories", "sqrt", "--out", str(out),
+                "--report", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err
+    assert str(source) in err and "sqrt" in err and "none of its 6 lines" in err
+    assert not out.exists() and not (tmp_path / "r.json").exists()

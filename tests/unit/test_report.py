@@ -9,6 +9,7 @@ import pytest
 from package_kit import PREPARE, TRAINABLE, report_args
 
 from mathlora import prompts
+from mathlora.artifacts import write_artifact
 from mathlora.errors import InputError, MathloraError
 from mathlora.package import report
 
@@ -31,6 +32,21 @@ def test_data_counts_come_from_prepare_json(text):
     assert "| `removed.multiplication` | 4,321 |" in text
     assert "| `sampled.total` | 3,040 |" in text
     assert f"| `duplicates.input` | {PREPARE['duplicates']['input']:,} |" in text
+
+
+def test_a_fine_tuning_set_narrowed_by_category_is_stated_with_its_counts(run, tmp_path):
+    args = report_args(Path.cwd(), tmp_path / "r.md")
+    assert "data.finetune_categories" not in report.build_report(sources(args))  # the entry's: all
+    args.conversation = tmp_path / "conversation.json"
+    write_artifact(args.conversation, "conversation", {
+        "input": "train.jsonl", "output": "train.conversation.json", "categories": ["add", "subtract"],
+        "lines_read": 3040, "written": 1502, "left_out": 1538,
+        "written_by_category": {"add": 760, "subtract": 742},
+        "left_out_by_category": {"english": 40, "sqrt": 1498}})
+    text = report.build_report(sources(args))
+    assert "categories `add`, `subtract` become conversations (`data.finetune_categories`): " \
+           "1502 of 3040 are trained on" in text
+    assert "| `left_out_by_category.sqrt` | 1,498 |" in text
 
 
 def test_hyper_parameters_come_from_the_yaml(text):
@@ -107,4 +123,5 @@ def test_broken_inputs_fail_without_output(run, tmp_path):
 def sources(args) -> report.Sources:
     return report.Sources(run_name=args.run_name, device=args.device, prepare=args.prepare,
                           train=args.train, params=args.params, summary=args.summary, yaml=args.yaml,
-                          math=tuple(args.math), squad=tuple(args.squad), split=args.split)
+                          math=tuple(args.math), squad=tuple(args.squad), split=args.split,
+                          conversation=args.conversation)

@@ -49,6 +49,7 @@ PREPARE_JSON = f"{RESULTS}/data/prepare.json"
 TEST_JSONL = f"{RESULTS}/data/test.jsonl"
 SPLIT_JSON = f"{RESULTS}/data/split.json"
 CONVERSATION_JSON = f"{RESULTS}/data/train.conversation.json"
+CONVERSATION_REPORT = f"{RESULTS}/data/conversation.json"
 TOKENIZER_MODEL = config["tokenizer"]["path"]
 TOKENIZER_JSON = f"{RESULTS}/tokenizer/tokenizer.json"
 TRAIN_MINDRECORD = f"{RESULTS}/data/train.mindrecord"

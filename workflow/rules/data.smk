@@ -80,7 +80,12 @@ rule conversation:
     input:
         TRAIN_JSONL,
     output:
-        CONVERSATION_JSON,
+        conversations=CONVERSATION_JSON,
+        report=reported(CONVERSATION_REPORT, "1. Data", report="conversation"),
+    params:
+        categories=(""
+                    if DATA["finetune_categories"] == "all"
+                    else "--categories " + " ".join(DATA["finetune_categories"])),
     conda:
         MATHLORA_ENV
     log:
@@ -88,7 +93,8 @@ rule conversation:
     benchmark:
         timed("conversation/conversation")
     shell:
-        "mathlora conversation --in {input} --out {output} > {log} 2>&1"
+        "mathlora conversation --in {input} {params.categories} --out {output.conversations}"
+        " --report {output.report} > {log} 2>&1"
 
 
 if config["tokenizer"]["source"] == "train":

@@ -12,6 +12,7 @@ BUNDLED_REPORTS = [
     *([WORLD_JSON] if HAS_WORLD else []),
     PREPARE_JSON,
     SPLIT_JSON,
+    CONVERSATION_REPORT,
     TOKENIZER_JSON,
     MINDRECORD_JSON,
     FINETUNE_JSON,
@@ -39,6 +40,7 @@ rule report:
     input:
         prepare=PREPARE_JSON,
         split=SPLIT_JSON,
+        conversation=CONVERSATION_REPORT,
         train=FINETUNE_JSON,
         params=PARAMS_JSON,
         summary=SUMMARY_JSON,
@@ -58,7 +60,8 @@ rule report:
         timed("report/report")
     shell:
         "mathlora report --run-name {params.run_name} --device {params.device}"
-        " --prepare {input.prepare} --split {input.split} --train {input.train}"
+        " --prepare {input.prepare} --split {input.split} --conversation {input.conversation}"
+        " --train {input.train}"
         " --params {input.params} --summary {input.summary} --yaml {input.yaml}"
         " --math {input.math} --squad {input.squad} --out {output} > {log} 2>&1"
 
