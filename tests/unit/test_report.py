@@ -45,7 +45,7 @@ def test_a_fine_tuning_set_narrowed_by_category_is_stated_with_its_counts(run, t
         "left_out_by_category": {"english": 40, "sqrt": 1498}})
     text = report.build_report(sources(args))
     assert "categories `add`, `subtract` become conversations (`data.finetune_categories`): " \
-           "1502 of 3040 are trained on" in text
+           "1,502 of 3,040 are trained on" in text
     assert "| `left_out_by_category.sqrt` | 1,498 |" in text
 
 

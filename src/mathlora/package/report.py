@@ -102,9 +102,9 @@ def section_data(prepare: dict[str, Any], split: dict[str, Any] | None,
     if conversation is not None and conversation["categories"] != "all":
         kept = ", ".join(f"`{c}`" for c in conversation["categories"])
         lines += ["", f"Only the sample's lines of the categories {kept} become conversations "
-                  f"(`data.finetune_categories`): {conversation['written']} of "
-                  f"{conversation['lines_read']} are trained on; the test set is drawn as above, "
-                  "from every category prepare keeps. Counts from `conversation.json`:", ""]
+                  f"(`data.finetune_categories`): {conversation['written']:,} of "
+                  f"{conversation['lines_read']:,} are trained on. The sample and the test set "
+                  "above are not changed by it. Counts from `conversation.json`:", ""]
         lines += table(["count", "value"], [[f"`{k}`", v] for k, v in numeric_leaves(conversation)])
     return lines + [""]
 
