@@ -86,5 +86,13 @@ def test_categories_that_leave_nothing_are_refused(tmp_path, capsys):
     assert cli(["conversation", "--in", str(source), "--categories", "sqrt", "--out", str(out),
                 "--report", str(tmp_path / "r.json")]) == 1
     err = capsys.readouterr().err
-    assert str(source) in err and "sqrt" in err and "none of its 6 lines" in err
+    assert str(source) in err and "no line of the categories sqrt among its 6" in err
     assert not out.exists() and not (tmp_path / "r.json").exists()
+
+
+def test_an_empty_sample_is_refused(tmp_path, capsys):
+    source, out = tmp_path / "train.jsonl", tmp_path / "c.json"
+    source.write_text("", encoding="utf-8")
+    assert cli(["conversation", "--in", str(source), "--out", str(out),
+                "--report", str(tmp_path / "r.json")]) == 1
+    assert str(source) in capsys.readouterr().err and not out.exists()

@@ -70,8 +70,9 @@ def main(args: argparse.Namespace) -> int:
     records = [record for _, record in iter_records(args.input, FIELDS)]
     kept, written, left_out = select(records, set(args.categories) if args.categories else None)
     if not kept:
-        raise InputError(args.input, f"none of its {len(records)} lines is of the categories "
-                                     f"{', '.join(args.categories)}; expected at least one to train on")
+        of = f" of the categories {', '.join(args.categories)}" if args.categories else ""
+        raise InputError(args.input, f"no line{of} among its {len(records)}; expected at least one "
+                                     "to train on")
     write_conversations(args.out, to_conversations(kept))
     write_artifact(args.report, "conversation", {
         "input": str(args.input), "output": str(args.out),
