@@ -68,6 +68,13 @@ def test_a_generated_source_needs_its_settings(section, source, missing):
     assert f"instance['{section}']" in message
 
 
+def test_make_base_model_trains_the_tokenizer_on_the_whole_sample():
+    # The tokenizer learns from the conversation JSON; the default's narrowed fine-tuning set would
+    # give another tokenizer, and so another base, than the one shipped.
+    assert load("config/config.yaml")["data"]["finetune_categories"] != "all"
+    assert load("config/config.yaml", "config/base-model.yaml")["data"]["finetune_categories"] == "all"
+
+
 def test_a_base_corpus_needs_the_report_it_is_checked_against():
     config = load("config/config.yaml")
     del config["base"]["report"]
