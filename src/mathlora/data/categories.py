@@ -3,12 +3,13 @@
 The organisers' Chinese lines come from a handful of fixed phrasings (``计算 a + b 等于多少？``,
 ``解方程 ax + b = 0``, ``求以下数据的平均值：[...]`` and so on); each category is keyed on the
 phrase that only it uses. Lines without any CJK character are the English competition problems.
-Anything else is ``None`` (unknown), which reports count rather than hide.
+Anything else is ``None``: reports count it under ``unknown`` rather than hide it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from mathlora.data.numbers import DECIMAL_PATTERN as _NUM
 
@@ -16,6 +17,7 @@ CATEGORIES: tuple[str, ...] = (
     "add", "subtract", "multiply", "divide", "sqrt", "power", "equation", "rectangle_area",
     "function_value", "discount", "mass", "mean", "sales_growth", "fraction", "english",
 )
+UNKNOWN = "unknown"  # the key reports count an unrecognised problem under
 
 _ARITHMETIC = re.compile(rf"计算\s*({_NUM})\s*([-+*/])\s*({_NUM})\s*等于多少")
 _OPERATOR = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
@@ -47,3 +49,13 @@ def categorize(problem: str) -> str | None:
     if not _CJK.search(problem):
         return "english"
     return None
+
+
+def category_of(problem: str) -> str:
+    """The category of one problem as reports key it: :func:`categorize`, or ``unknown``."""
+    return categorize(problem) or UNKNOWN
+
+
+def in_order(counts: Mapping[str, int]) -> dict[str, int]:
+    """The non-zero counts of a per-category tally, in :data:`CATEGORIES` order, ``unknown`` last."""
+    return {name: counts[name] for name in (*CATEGORIES, UNKNOWN) if counts.get(name)}

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import atomic_output, write_artifact
-from mathlora.data.categories import CATEGORIES, categorize
+from mathlora.data.categories import CATEGORIES, category_of, in_order
 from mathlora.data.clean import FIELDS
 from mathlora.errors import InputError
 from mathlora.jsonl import iter_records
 from mathlora.prompts import train_human
-
-UNKNOWN = "unknown"
 
 
 def to_conversations(records: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
@@ -47,7 +45,7 @@ def select(records: list[dict[str, str]], categories: set[str] | None
     written: Counter = Counter()
     left_out: Counter = Counter()
     for record in records:
-        category = categorize(record["problem"]) or UNKNOWN
+        category = category_of(record["problem"])
         if categories is None or category in categories:
             kept.append(record)
             written[category] += 1
@@ -74,12 +72,12 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(args.input, f"no line{of} among its {len(records)}; expected at least one "
                                      "to train on")
     write_conversations(args.out, to_conversations(kept))
+    left = in_order(left_out)
     write_artifact(args.report, "conversation", {
         "input": str(args.input), "output": str(args.out),
         "categories": sorted(args.categories) if args.categories else "all",
-        "lines_read": len(records), "written": len(kept), "left_out": sum(left_out.values()),
-        "written_by_category": dict(sorted(written.items())),
-        "left_out_by_category": dict(sorted(left_out.items()))})
+        "lines_read": len(records), "written": len(kept), "left_out": len(records) - len(kept),
+        "written_by_category": in_order(written), "left_out_by_category": left})
     print(f"conversations: {len(kept)} of {len(records)} lines written -> {args.out}"
-          + (f" ({sum(left_out.values())} left out: {dict(sorted(left_out.items()))})" if left_out else ""))
+          + (f" (left out: {left})" if left else ""))
     return 0

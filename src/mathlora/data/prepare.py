@@ -15,13 +15,12 @@ import argparse
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import write_artifact
-from mathlora.data.categories import CATEGORIES, categorize
+from mathlora.data.categories import category_of, in_order
 from mathlora.data.clean import TEMPLATE_TEXTS, Line, Table, bulk_objects, read_table
 from mathlora.data.numbers import DECIMAL_PATTERN as _NUM
 from mathlora.errors import ConfigError
@@ -82,7 +81,7 @@ def tally(table: Table) -> Tally:
             result.template_lines += count
             result.template_occurrences += count * templates
         keys.add((problem, solution))  # type: ignore[arg-type]
-        result.by_category[categorize(problem) or "unknown"] += count
+        result.by_category[category_of(problem)] += count
         reason = drop_reason(problem, solution)  # type: ignore[arg-type]
         if reason:
             result.removed[reason] += count
@@ -110,11 +109,6 @@ def sample(table: Table, kept: dict[str, Any], sizes: dict[str, int], seed: int)
     return [table.line(at) for at in sorted(chosen)]
 
 
-def _count(lines: Iterable[Line]) -> dict[str, int]:
-    counts = Counter(categorize(line.problem) or "unknown" for line in lines)
-    return {name: counts[name] for name in (*CATEGORIES, "unknown") if counts[name]}
-
-
 def report(path: Path, chinese_lines: int, seed: int, sizes: dict[str, int], on_error: str,
            bad: BadLines, result: Tally, chosen: list[Line]) -> dict[str, Any]:
     sample_keys = Counter((line.problem, line.solution) for line in chosen)
@@ -133,13 +127,12 @@ def report(path: Path, chinese_lines: int, seed: int, sizes: dict[str, int], on_
                     ("multiplication", "division", EMPTY)},
         "duplicates": {"input": result.duplicates,
                        "sample": sum(count - 1 for count in sample_keys.values())},
-        "input_by_category": {name: result.by_category[name] for name in (*CATEGORIES, "unknown")
-                              if result.by_category[name]},
+        "input_by_category": in_order(result.by_category),
         "eligible": {lang: len(result.kept[lang]) for lang in ("chinese", "english")},
         "requested": dict(sizes),
         "sampled": {"chinese": sum(not line.english for line in chosen),
                     "english": sum(line.english for line in chosen), "total": len(chosen)},
-        "sampled_by_category": _count(chosen),
+        "sampled_by_category": in_order(Counter(category_of(line.problem) for line in chosen)),
     }
 
 

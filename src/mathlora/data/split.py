@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import write_artifact
-from mathlora.data.categories import CATEGORIES, categorize
+from mathlora.data.categories import category_of, in_order
 from mathlora.data.clean import FIELDS, Line, Table, bulk_objects, normalize, read_table
 from mathlora.data.prepare import EMPTY, add_input_options, drop_reason, is_empty, language, require_counts
 from mathlora.errors import ConfigError, MathloraError
@@ -114,7 +114,6 @@ def main(args: argparse.Namespace) -> int:
     if any(found.values()):  # cannot happen by construction; never ship a contaminated test set
         args.out.unlink()
         raise MathloraError(f"{args.out}: test set overlaps the training sample {found}")
-    by_category = Counter(categorize(line.problem) or "unknown" for line in test)
     payload: dict[str, Any] = {
         "input": str(args.input),
         "train": str(args.train),
@@ -130,8 +129,7 @@ def main(args: argparse.Namespace) -> int:
         "candidates": len(pool),
         "test_size": len(test),
         "by_language": dict(Counter(language(line) for line in test)),
-        "by_category": {name: by_category[name] for name in (*CATEGORIES, "unknown")
-                        if by_category[name]},
+        "by_category": in_order(Counter(category_of(line.problem) for line in test)),
         "overlap": found,
     }
     write_artifact(args.report, "split", payload)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathlora.data.categories import UNKNOWN, category_of
 from mathlora.errors import ConfigError, InputError
 from mathlora.evaluate.compare import DEFAULT_RULE, SWEEP, Rule, equal
 from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extract_reference
@@ -24,7 +25,6 @@ from mathlora.jsonl import read_records, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math_prompt_named
 
 PRIMARY_MODE = "first_answer"
-UNKNOWN = "unknown"
 PREDICTION_FIELDS = ("id", "prompt", "output", "generation")
 FAILURE_TEXT_CHARS = 300
 
@@ -46,12 +46,6 @@ class Scored:
     reference: Answer | None
     answers: dict[str, Answer | None]
     correct: dict[str, bool]
-
-
-def category_of(problem: str) -> str:
-    from mathlora.data.categories import categorize
-
-    return categorize(problem) or UNKNOWN
 
 
 def score_item(item: Item, rule: Rule = DEFAULT_RULE, prompt: MathPrompt = MATH_PROMPTS[DEFAULT_MATH_PROMPT]) -> Scored:
