@@ -4,12 +4,11 @@ Marked slow: in a fresh copy of the repository, ``snakemake evaluation`` on conf
 fine-tunes the shipped tiny base on the + and - lines of its sample, merges the five checkpoints
 and evaluates them and the base.
 
-Asserted: a base that reads (SQuAD F1 >= 25 on the synthetic dev set) and does part of the
+Asserted: a base that reads (SQuAD F1 >= 30 on the synthetic dev set) and does part of the
 organisers' + and - problems; a fine-tuning whose loss falls; a best checkpoint that keeps SQuAD at
 >= 90 % of the base, answers clearly more test problems than the base with the entry's prompt (an
-exact McNemar test on the same items) and, in the fine-tuning template, has a 95 % interval apart
-from the base's; and no test problem in any training corpus. The entry's-prompt intervals are apart
-too, by one answer (docs/decisions.md), which is too thin a margin to assert.
+exact McNemar test on the same items) with its 95 % interval apart from the base's, and more in
+the fine-tuning template too; and no test problem in any training corpus.
 
 Broken on purpose, the pipeline fails here (measured): with the merge scale inverted (rank / alpha)
 the best checkpoint answers exactly as many problems as the base; with the label mask inverted (the
@@ -66,7 +65,7 @@ def generations(run, model: str) -> list[str]:
 @pytest.mark.slow
 def test_the_base_reads_and_does_some_arithmetic(summary):
     base = rows(summary)["base"]
-    assert base["f1"] >= 25
+    assert base["f1"] >= 30
     assert base["accuracy_ci95"][0] > 0.1, base
 
 
@@ -97,9 +96,11 @@ def test_the_best_checkpoint_answers_more_than_the_base_with_the_entry_prompt(su
 
 
 @pytest.mark.slow
-def test_in_the_fine_tuning_template_the_lift_has_intervals_apart(summary):
-    best, base = (row["finetune_prompt"] for row in best_and_base(summary))
-    assert best["ci95"][0] > base["ci95"][1], (base, best)
+def test_the_lift_has_intervals_apart_with_the_entry_prompt_and_shows_in_the_template(summary):
+    best, base = best_and_base(summary)
+    assert best["accuracy_ci95"][0] > base["accuracy_ci95"][1], (base, best)
+    tuned, untuned = best["finetune_prompt"], base["finetune_prompt"]
+    assert tuned["accuracy"] > untuned["accuracy"] + 0.1, (untuned, tuned)
 
 
 @pytest.mark.slow
