@@ -56,12 +56,14 @@ rule split:
         raw=TRAIN_JSON,
         train=TRAIN_JSONL,
     output:
-        jsonl=TEST_JSONL,
+        dev=DEV_JSONL,
+        test=TEST_JSONL,
         report=reported(SPLIT_JSON, "1. Data", report="split"),
     params:
         seed=config["seed"],
         chinese_lines=DATA["chinese_lines"],
-        size=DATA["test_size"],
+        dev_size=DATA["dev_size"],
+        test_size=DATA["test_size"],
         pool=DATA["test_pool"],
         on_error=DATA["on_error"],
     conda:
@@ -72,8 +74,9 @@ rule split:
         timed("split/split")
     shell:
         "mathlora split --in {input.raw} --train {input.train} --chinese-lines {params.chinese_lines}"
-        " --seed {params.seed} --size {params.size} --pool {params.pool} --on-error {params.on_error}"
-        " --out {output.jsonl} --report {output.report} > {log} 2>&1"
+        " --seed {params.seed} --dev-size {params.dev_size} --test-size {params.test_size}"
+        " --pool {params.pool} --on-error {params.on_error}"
+        " --out-dev {output.dev} --out-test {output.test} --report {output.report} > {log} 2>&1"
 
 
 rule conversation:
@@ -168,6 +171,7 @@ if HAS_WORLD:
     rule world:
         input:
             train=TRAIN_JSONL,
+            dev=DEV_JSONL,
             test=TEST_JSONL,
         output:
             corpus=WORLD_JSONL,
@@ -186,5 +190,5 @@ if HAS_WORLD:
         shell:
             "mathlora world --seed {params.seed} --arithmetic {params.arithmetic}"
             " --paragraphs {params.paragraphs} --largest {params.largest}"
-            " --exclude {input.train} {input.test} --out {output.corpus} --report {output.report}"
+            " --exclude {input.train} {input.dev} {input.test} --out {output.corpus} --report {output.report}"
             " > {log} 2>&1"
