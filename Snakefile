@@ -43,6 +43,7 @@ rule submission:
 rule data:
     input:
         TRAIN_MINDRECORD,
+        DEV_JSONL,
         TEST_JSONL,
 
 

@@ -122,6 +122,11 @@ def test_judging_the_bundle_reproduces_the_graphs_summary(built):
     assert done.returncode == 0, done.stderr[-6000:]
     judged = summary_rows(built / "results/minimal/judge/summary.json")
     assert judged == summary_rows(built / "results/minimal/summary.json")
+    # the judge has only the hidden set: it chooses on it, with the bundle's own claim beside
+    judge = json.loads((built / "results/minimal/judge/summary.json").read_text())
+    assert judge["chosen_on"] == "test" and judge["claimed"]["chosen_on"] == "dev"
+    own = json.loads((built / "results/minimal/summary.json").read_text())
+    assert judge["claimed"]["best"] == own["best"]
     kinds = {json.loads(p.read_text())["checkpoint_kind"]
              for p in (built / "results/minimal/judge/weights").glob("*.json")}
     assert kinds == {"merged"}

@@ -125,3 +125,28 @@ def sources(args) -> report.Sources:
                           train=args.train, params=args.params, summary=args.summary, yaml=args.yaml,
                           math=tuple(args.math), squad=tuple(args.squad), split=args.split,
                           conversation=args.conversation)
+
+
+def consistent(model: str, correct: int, n: int = 40) -> dict:
+    from package_kit import math_payload
+
+    payload = math_payload(model, correct, n)
+    payload["failures"] = [{"id": str(i), "category": "add", "problem": "p", "reference": None,
+                            "generation": "", "first_answer": None, "last_number": None}
+                           for i in range(correct + 1, n + 1)]
+    return payload
+
+
+def test_a_choice_on_dev_shows_both_columns_and_the_optimism(run, tmp_path):
+    from mathlora.evaluate.summary import summarise
+
+    args = report_args(Path.cwd(), tmp_path / "r.md")
+    squad = {m: {"f1": 60.0, "em": 45.0} for m in ("base", "ckpt1", "ckpt2")}
+    dev = {m: consistent(m, c) for m, c in (("base", 8), ("ckpt1", 30), ("ckpt2", 20))}
+    test = {m: consistent(m, c) for m, c in (("base", 8), ("ckpt1", 22), ("ckpt2", 24))}
+    limits = {"mode": "relative", "relative": 0.9, "f1": 54.0, "em": 40.5}
+    write_artifact(args.summary, "summary", summarise(0.0004, test, squad, limits, dev=dev))
+    text = report.build_report(sources(args))
+    assert "| dev accuracy | dev 95 % CI | test accuracy |" in text
+    assert "chosen on the development set" in text and "**`ckpt1`**" in text  # dev's best, not test's
+    assert "`ckpt1` scores 0.7500 on dev and 0.5500 on test, a difference of +0.2000" in text

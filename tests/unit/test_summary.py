@@ -1,4 +1,5 @@
-"""Summary: ratio, accuracy, SQuAD pass/fail (relative and fixed), composite, best checkpoint."""
+"""Summary: ratio, accuracy, SQuAD pass/fail (relative and fixed), composite, best checkpoint chosen
+on the development set, the test numbers reported, the optimism of the choice."""
 
 import json
 
@@ -19,6 +20,16 @@ def math_report(model, acc):
             "modes": {"first_answer": {**block, "no_answer": 0}, "last_number": {**block, "no_answer": 0}},
             "categories": {}, "unknown_category": 0, "reference_without_number": 0,
             "prompt_not_found": 0, "sweep": {}, "failures": []}
+
+
+def scored(model, right, n=100):
+    """A math report whose items "1".."n" are right exactly where ``right`` says (consistent ids)."""
+    report = math_report(model, len(right) / n)
+    report["correct_ids"] = [str(i) for i in sorted(right)]
+    report["failures"] = [{"id": str(i), "category": "add", "problem": "p", "reference": None,
+                           "generation": "", "first_answer": None, "last_number": None}
+                          for i in range(1, n + 1) if i not in right]
+    return report
 
 
 def squad_report(model, f1, em):
@@ -82,7 +93,7 @@ def test_cli(tmp_path, capsys):
     assert cli(args + ["--math", *maths, "--squad", *squads]) == 0
     summary = read_artifact(tmp_path / "s.json", "summary")
     assert summary["best"] == "ckpt4"
-    assert "best valid checkpoint: ckpt4" in capsys.readouterr().out
+    assert "best valid checkpoint, chosen on test: ckpt4" in capsys.readouterr().out
     # relative thresholds without a base report
     assert cli(args + ["--math", *maths[1:], "--squad", *squads[1:]]) == 1
     assert "base model's squad.json" in capsys.readouterr().err
@@ -139,3 +150,92 @@ def test_the_template_diagnostic_sits_beside_the_entry_prompt():
     assert [r["finetune_prompt"]["accuracy"] for r in rows] == pytest.approx([0.3, 0.4, 0.7, 0.6, 0.7])
     with pytest.raises(Exception, match="each model needs both"):
         summarise(0.0004, math, squad, limits, {"base": template["base"]})
+
+
+def dev_and_test():
+    """ckpt2 is best on dev (70 right), ckpt3 on test (65): the choice must follow dev."""
+    dev = {"base": scored("base", set(range(1, 21))), "ckpt1": scored("ckpt1", set(range(1, 41))),
+           "ckpt2": scored("ckpt2", set(range(1, 71))), "ckpt3": scored("ckpt3", set(range(1, 61)))}
+    test = {"base": scored("base", set(range(1, 21))), "ckpt1": scored("ckpt1", set(range(1, 41))),
+            "ckpt2": scored("ckpt2", set(range(1, 56))), "ckpt3": scored("ckpt3", set(range(1, 66)))}
+    squad = {m: squad_report(m, 60.0, 45.0) for m in dev}
+    limits = thresholds("relative", relative=0.9, fixed_f1=0, fixed_em=0, base=squad["base"])
+    return dev, test, squad, limits
+
+
+def test_the_choice_reads_dev_and_every_reported_number_is_tests():
+    dev, test, squad, limits = dev_and_test()
+    result = summarise(0.0004, test, squad, limits, dev=dev)
+    rows = {r["model"]: r for r in result["models"]}
+    assert result["chosen_on"] == "dev" and result["best"] == "ckpt2"
+    assert rows["ckpt2"]["accuracy"] == 0.55 and rows["ckpt2"]["dev"]["accuracy"] == 0.70
+    assert result["best_score"] == pytest.approx(composite(0.55, 0.0004))   # the test number
+    assert result["optimism"]["difference"] == pytest.approx(0.15)
+    low, high = result["optimism"]["ci95"]
+    assert low < 0.15 < high and low > 0          # 15 points on 100 + 100 items: clearly optimistic
+
+
+def test_changing_a_test_answer_never_moves_the_choice_and_a_dev_answer_may():
+    dev, test, squad, limits = dev_and_test()
+    chosen = summarise(0.0004, test, squad, limits, dev=dev)["best"]
+    flipped = dict(test, ckpt2=scored("ckpt2", set(range(1, 11))),         # ckpt2 collapses on test
+                   ckpt3=scored("ckpt3", set(range(1, 101))))              # ckpt3 perfect on test
+    assert summarise(0.0004, flipped, squad, limits, dev=dev)["best"] == chosen
+    moved = dict(dev, ckpt3=scored("ckpt3", set(range(1, 81))))            # ckpt3 now best on dev
+    assert summarise(0.0004, test, squad, limits, dev=moved)["best"] == "ckpt3"
+
+
+def test_without_a_dev_set_the_choice_reads_the_given_test_set_and_says_so():
+    dev, test, squad, limits = dev_and_test()
+    result = summarise(0.0004, test, squad, limits)
+    assert result["chosen_on"] == "test" and result["best"] == "ckpt3" and result["optimism"] is None
+
+
+def test_the_optimism_interval_is_seeded_and_needs_the_same_items_for_every_model():
+    from mathlora.evaluate.summary import optimism
+
+    dev, test, *_ = dev_and_test()
+    valid = ["ckpt1", "ckpt2", "ckpt3"]
+    assert optimism("ckpt2", valid, dev, test) == optimism("ckpt2", valid, dev, test)
+    assert optimism("ckpt2", valid, dev, test, seed=1)["ci95"] != optimism("ckpt2", valid, dev, test)["ci95"]
+    short = dict(test, ckpt3=scored("ckpt3", set(range(1, 40)), n=90))
+    with pytest.raises(Exception, match="same items"):
+        optimism("ckpt2", valid, dev, short)
+
+
+def test_cli_with_a_dev_set(tmp_path, capsys):
+    dev, test, squad, _ = dev_and_test()
+    write_artifact(tmp_path / "params.json", "params", params_report(3_407_872))
+    paths = {}
+    for split, reports in (("dev", dev), ("test", test), ("squad", squad)):
+        for model, report in reports.items():
+            path = tmp_path / f"{model}.{split}.json"
+            write_artifact(path, "squad" if split == "squad" else "math", report)
+            paths.setdefault(split, []).append(str(path))
+    assert cli(["summary", "--params", str(tmp_path / "params.json"), "--math", *paths["test"],
+                "--dev", *paths["dev"], "--squad", *paths["squad"], "--out", str(tmp_path / "s.json")]) == 0
+    summary = read_artifact(tmp_path / "s.json", "summary")
+    assert summary["chosen_on"] == "dev" and summary["best"] == "ckpt2"
+    out = capsys.readouterr().out
+    assert "chosen on dev: ckpt2" in out and "optimism +0.1500" in out
+
+
+def test_a_judge_shows_the_submissions_own_numbers_beside_its_own(tmp_path, capsys):
+    dev, test, squad, limits = dev_and_test()
+    write_artifact(tmp_path / "own.json", "summary", summarise(0.0004, test, squad, limits, dev=dev))
+    write_artifact(tmp_path / "params.json", "params", params_report(3_407_872))
+    paths = {}
+    hidden = dict(test, ckpt2=scored("ckpt2", set(range(1, 31))))  # the judge's set: ckpt2 scores 0.30
+    for split, reports in (("test", hidden), ("squad", squad)):
+        for model, report in reports.items():
+            path = tmp_path / f"{model}.{split}.json"
+            write_artifact(path, "squad" if split == "squad" else "math", report)
+            paths.setdefault(split, []).append(str(path))
+    assert cli(["summary", "--params", str(tmp_path / "params.json"), "--math", *paths["test"],
+                "--squad", *paths["squad"], "--claimed", str(tmp_path / "own.json"),
+                "--out", str(tmp_path / "judged.json")]) == 0
+    judged = read_artifact(tmp_path / "judged.json", "summary")
+    assert judged["chosen_on"] == "test"
+    assert judged["claimed"]["best"] == "ckpt2" and judged["claimed"]["models"]["ckpt2"] == \
+        {"dev": 0.70, "test": 0.55}
+    assert "own choice ckpt2 (on dev): dev 0.7000, its test 0.5500; here 0.3000" in capsys.readouterr().out

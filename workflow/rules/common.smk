@@ -46,7 +46,8 @@ MODELS = ["base"] + [f"ckpt{k}" for k in CHECKPOINTS]
 TRAIN_JSON = config["data"]["train_json"]
 TRAIN_JSONL = f"{RESULTS}/data/train.jsonl"
 PREPARE_JSON = f"{RESULTS}/data/prepare.json"
-TEST_JSONL = f"{RESULTS}/data/test.jsonl"
+DEV_JSONL = f"{RESULTS}/data/dev.jsonl"  # held out; every choice of the graph reads it
+TEST_JSONL = f"{RESULTS}/data/test.jsonl"  # held out; read only for reporting
 SPLIT_JSON = f"{RESULTS}/data/split.json"
 CONVERSATION_JSON = f"{RESULTS}/data/train.conversation.json"
 CONVERSATION_REPORT = f"{RESULTS}/data/conversation.json"
@@ -87,7 +88,13 @@ TEMPLATE_EVAL = f"{RESULTS}/eval/{{model}}/template"
 TEMPLATE_PREDICTIONS_JSONL = f"{TEMPLATE_EVAL}/predictions.jsonl"
 TEMPLATE_PREDICT_JSON = f"{TEMPLATE_EVAL}/predict.json"
 TEMPLATE_MATH_JSON = f"{TEMPLATE_EVAL}/math.json"
-CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.json"
+# the same models on the development set: what every choice reads (no template diagnostic there)
+DEV_EVAL = f"{RESULTS}/eval/{{model}}/dev"
+DEV_PREDICTIONS_JSONL = f"{DEV_EVAL}/predictions.jsonl"
+DEV_PREDICT_JSON = f"{DEV_EVAL}/predict.json"
+DEV_MATH_JSON = f"{DEV_EVAL}/math.json"
+HELD_OUT = {"dev": DEV_JSONL, "test": TEST_JSONL}
+CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.{{split}}.json"
 # the shipped run_llama3_test.py, run here on the last checkpoint and compared with `predict`
 ENTRY_SCRIPT_DIR = f"{RESULTS}/eval/entry_script"
 ENTRY_SCRIPT_JSON = f"{ENTRY_SCRIPT_DIR}/entry_script.json"
@@ -141,6 +148,7 @@ if MISSING_INPUTS and config["missing_inputs"] == "fail":
 wildcard_constraints:
     k=r"\d+",
     model=r"base|ckpt\d+",
+    split=r"dev|test",
 
 
 def model_checkpoint(wildcards):
@@ -191,8 +199,8 @@ def judged_weights(wildcards):
 
 
 def contamination_inputs(wildcards):
-    """The training and test sets, and for a tiny base its corpus and report."""
-    inputs = {"train": TRAIN_JSONL, "test": TEST_JSONL}
+    """The training set and one held-out set, and for a tiny base its corpus and report."""
+    inputs = {"train": TRAIN_JSONL, "test": HELD_OUT[wildcards.split]}
     if HAS_WORLD:
         inputs.update(corpus=WORLD_JSONL, report=BASE_JSON)
     return inputs
@@ -212,5 +220,6 @@ def graph_files(kind):
         patterns = [str(p) for p in step.log] if kind == "log" else (
             [str(step.benchmark)] if step.benchmark else [])
         for pattern in patterns:  # "{k,\\d+}" -> "{k}": the constraint is not the name
-            found += expand(re.sub(r"\{(\w+),[^}]*\}", r"{\1}", pattern), model=MODELS, k=CHECKPOINTS)
+            found += expand(re.sub(r"\{(\w+),[^}]*\}", r"{\1}", pattern), model=MODELS, k=CHECKPOINTS,
+                            split=HELD_OUT)
     return sorted(set(found))

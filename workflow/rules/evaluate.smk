@@ -1,6 +1,7 @@
-# Rules of the evaluate stage group: predictions (with the entry's prompt and, as a diagnostic, the
-# fine-tuning template), math accuracy, SQuAD F1/EM, the shipped script's run, contamination, and
-# the per-model summary. Judging a submission reuses them (judge.smk).
+# Rules of the evaluate stage group: predictions on the development set (which every choice reads)
+# and on the test set (read only for reporting; there also, as a diagnostic, in the fine-tuning
+# template), math accuracy, SQuAD F1/EM, the shipped script's run, contamination, and the per-model
+# summary. Judging a submission reuses them (judge.smk).
 
 
 if config["squad"]["source"] == "synth":
@@ -74,6 +75,36 @@ rule math:
         "mathlora math --model {wildcards.model} --predictions {input.predictions}"
         " --test {input.test} --prompt {params.prompt} --rel-tol {params.rel_tol} {params.no_round}"
         " --out {output.json} --png {output.png} > {log} 2>&1"
+
+
+# The development set: the same prompt and settings; the choice of checkpoint reads only these.
+use rule predict as predict_dev with:
+    input:
+        yaml=PREDICT_YAML,
+        checkpoint=model_checkpoint,
+        test=DEV_JSONL,
+        tokenizer=TOKENIZER_MODEL,
+    output:
+        jsonl=DEV_PREDICTIONS_JSONL,
+        npy=f"{DEV_EVAL}/result_npy.npy",
+        json=DEV_PREDICT_JSON,
+    log:
+        logged("predict_dev/{model}"),
+    benchmark:
+        timed("predict_dev/{model}")
+
+
+use rule math as math_dev with:
+    input:
+        predictions=DEV_PREDICTIONS_JSONL,
+        test=DEV_JSONL,
+    output:
+        json=DEV_MATH_JSON,
+        png=f"{DEV_EVAL}/math.png",
+    log:
+        logged("math_dev/{model}"),
+    benchmark:
+        timed("math_dev/{model}")
 
 
 # The template diagnostic: every model also asked in the fine-tuning conversation's template.
@@ -180,9 +211,9 @@ rule contamination:
     conda:
         MATHLORA_ENV
     log:
-        logged("contamination/contamination"),
+        logged("contamination/{split}"),
     benchmark:
-        timed("contamination/contamination")
+        timed("contamination/{split}")
     shell:
         "mathlora contamination --train {input.train} --test {input.test} {params.base}"
         " --out {output} > {log} 2>&1"
@@ -192,9 +223,10 @@ rule summary:
     input:
         params=PARAMS_JSON,
         math=expand(MATH_JSON, model=MODELS),
+        dev=expand(DEV_MATH_JSON, model=MODELS),
         squad=expand(SQUAD_JSON, model=MODELS),
         template=expand(TEMPLATE_MATH_JSON, model=MODELS),
-        contamination=CONTAMINATION_JSON,
+        contamination=expand(CONTAMINATION_JSON, split=HELD_OUT),
     output:
         json=reported(SUMMARY_JSON, "3. Evaluation", report="summary"),
         plot=reported(TRAJECTORY_PNG, "3. Evaluation", "trajectory.rst", report="trajectory"),
@@ -203,7 +235,9 @@ rule summary:
         relative=config["squad"]["relative"],
         f1=config["squad"]["fixed"]["f1"],
         em=config["squad"]["fixed"]["em"],
-        contamination=lambda wildcards, input: f"--contamination {input.contamination}",
+        contamination=lambda wildcards, input: f"--contamination {' '.join(input.contamination)}",
+        dev=lambda wildcards, input: f"--dev {' '.join(input.dev)}",
+        claimed="",
         template=lambda wildcards, input: f"--diagnostic {' '.join(input.template)}",
     conda:
         MATHLORA_ENV
@@ -213,7 +247,7 @@ rule summary:
         timed("summary/summary")
     shell:
         "mathlora summary --params {input.params} --math {input.math} --squad {input.squad}"
-        " {params.template} {params.contamination} --thresholds {params.thresholds}"
+        " {params.dev} {params.template} {params.contamination} {params.claimed} --thresholds {params.thresholds}"
         " --relative {params.relative} --fixed-f1 {params.f1} --fixed-em {params.em}"
         " --out {output.json} --plot {output.plot} > {log} 2>&1"
 

@@ -101,6 +101,9 @@ use rule summary as judge_summary with:
         em=config["squad"]["fixed"]["em"],
         contamination="",
         template="",
+        dev="",  # the judge's hidden set is all it has: the choice reads it, as the organisers' did
+        claimed=lambda wildcards: (f"--claimed {unpacked('summary.json')}"
+                                   if unpacked("summary.json").is_file() else ""),
     log:
         logged("judge/summary"),
     benchmark:

@@ -20,10 +20,12 @@ BUNDLED_REPORTS = [
     PARAMS_JSON,
     *expand(PREDICT_JSON, model=MODELS),
     *expand(MATH_JSON, model=MODELS),
+    *expand(DEV_PREDICT_JSON, model=MODELS),
+    *expand(DEV_MATH_JSON, model=MODELS),
     *expand(SQUAD_JSON, model=MODELS),
     *expand(TEMPLATE_PREDICT_JSON, model=MODELS),
     *expand(TEMPLATE_MATH_JSON, model=MODELS),
-    CONTAMINATION_JSON,
+    *expand(CONTAMINATION_JSON, split=HELD_OUT),
     SUMMARY_JSON,
     ENTRY_SCRIPT_JSON,
 ]

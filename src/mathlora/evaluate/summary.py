@@ -5,8 +5,16 @@ Reads the params report (the low-parameter ratio, trainable / 8.03e9), one ``mat
 both F1 and EM reach the thresholds: ``relative`` = ``relative`` x the base model's own scores
 from the same graph (default 0.9), ``fixed`` = the contest's marks (F1 53.883, EM 39.753). The
 composite is ``(1 - ratio) * 0.3 + accuracy * 0.7``; the base model trains nothing (ratio 0) and
-is shown as the reference point, never chosen. The best valid checkpoint is the one with the
-highest composite among those that pass (the earliest on a tie); ``null`` when none passes.
+is shown as the reference point, never chosen.
+
+Choice and report read different items. With ``--dev`` (one math report per model on the
+development set), the best valid checkpoint is the one with the highest composite *on dev* among
+those that pass SQuAD (the earliest on a tie), and every reported accuracy, interval and composite
+is the test set's (``--math``), which nothing chose on; the optimism, dev minus test accuracy of
+the chosen checkpoint, gets a paired bootstrap interval that redoes the choice on every resample.
+Without ``--dev`` (a judge's hidden set) the choice reads the test set, as the organisers' does,
+and ``chosen_on`` says so; ``--claimed`` (the submission's own summary) puts its self-measured
+numbers beside the judge's. ``null`` best when no checkpoint passes.
 
 Each checkpoint is also compared with the base and with the best checkpoint on the same test items
 (an exact McNemar test of the items one gets right and the other wrong), and, given the math
@@ -25,6 +33,8 @@ from mathlora.evaluate.score import composite
 from mathlora.evaluate.stats import mcnemar_exact
 
 BASE = "base"
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20240705
 
 
 def read_json(path: str | Path, kind: str) -> dict:
@@ -64,31 +74,84 @@ def paired(this: dict, other: dict) -> dict:
             "p": mcnemar_exact(only_this, only_other)}
 
 
+def interval(report: dict) -> list[float]:
+    return report["modes"][report["primary_mode"]]["ci95"]
+
+
+def correctness(reports: dict[str, dict], names: list[str], split: str):
+    """Right/wrong of each named model on each item, as a (models, items) boolean matrix."""
+    import numpy as np
+
+    first = reports[names[0]]
+    items = sorted(set(first["correct_ids"]) | {f["id"] for f in first["failures"]})
+    for name in names:
+        report = reports[name]
+        ids = set(report["correct_ids"]) | {f["id"] for f in report["failures"]}
+        if len(ids) != report["n"] or ids != set(items):
+            raise ConfigError(f"{split} math report of {name}: its {report['n']} items are not "
+                              f"those of {names[0]}; every model must be scored on the same items")
+    at = {item: i for i, item in enumerate(items)}
+    matrix = np.zeros((len(names), len(items)), dtype=bool)
+    for row, name in enumerate(names):
+        matrix[row, [at[item] for item in reports[name]["correct_ids"]]] = True
+    return matrix
+
+
+def optimism(chosen: str, valid: list[str], dev: dict[str, dict], test: dict[str, dict],
+             resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
+    """Dev minus test accuracy of the checkpoint chosen on dev, with a 95 % percentile interval from
+    a paired bootstrap: dev and test items are resampled (the same items for every model), the
+    choice is made again on the resampled dev set, and the chosen one's difference recorded."""
+    import numpy as np
+
+    dev_right, test_right = correctness(dev, valid, "dev"), correctness(test, valid, "test")
+    rng = np.random.default_rng(seed)
+    dev_idx = rng.integers(0, dev_right.shape[1], size=(resamples, dev_right.shape[1]))
+    test_idx = rng.integers(0, test_right.shape[1], size=(resamples, test_right.shape[1]))
+    dev_acc = dev_right[:, dev_idx].mean(axis=2)     # (models, resamples)
+    test_acc = test_right[:, test_idx].mean(axis=2)
+    pick = dev_acc.argmax(axis=0)                     # argmax keeps the first (earliest) on ties
+    columns = np.arange(resamples)
+    gaps = dev_acc[pick, columns] - test_acc[pick, columns]
+    low, high = np.percentile(gaps, [2.5, 97.5])
+    dev_of, test_of = dev[chosen]["accuracy"], test[chosen]["accuracy"]
+    return {"model": chosen, "dev": dev_of, "test": test_of, "difference": dev_of - test_of,
+            "ci95": [float(low), float(high)], "resamples": resamples, "seed": seed}
+
+
 def summarise(ratio: float, math: dict[str, dict], squad: dict[str, dict], limits: dict,
-              diagnostic: dict[str, dict] | None = None) -> dict:
+              diagnostic: dict[str, dict] | None = None, dev: dict[str, dict] | None = None) -> dict:
+    """``math``: the test set's reports (everything reported); ``dev``: the development set's (the
+    choice), or None to choose on ``math`` as a judge does."""
     if set(math) != set(squad):
         raise ConfigError(f"math reports for {sorted(math)} but SQuAD reports for {sorted(squad)}: "
                           "each model needs both")
-    if diagnostic is not None and set(diagnostic) != set(math):
-        raise ConfigError(f"fine-tuning-template reports for {sorted(diagnostic)} but math reports "
-                          f"for {sorted(math)}: each model needs both")
+    for label, extra in (("fine-tuning-template", diagnostic), ("development-set", dev)):
+        if extra is not None and set(extra) != set(math):
+            raise ConfigError(f"{label} reports for {sorted(extra)} but math reports "
+                              f"for {sorted(math)}: each model needs both")
+    chosen_on = dev if dev is not None else math
     rows = []
     for name in sorted(math, key=_order):
         m, s = math[name], squad[name]
         model_ratio = 0.0 if name == BASE else ratio
         passed = s["f1"] >= limits["f1"] and s["em"] >= limits["em"]
         row = {"model": name, "ratio": model_ratio, "accuracy": m["accuracy"],
-               "accuracy_ci95": m["modes"][m["primary_mode"]]["ci95"],
+               "accuracy_ci95": interval(m),
                "last_number_accuracy": m["modes"]["last_number"]["accuracy"],
                "f1": s["f1"], "em": s["em"], "squad_pass": passed,
                "score": composite(m["accuracy"], model_ratio), "paired": []}
+        if dev is not None:
+            row["dev"] = {"accuracy": dev[name]["accuracy"], "ci95": interval(dev[name]),
+                          "score": composite(dev[name]["accuracy"], model_ratio)}
         if diagnostic is not None:
             d = diagnostic[name]
-            row["finetune_prompt"] = {"accuracy": d["accuracy"],
-                                      "ci95": d["modes"][d["primary_mode"]]["ci95"]}
+            row["finetune_prompt"] = {"accuracy": d["accuracy"], "ci95": interval(d)}
         rows.append(row)
     candidates = [r for r in rows if r["model"] != BASE and r["squad_pass"]]
-    best = max(candidates, key=lambda r: r["score"], default=None)  # max keeps the first on ties
+    # max keeps the first on ties; the key reads the choosing split only
+    best = max(candidates, key=lambda r: composite(chosen_on[r["model"]]["accuracy"], r["ratio"]),
+               default=None)
     for row in rows:
         if row["model"] == BASE:
             continue
@@ -96,10 +159,12 @@ def summarise(ratio: float, math: dict[str, dict], squad: dict[str, dict], limit
                   if other in math and other != row["model"]]
         row["paired"] = [paired(math[row["model"]], math[other]) for other in others]
         if BASE in math:
-            row["above_base"] = row["accuracy_ci95"][0] > math[BASE]["modes"][
-                math[BASE]["primary_mode"]]["ci95"][1]
-    return {"thresholds": limits, "models": rows, "best": best["model"] if best else None,
-            "best_score": best["score"] if best else None}
+            row["above_base"] = row["accuracy_ci95"][0] > interval(math[BASE])[1]
+    return {"thresholds": limits, "models": rows, "chosen_on": "dev" if dev is not None else "test",
+            "best": best["model"] if best else None,
+            "best_score": best["score"] if best else None,
+            "optimism": (optimism(best["model"], [r["model"] for r in candidates], dev, math)
+                         if best and dev is not None else None)}
 
 
 def plot_trajectory(summary: dict, path: str | Path) -> None:
@@ -145,19 +210,33 @@ def plot_trajectory(summary: dict, path: str | Path) -> None:
 
 
 def format_table(summary: dict) -> str:
-    lines = [f"{'model':<8}{'ratio':>12}{'accuracy':>10}{'95% CI':>16}{'template':>10}{'F1':>9}"
+    lines = [f"{'model':<8}{'ratio':>12}{'dev':>8}{'test':>8}{'95% CI':>16}{'template':>10}{'F1':>9}"
              f"{'EM':>9}  {'SQuAD':<6}{'score':>13}  vs base (McNemar p)"]
     for r in summary["models"]:
         lo, hi = r["accuracy_ci95"]
         template = f"{r['finetune_prompt']['accuracy']:>10.4f}" if "finetune_prompt" in r else f"{'-':>10}"
         versus = next((f"+{p['only_this']}/-{p['only_other']} p={p['p']:.3g}" for p in r["paired"]
                        if p["model"] == BASE), "")
-        lines.append(f"{r['model']:<8}{r['ratio']:>12.9f}{r['accuracy']:>10.4f}"
+        dev = f"{r['dev']['accuracy']:>8.4f}" if "dev" in r else f"{'-':>8}"
+        lines.append(f"{r['model']:<8}{r['ratio']:>12.9f}{dev}{r['accuracy']:>8.4f}"
                      f"{f'[{lo:.3f}, {hi:.3f}]':>16}{template}{r['f1']:>9.3f}"
                      f"{r['em']:>9.3f}  {'pass' if r['squad_pass'] else 'FAIL':<6}{r['score']:>13.9f}  {versus}")
     t = summary["thresholds"]
     lines.append(f"SQuAD thresholds ({t['mode']}): F1 >= {t['f1']:.3f}, EM >= {t['em']:.3f}")
-    lines.append(f"best valid checkpoint: {summary['best'] or 'none passes'}")
+    lines.append(f"best valid checkpoint, chosen on {summary['chosen_on']}: "
+                 f"{summary['best'] or 'none passes'}")
+    claim = summary.get("claimed")
+    if claim and claim["best"] in claim["models"]:
+        own = claim["models"][claim["best"]]
+        judged = next((r["accuracy"] for r in summary["models"] if r["model"] == claim["best"]), None)
+        lines.append(f"the submission's own choice {claim['best']} (on {claim['chosen_on']}): "
+                     + (f"dev {own['dev']:.4f}, " if own["dev"] is not None else "")
+                     + f"its test {own['test']:.4f}; here {judged if judged is None else f'{judged:.4f}'}")
+    if summary["optimism"]:
+        o = summary["optimism"]
+        lo, hi = o["ci95"]
+        lines.append(f"its dev accuracy {o['dev']:.4f}, test {o['test']:.4f}: optimism "
+                     f"{o['difference']:+.4f} [{lo:+.3f}, {hi:+.3f}] (paired bootstrap)")
     return "\n".join(lines)
 
 
@@ -176,14 +255,38 @@ def add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", required=True, help="params.json (official_ratio)")
-    parser.add_argument("--math", nargs="+", required=True, help="math.json of each model")
+    parser.add_argument("--math", nargs="+", required=True,
+                        help="math.json of each model on the test set (every number reported)")
+    parser.add_argument("--dev", nargs="+",
+                        help="math.json of each model on the development set (the choice reads "
+                             "only these); without it the choice reads --math, as a judge's does")
     parser.add_argument("--squad", nargs="+", required=True, help="squad.json of each model")
     add_threshold_arguments(parser)
     parser.add_argument("--diagnostic", nargs="+",
                         help="math.json of each model under the fine-tuning template")
-    parser.add_argument("--contamination", help="contamination.json: its counts go into the summary")
+    parser.add_argument("--contamination", nargs="+",
+                        help="contamination.json of each held-out set: its counts go into the summary")
+    parser.add_argument("--claimed", help="the judged submission's own summary.json: its "
+                                          "self-measured numbers are shown beside these")
     parser.add_argument("--plot", help="trajectory chart to write (accuracy and SQuAD F1 per model)")
     parser.add_argument("--out", required=True, help="summary.json to write")
+
+
+def contamination_counts(path: str | Path) -> dict:
+    found = read_json(path, "contamination")
+    corpus = found.get("base_corpus")
+    return {"test": found["test"], "exact": found["exact"]["count"],
+            "normalised": found["normalised"]["count"],
+            "base_corpus": None if corpus is None else {
+                "operand_pairs": corpus["operand_pairs"]["count"], "texts": corpus["texts"]["count"]}}
+
+
+def claimed_numbers(path: str | Path) -> dict:
+    """What a submission measured itself (its own summary.json): its choice and accuracies."""
+    own = read_json(path, "summary")
+    return {"path": str(path), "chosen_on": own["chosen_on"], "best": own["best"],
+            "models": {r["model"]: {"dev": r["dev"]["accuracy"] if "dev" in r else None,
+                                    "test": r["accuracy"]} for r in own["models"]}}
 
 
 def by_model(paths: list[str | Path], kind: str) -> dict[str, dict]:
@@ -208,14 +311,12 @@ def main(args: argparse.Namespace) -> int:
     limits = thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
                         fixed_em=args.fixed_em, base=squad.get(BASE))
     diagnostic = by_model(args.diagnostic, "math") if args.diagnostic else None
-    summary = summarise(ratio, math, squad, limits, diagnostic)
+    dev = by_model(args.dev, "math") if args.dev else None
+    summary = summarise(ratio, math, squad, limits, diagnostic, dev)
     if args.contamination:
-        found = read_json(args.contamination, "contamination")
-        corpus = found.get("base_corpus")
-        summary["contamination"] = {
-            "exact": found["exact"]["count"], "normalised": found["normalised"]["count"],
-            "base_corpus": None if corpus is None else {
-                "operand_pairs": corpus["operand_pairs"]["count"], "texts": corpus["texts"]["count"]}}
+        summary["contamination"] = [contamination_counts(path) for path in args.contamination]
+    if args.claimed:
+        summary["claimed"] = claimed_numbers(args.claimed)
     write_artifact(args.out, "summary", summary)
     if args.plot:
         plot_trajectory(summary, args.plot)

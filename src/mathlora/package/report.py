@@ -93,17 +93,19 @@ def section_data(prepare: dict[str, Any], split: dict[str, Any] | None,
         "solution is a multiplication `a * b = c` or a division `a / b = c` are dropped, and a seeded "
         "sample is drawn from the Chinese and the English parts. Each sampled problem becomes a "
         f"conversation: human = `{prompts.TRAIN_HUMAN_PREFIX} <problem>`, gpt = solution. "
-        "The held-out test set is drawn from lines never sampled (deduplicated against training).", "",
+        "Two held-out sets are drawn from lines never sampled (deduplicated against training and "
+        "each other): the development set, which every choice reads, and the test set, stratified "
+        "like it and read only for reporting.", "",
         "Counts from `prepare.json`:", ""]
     lines += table(["count", "value"], [[f"`{k}`", v] for k, v in numeric_leaves(prepare)])
     if split is not None:
-        lines += ["", "Counts from `split.json` (the held-out test set):", ""]
+        lines += ["", "Counts from `split.json` (the development and test sets):", ""]
         lines += table(["count", "value"], [[f"`{k}`", v] for k, v in numeric_leaves(split)])
     if conversation is not None and conversation["categories"] != "all":
         kept = ", ".join(f"`{c}`" for c in conversation["categories"])
         lines += ["", f"Only the sample's lines of the categories {kept} become conversations "
                   f"(`data.finetune_categories`): {conversation['written']:,} of "
-                  f"{conversation['lines_read']:,} are trained on. The sample and the test set "
+                  f"{conversation['lines_read']:,} are trained on. The sample and the held-out sets "
                   "above are not changed by it. Counts from `conversation.json`:", ""]
         lines += table(["count", "value"], [[f"`{k}`", v] for k, v in numeric_leaves(conversation)])
     return lines + [""]
@@ -157,26 +159,42 @@ def section_hyper(ft: dict[str, Any], train: dict[str, Any], yaml_name: str) -> 
 def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[str, dict],
                     train: dict[str, Any], counts: dict[str, Any]) -> list[str]:
     steps = {f"ckpt{c['k']}": c for c in train.get("checkpoints", [])}
+    with_dev = summary["chosen_on"] == "dev"
     rows = []
     for r in summary["models"]:
         c = steps.get(r["model"], {})
         low, high = r["accuracy_ci95"]
-        rows.append([f"`{r['model']}`", fmt(c.get("step")), fmt(c.get("epoch")), fmt(r["accuracy"]),
-                     f"[{low:.3f}, {high:.3f}]", fmt(r["f1"], 2), fmt(r["em"], 2),
+        dev = ([fmt(r["dev"]["accuracy"]), "[{:.3f}, {:.3f}]".format(*r["dev"]["ci95"])]
+               if with_dev else [])
+        rows.append([f"`{r['model']}`", fmt(c.get("step")), fmt(c.get("epoch")), *dev,
+                     fmt(r["accuracy"]), f"[{low:.3f}, {high:.3f}]", fmt(r["f1"], 2), fmt(r["em"], 2),
                      fmt(r["squad_pass"]), fmt(r["ratio"], 9), fmt(r["score"], 9)])
     t = summary["thresholds"]
     words = (f"{t['mode']}" + (f" ({t['relative']:g} x the base model)" if "relative" in t else "")
              + f": F1 >= {t['f1']:.3f}, EM >= {t['em']:.3f}")
     best = summary["best"]
+    dev_header = ["dev accuracy", "dev 95 % CI"] if with_dev else []
     lines = ["## 4. Checkpoints and scores", "",
              "Checkpoints are saved at evenly spaced steps of the fine-tuning run and listed in "
              "training order; `base` is the model before fine-tuning (ratio 0, never chosen). "
-             "Composite score = (1 - ratio) x 0.3 + accuracy x 0.7.", "",
-             *table(["model", "step", "epoch", "math accuracy", "95 % CI", "SQuAD F1", "SQuAD EM",
-                     "original ability kept", "ratio", "composite"], rows), "",
-             (f"Best checkpoint (highest composite among those keeping the original ability): "
-              f"**`{best}`**, composite {summary['best_score']:.9f}." if best else
+             "Composite score = (1 - ratio) x 0.3 + accuracy x 0.7, from the test set's accuracy.", "",
+             ("The best checkpoint is chosen on the development set; every test number below was "
+              "read by no choice." if with_dev else
+              "No development set was given: the best checkpoint is chosen on the test set itself, "
+              "as the organisers choose on their hidden set."), "",
+             *table(["model", "step", "epoch", *dev_header, "test accuracy", "test 95 % CI",
+                     "SQuAD F1", "SQuAD EM", "original ability kept", "ratio", "composite"], rows), "",
+             (f"Best checkpoint (highest composite on {summary['chosen_on']} among those keeping the "
+              f"original ability): **`{best}`**, composite {summary['best_score']:.9f} on test."
+              if best else
               "No checkpoint keeps the original ability: there is no valid best checkpoint."), ""]
+    if summary.get("optimism"):
+        o = summary["optimism"]
+        lines += [f"Optimism of choosing on dev: `{o['model']}` scores {o['dev']:.4f} on dev and "
+                  f"{o['test']:.4f} on test, a difference of {o['difference']:+.4f} (95 % interval "
+                  "[{:+.3f}, {:+.3f}], paired bootstrap over items with the choice redone on each of "
+                  "{:,} resamples). Expect the hidden set to score near the test number, not the dev "
+                  "one.".format(*o["ci95"], o["resamples"]), ""]
     lines += ["## 5. Original ability (SQuAD v1.1)", "",
               f"F1 and EM with EmF1Metric semantics; pass thresholds {words}.", ""]
     lines += table(["model", "n", "F1", "EM", "empty predictions", "kept"],

@@ -150,16 +150,17 @@ def bundle_checkpoints(names: list[str], manifest: dict[str, Any]) -> tuple[list
 
 
 def _manifest_members(manifest: dict[str, Any] | None) -> list[tuple[str, str, str]]:
-    """(archive path, target name, role) of the yaml and the params report of a mathlora bundle."""
+    """(archive path, target name, role) of the yaml, the params report and the summary (the
+    bundle's own claim, shown beside the judge's numbers) of a mathlora bundle."""
     if manifest is None:
         return []
     out = []
     for entry in manifest["members"]:
         if entry.get("role") == "yaml":
             out.append((entry["path"], "finetune.yaml", "yaml"))
-        elif entry.get("role") == "report" and entry.get("kind") == "params":
-            out.append((entry["path"], "params.json", "params"))
-    return out[:2]
+        elif entry.get("role") == "report" and entry.get("kind") in ("params", "summary"):
+            out.append((entry["path"], f"{entry['kind']}.json", entry["kind"]))
+    return out[:3]
 
 
 def linked_files(source: Path, links_path: Path) -> list[Path]:
