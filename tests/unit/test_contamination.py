@@ -12,6 +12,10 @@ def test_normalisation():
     assert canonical_problem("计算 -0 + 1") == canonical_problem("计算 0 + 1")
     assert canonical_problem("计算 ３ + 1") == canonical_problem("计算 3 + 1")
     assert canonical_problem("计算 3.5 + 2") != canonical_problem("计算 3.6 + 2")
+    # an operator is not a sign: these are different problems
+    assert canonical_problem("计算 3 + 10 等于多少？") != canonical_problem("计算 31 + 0 等于多少？")
+    assert canonical_problem("计算 5 - 12") != canonical_problem("计算 51 - 2")
+    assert canonical_problem("计算 5 - -2") == canonical_problem("计算 5 - -2.0")
 
 
 def test_overlap_counts():

@@ -23,7 +23,9 @@ from mathlora.errors import InputError
 from mathlora.jsonl import read_records
 
 EXAMPLES = 20
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
+# A sign belongs to a number only where it cannot be an operator (not after a digit, letter or
+# bracket): otherwise "3 + 10" and "31 + 0" would both read "3" "10" and collide.
+_NUMBER = re.compile(r"(?:(?<![0-9A-Za-z).\]])[+-])?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _canonical_number(match: re.Match) -> str:
