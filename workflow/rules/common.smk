@@ -94,6 +94,8 @@ DEV_PREDICTIONS_JSONL = f"{DEV_EVAL}/predictions.jsonl"
 DEV_PREDICT_JSON = f"{DEV_EVAL}/predict.json"
 DEV_MATH_JSON = f"{DEV_EVAL}/math.json"
 HELD_OUT = {"dev": DEV_JSONL, "test": TEST_JSONL}
+# the held-out sets the tiny base's world leaves out (the shipped base's: as it was built)
+WORLD_HELD_OUT = config["base"].get("corpus", {}).get("held_out", ["dev", "test"])
 CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.{{split}}.json"
 # the shipped run_llama3_test.py, run here on the last checkpoint and compared with `predict`
 ENTRY_SCRIPT_DIR = f"{RESULTS}/eval/entry_script"

@@ -171,8 +171,7 @@ if HAS_WORLD:
     rule world:
         input:
             train=TRAIN_JSONL,
-            dev=DEV_JSONL,
-            test=TEST_JSONL,
+            held_out=[HELD_OUT[name] for name in WORLD_HELD_OUT],
         output:
             corpus=WORLD_JSONL,
             report=reported(WORLD_JSON, "1. Data", report="world"),
@@ -190,5 +189,5 @@ if HAS_WORLD:
         shell:
             "mathlora world --seed {params.seed} --arithmetic {params.arithmetic}"
             " --paragraphs {params.paragraphs} --largest {params.largest}"
-            " --exclude {input.train} {input.dev} {input.test} --out {output.corpus} --report {output.report}"
+            " --exclude {input.train} {input.held_out} --out {output.corpus} --report {output.report}"
             " > {log} 2>&1"
