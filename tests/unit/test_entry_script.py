@@ -89,3 +89,24 @@ def test_shipped_script_runs_through_mindformers_and_agrees_with_predict(model):
 
 
 SCRIPT = __import__("pathlib").Path(__file__).resolve().parents[2] / "submission" / "run_llama3_test.py"
+
+
+def test_the_subset_is_stratified_and_fixed():
+    from mathlora.evaluate.entry_script import subset
+
+    rows = ([{"problem": f"计算 {i} + 1 等于多少？"} for i in range(10)]
+            + [{"problem": f"计算 {i} - 1 等于多少？"} for i in range(10)]
+            + [{"problem": f"计算 {i} 的平方根"} for i in range(4)])
+    chosen = subset(rows, 6)
+    assert chosen == subset(rows, 6) == sorted(chosen)
+    operators = [rows[at]["problem"].split()[2] for at in chosen]
+    # 2.5 / 2.5 / 1 by proportion: the tie on the remainder goes to the category listed first
+    assert (operators.count("+"), operators.count("-"), operators.count("的平方根")) == (3, 2, 1)
+    assert chosen[:2] == [0, 1]  # the first of each category, in file order
+
+
+def test_the_input_flag_is_replaced_in_either_spelling():
+    from mathlora.evaluate.entry_script import with_option
+
+    assert with_option(["--input_dir", "a", "--x", "1"], "--input_dir", "b") == ["--input_dir", "b", "--x", "1"]
+    assert with_option(["--input_dir=a"], "--input_dir", "b") == ["--input_dir=b"]

@@ -6,6 +6,12 @@ Everything after ``--`` is the script's own command line. The result is rescored
 prompt against the script's input file, and with ``--compare`` each generation text is compared
 with the one ``mathlora predict`` saved for the same checkpoint and problems; the report lists every
 difference (greedy decoding of the same weights should give none).
+
+``--items N`` runs the script on a fixed, stratified subset of N problems of ``--input_dir`` (the
+first of each category in file order, in proportion to the categories' counts), written beside its
+result and given to the script in place of the full file; ``--compare`` then reads predict's texts
+of those same problems. MindFormers decodes without a cache on the CPU, so the embedded default
+checks the script on a subset and the Ascend run on every problem.
 """
 
 from __future__ import annotations
@@ -16,11 +22,23 @@ from pathlib import Path
 
 from mathlora.errors import ConfigError, InputError, MathloraError
 from mathlora.evaluate.math_eval import add_rule_arguments, equality_rule
+from mathlora.jsonl import read_test_file, write_problems
 
 SHOWN_CHARS = 200  # of each differing text, in the report
 # The script's flags that name files: resolved against the caller's folder, since the script runs
 # in --workdir (the report keeps them as they were given).
 PATH_FLAGS = ("--config", "--load_checkpoint", "--vocab_file", "--input_dir", "--src_strategy")
+
+
+def with_option(arguments: list[str], flag: str, value: str) -> list[str]:
+    """The script's command line with ``--flag``'s value replaced (either spelling)."""
+    out = list(arguments)
+    for i, item in enumerate(out):
+        if item == flag and i + 1 < len(out):
+            out[i + 1] = value
+        elif item.startswith(flag + "="):
+            out[i] = f"{flag}={value}"
+    return out
 
 
 def script_option(arguments: list[str], flag: str, default: str | None = None) -> str | None:
@@ -57,6 +75,36 @@ def compare_texts(ours: list[str], theirs: list[str]) -> tuple[int, list[dict]]:
     return len(ours) - len(differing), differing
 
 
+def subset(rows: list[dict], size: int) -> list[int]:
+    """Positions of a stratified subset of ``size`` rows: the first of each category in file order,
+    as many per category as :func:`mathlora.data.split.allocate` gives it."""
+    from collections import Counter
+
+    from mathlora.data.categories import category_of
+    from mathlora.data.split import allocate
+
+    categories = [category_of(row["problem"]) for row in rows]
+    wanted = allocate(Counter(categories), size)
+    taken: Counter = Counter()
+    chosen = []
+    for at, name in enumerate(categories):
+        if taken[name] < wanted.get(name, 0):
+            taken[name] += 1
+            chosen.append(at)
+    return chosen
+
+
+def accuracy_of(texts: list[str], test: str, rule) -> float:
+    """Accuracy of texts (one per problem of ``test``, in order) with the entry's prompt."""
+    from mathlora.evaluate.math_eval import Item, score_item, summarise
+    from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
+
+    variant = math_prompt_named(DEFAULT_MATH_PROMPT)
+    items = [Item(str(i), case["problem"], case["solution"], text)
+             for i, (case, text) in enumerate(zip(read_test_file(test), texts), start=1)]
+    return summarise([score_item(item, rule, variant) for item in items], rule)["accuracy"]
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--script", default="submission/run_llama3_test.py",
                         help="the predict script to run (default: %(default)s)")
@@ -64,6 +112,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="working folder of the run (its ./output and result file go here)")
     parser.add_argument("--compare", help="result_npy.npy of mathlora predict on the same checkpoint "
                                           "and problems, to compare the texts with")
+    parser.add_argument("--items", type=int, default=0,
+                        help="run on a stratified subset of this many problems (default 0: all)")
     parser.add_argument("--out", required=True, help="entry_script.json report to write")
     add_rule_arguments(parser)
     parser.add_argument("arguments", nargs=argparse.REMAINDER,
@@ -81,6 +131,15 @@ def main(args: argparse.Namespace) -> int:
     if test is None:
         raise ConfigError("the script needs --input_dir after '--' (the test problems)")
     workdir = Path(args.workdir)
+    rows = read_test_file(test)
+    positions = list(range(len(rows)))
+    if 0 < args.items < len(rows):
+        positions = subset(rows, args.items)
+        test = str(workdir / "input_subset.jsonl")
+        write_problems(test, ((rows[at]["problem"], rows[at]["solution"]) for at in positions))
+        arguments = with_option(arguments, "--input_dir", test)
+    elif args.items < 0:
+        raise ConfigError(f"--items: expected a count >= 0, got {args.items}")
     result = workdir / script_option(arguments, "--result_file", "result_npy.npy")
     result.unlink(missing_ok=True)  # a result left by an earlier run must not be taken for this one's
     started = time.monotonic()
@@ -95,12 +154,18 @@ def main(args: argparse.Namespace) -> int:
     scored = rescore(str(result), test, rule)
     compared = None
     if args.compare:
-        identical, differing = compare_texts(load_result_texts(args.compare), texts)
+        ours = load_result_texts(args.compare)
+        if len(ours) != len(rows):
+            raise InputError(args.compare, f"{len(ours)} texts for the {len(rows)} problems of "
+                             f"{script_option(arguments, '--input_dir')}: expected one per problem")
+        ours = [ours[at] for at in positions]
+        identical, differing = compare_texts(ours, texts)
         compared = {"predictions": str(args.compare), "identical": identical, "differing": differing,
-                    "accuracy": rescore(args.compare, test, rule)["accuracy"]}
+                    "accuracy": accuracy_of(ours, test, rule)}
     write_artifact(args.out, "entry_script", {
         "script": str(args.script), "script_sha256": file_sha256(args.script),
         "arguments": arguments, "input": test, "result": str(result), "n": len(texts),
+        "of": len(rows),
         "batches": len(load_result_batches(result)), "seconds": round(seconds, 3),
         "accuracy": scored["accuracy"], "compared_with": compared})
     line = f"{args.script}: {len(texts)} predictions in {seconds:.1f} s, accuracy {scored['accuracy']:.4f}"
