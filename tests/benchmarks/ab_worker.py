@@ -1,6 +1,6 @@
 """One side of ``compare.py``: time greedy decoding with the ``mathlora`` found on ``PYTHONPATH``.
 
-Builds the benchmark's random-weight model (fixed seed, the sizes of ``test_predict.py``) with that
+Builds the benchmark's random-weight model (fixed seed, the sizes of ``test_predict_latency.py``) with that
 tree's own renderer and loader, decodes the benchmark's 16 prompts x 24 tokens in batches of 4
 (one warm-up round compiles), and prints ``{"seconds": [...]}`` as its last line.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from test_predict import LENGTHS, NEW_TOKENS, RANKS, SEED, SIZES  # noqa: E402
+from test_predict_latency import LENGTHS, NEW_TOKENS, RANKS, SEED, SIZES  # noqa: E402
 
 CONFIG = HERE.parents[1] / "config" / "config.yaml"
 
