@@ -182,7 +182,7 @@ rule entry_script:
     params:
         compare=lambda wildcards, input: f"--compare {input.compare}" if input.compare else "",
         workdir=f"{ENTRY_SCRIPT_DIR}/work",
-        items=config["evaluate"].get("entry_script_items", 0),
+        subset=config["evaluate"].get("entry_script_items", 0),
         max_length=config["evaluate"]["max_length"],
         rel_tol=config["evaluate"]["rel_tol"],
         no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
@@ -194,7 +194,7 @@ rule entry_script:
         timed("entry_script/entry_script")
     shell:
         "mathlora entry-script --script {input.script} --workdir {params.workdir}"
-        " --items {params.items} {params.compare} --rel-tol {params.rel_tol} {params.no_round} --out {output}"
+        " --items {params.subset} {params.compare} --rel-tol {params.rel_tol} {params.no_round} --out {output}"
         " -- --config {input.yaml} --run_mode predict"
         " --use_parallel False --load_checkpoint {input.checkpoint} --vocab_file {input.tokenizer}"
         " --auto_trans_ckpt False --input_dir {input.test} --max_length {params.max_length}"
