@@ -25,9 +25,21 @@ import yaml
 from mathlora.errors import ConfigError, InputError
 
 
+def tools_bin() -> Path:
+    """The folder of the running interpreter's tools (``.venv/bin``: snakemake, mathlora)."""
+    return Path(sys.executable).parent
+
+
+def tools_env() -> dict[str, str]:
+    """This environment with the tools' folder first on PATH (the venv need not be activated)."""
+    path = os.environ.get("PATH", "")
+    return {**os.environ, "PATH": os.pathsep.join(filter(None, [str(tools_bin()), path]))}
+
+
 def snakemake_command(configfiles: list[str], overlay: Path, *, cores: int, dry_run: bool) -> list[str]:
     """``snakemake judge`` on the configuration files and the overlay that names the submission."""
-    executable = shutil.which("snakemake") or str(Path(sys.executable).with_name("snakemake"))
+    sibling = tools_bin() / "snakemake"
+    executable = str(sibling) if sibling.is_file() else shutil.which("snakemake") or "snakemake"
     command = [executable, "judge", "--cores", str(cores), "--configfile", *configfiles, str(overlay)]
     if dry_run:
         command += ["--dry-run", "--printshellcmds"]
@@ -65,4 +77,4 @@ def main(args: argparse.Namespace) -> int:
         overlay.write_text(yaml.safe_dump({"evaluate": evaluate}), encoding="utf-8")
         command = snakemake_command(args.configfile, overlay, cores=args.cores, dry_run=args.dry_run)
         print(" ".join(command), flush=True)
-        return subprocess.run(command, env=os.environ).returncode
+        return subprocess.run(command, env=tools_env()).returncode
