@@ -1,13 +1,14 @@
 """Judge a submission: ``snakemake judge`` on it, with the graph's own rules.
 
-Judging is a target of the workflow (``workflow/rules/judge.smk``): the bundle passes verify's
-protective checks before anything is extracted, each checkpoint becomes full weights (merged here
-when the LoRA matrices are still inside, or onto the base for a LoRA-only file), and the same
-predict, math, squad and summary rules as the graph's own models score it. This command only
-builds that Snakemake call: the configuration (``--configfile``, the embedded default unless
-given) names the tokenizer, the SQuAD dev file, the base model and the test set; ``--submission``
-and ``--test`` override the last two of ``evaluate``. To rescore a saved ``result_npy.npy``
-without a model, use ``mathlora rescore``.
+Judging is a target of the workflow (``workflow/rules/judge.smk``): a zip passes verify's
+protective checks, and a mathlora bundle the whole of ``verify``, before anything is extracted or
+scored; each checkpoint becomes full weights (merged here when the LoRA matrices are still inside,
+or onto the base for a LoRA-only file), and the same predict, math, squad and summary rules as the
+graph's own models score it. This command checks a zip the same way first, so a tampered bundle is
+refused in seconds, before Snakemake starts; then it builds the Snakemake call: the configuration
+(``--configfile``, the embedded default unless given) names the tokenizer, the SQuAD dev file, the
+base model and the test set; ``--submission`` and ``--test`` override the last two of
+``evaluate``. To rescore a saved ``result_npy.npy`` without a model, use ``mathlora rescore``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from mathlora.errors import ConfigError, InputError
+from mathlora.package import unpack, verify
 
 
 def tools_bin() -> Path:
@@ -72,6 +74,10 @@ def main(args: argparse.Namespace) -> int:
         if not Path(args.test).is_file():
             raise InputError(args.test, "test set not found")
         evaluate["judge_test"] = str(Path(args.test).resolve())
+    if submission.is_file() and not args.dry_run:
+        outcome = unpack.check_submission(submission, recount=verify.recount_with_cli)
+        print(f"{submission}: " + ("passes every check of verify" if outcome else
+                                   "a zip without a manifest: safe to extract"), flush=True)
     with tempfile.TemporaryDirectory(prefix="mathlora-judge-") as folder:
         overlay = Path(folder) / "judge.yaml"
         overlay.write_text(yaml.safe_dump({"evaluate": evaluate}), encoding="utf-8")
