@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -40,32 +43,44 @@ def swapped(built: Path, tmp_path: Path) -> Path:
     return target
 
 
-def no_snakemake(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("snakemake must not start on a refused submission")
-    monkeypatch.setattr(judge.subprocess, "run", refuse)
+def only_verify(monkeypatch, verify_returncode=None):
+    """judge's child processes: verify runs (or answers ``verify_returncode``); snakemake is recorded."""
+    real, started = judge.subprocess.run, []
+
+    def run(command, env):
+        if command[1:4] == ["-m", "mathlora.cli", "verify"]:
+            if verify_returncode is None:
+                return real(command, env=env, capture_output=True, text=True)
+            return subprocess.CompletedProcess(command, verify_returncode)
+        started.append(command)
+        return subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(judge.subprocess, "run", run)
+    return started
 
 
-def test_judge_refuses_the_swapped_bytes_bundle_in_seconds_naming_the_member(built, tmp_path,
-                                                                             monkeypatch, capsys):
+def test_judge_refuses_the_swapped_bytes_bundle_in_seconds_naming_the_member(built, tmp_path):
     bad = swapped(built, tmp_path)
-    no_snakemake(monkeypatch)
-    monkeypatch.setattr(verify, "recount_with_cli", fake_recount())
     started = time.monotonic()
-    code = cli(["judge", "--submission", str(bad), "--configfile", str(REPO / "config/config.yaml")])
+    done = subprocess.run([sys.executable, "-m", "mathlora.cli", "judge", "--submission", str(bad),
+                           "--configfile", str(REPO / "config/config.yaml")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert time.monotonic() - started < 10
-    err = capsys.readouterr().err
-    assert code == 1
-    assert "verify failed, nothing extracted: manifest.sha256" in err and CKPT2 in err
+    assert done.returncode == 1
+    assert f"FAIL  manifest.sha256: sha256 differs: ['{CKPT2}']" in done.stdout
+    assert "refused by verify" in done.stderr and "snakemake" not in done.stdout
 
 
-def test_judge_checks_an_honest_bundle_then_starts_snakemake(built, monkeypatch, capsys):
-    seen = []
-    monkeypatch.setattr(judge.subprocess, "run", lambda command, env: seen.append(command)
-                        or type("Done", (), {"returncode": 0}))
-    monkeypatch.setattr(verify, "recount_with_cli", fake_recount())
+def test_judge_never_starts_snakemake_on_a_refused_bundle(built, tmp_path, monkeypatch, capsys):
+    started = only_verify(monkeypatch)
+    assert cli(["judge", "--submission", str(swapped(built, tmp_path)),
+                "--configfile", str(REPO / "config/config.yaml")]) == 1
+    assert started == [] and "nothing was judged" in capsys.readouterr().err
+
+
+def test_judge_starts_snakemake_once_verify_passes(built, monkeypatch):
+    started = only_verify(monkeypatch, verify_returncode=0)
     assert cli(["judge", "--submission", str(built), "--configfile", str(REPO / "config/config.yaml")]) == 0
-    assert "passes every check of verify" in capsys.readouterr().out and len(seen) == 1
+    assert len(started) == 1 and started[0][1] == "judge"
 
 
 def test_unpack_refuses_the_swapped_bytes_bundle_and_writes_nothing(built, tmp_path, capsys):

@@ -4,8 +4,8 @@ Judging is a target of the workflow (``workflow/rules/judge.smk``): a zip passes
 protective checks, and a mathlora bundle the whole of ``verify``, before anything is extracted or
 scored; each checkpoint becomes full weights (merged here when the LoRA matrices are still inside,
 or onto the base for a LoRA-only file), and the same predict, math, squad and summary rules as the
-graph's own models score it. This command checks a zip the same way first, so a tampered bundle is
-refused in seconds, before Snakemake starts; then it builds the Snakemake call: the configuration
+graph's own models score it. This command first runs ``mathlora verify --fail-fast`` on a bundle,
+so a tampered one is refused in seconds, before Snakemake starts; then it builds the Snakemake call: the configuration
 (``--configfile``, the embedded default unless given) names the tokenizer, the SQuAD dev file, the
 base model and the test set; ``--submission`` and ``--test`` override the last two of
 ``evaluate``. To rescore a saved ``result_npy.npy`` without a model, use ``mathlora rescore``.
@@ -19,12 +19,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import yaml
 
 from mathlora.errors import ConfigError, InputError
-from mathlora.package import unpack, verify
 
 
 def tools_bin() -> Path:
@@ -36,6 +36,24 @@ def tools_env() -> dict[str, str]:
     """This environment with the tools' folder first on PATH (the venv need not be activated)."""
     path = os.environ.get("PATH", "")
     return {**os.environ, "PATH": os.pathsep.join(filter(None, [str(tools_bin()), path]))}
+
+
+def is_bundle(path: Path) -> bool:
+    """A zip with a ``manifest.json`` at the top or one folder down, as ``mathlora bundle`` writes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.split("/")[-1] == "manifest.json" and n.count("/") <= 1
+                       for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False  # not a zip: the graph's unpack says so
+
+
+def verify_first(bundle: Path) -> None:
+    """The whole of ``mathlora verify`` on a bundle, stopping at the first failed check."""
+    command = [sys.executable, "-m", "mathlora.cli", "verify", str(bundle), "--fail-fast"]
+    done = subprocess.run(command, env=tools_env())
+    if done.returncode != 0:
+        raise InputError(bundle, "refused by verify (the failed check above); nothing was judged")
 
 
 def snakemake_command(configfiles: list[str], overlay: Path, *, cores: int, dry_run: bool) -> list[str]:
@@ -74,10 +92,8 @@ def main(args: argparse.Namespace) -> int:
         if not Path(args.test).is_file():
             raise InputError(args.test, "test set not found")
         evaluate["judge_test"] = str(Path(args.test).resolve())
-    if submission.is_file() and not args.dry_run:
-        outcome = unpack.check_submission(submission, recount=verify.recount_with_cli)
-        print(f"{submission}: " + ("passes every check of verify" if outcome else
-                                   "a zip without a manifest: safe to extract"), flush=True)
+    if submission.is_file() and not args.dry_run and is_bundle(submission):
+        verify_first(submission)
     with tempfile.TemporaryDirectory(prefix="mathlora-judge-") as folder:
         overlay = Path(folder) / "judge.yaml"
         overlay.write_text(yaml.safe_dump({"evaluate": evaluate}), encoding="utf-8")

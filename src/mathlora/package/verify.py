@@ -613,6 +613,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-recount", action="store_true",
                         help="skip rebuilding the network to recount the ratio (the check is "
                              "reported as skipped)")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first failed check (the rest are reported as skipped)")
     parser.add_argument("--max-member-bytes", type=int, default=Limits.max_member_bytes,
                         help="refuse members larger than this (default: %(default)s)")
     parser.add_argument("--max-ratio", type=float, default=Limits.max_ratio,
@@ -621,7 +623,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     limits = Limits(max_member_bytes=args.max_member_bytes, max_ratio=args.max_ratio)
-    outcome = verify_zip(args.zip, recount=None if args.no_recount else recount_with_cli, limits=limits)
+    outcome = verify_zip(args.zip, recount=None if args.no_recount else recount_with_cli, limits=limits,
+                         fail_fast=args.fail_fast)
     report = payload(args.zip, outcome)
     if args.out:
         validator("verify")  # fail on a missing schema before printing anything
