@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -152,10 +153,15 @@ def atomic_output(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it into place only if the block succeeds.
 
     Works for files and directories alike; on any exception the temporary is removed, so a failed
-    stage never leaves a half-written output behind.
+    stage never leaves a half-written output behind. A temporary left by a writer that was killed
+    (kill -9 leaves no chance to clean up) is removed before the new one is made: one job writes
+    one output at a time, so any temporary of the same output is stale. An ``OSError`` of the
+    block that names no file (a full disk, say) is raised again naming ``path``.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temporaries(target, suffix):
+        _remove(stale)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp",
                                     dir=target.parent)
     os.close(fd)
@@ -166,9 +172,40 @@ def atomic_output(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
         if not tmp.exists():
             raise ArtifactError(f"{target}: the writer produced no output")
         os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        named = _named_for(exc, tmp, target)
+        if named is exc:
+            raise
+        raise named from exc
     except BaseException:
         _remove(tmp)
         raise
+
+
+def stale_temporaries(target: Path, suffix: str = "") -> list[Path]:
+    """Temporaries :func:`atomic_output` made for ``target`` (``.<name>.<8 random><suffix>.tmp``)."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}{re.escape(suffix)}\.tmp")
+    try:
+        return [p for p in target.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return []
+
+
+def _named_for(exc: OSError, tmp: Path, target: Path) -> OSError:
+    """``exc`` naming the output the user asked for, not the temporary (or nothing) it named."""
+    def public(name):
+        text = str(name)
+        if text == str(tmp) or text.startswith(f"{tmp}{os.sep}"):
+            return str(target) + text[len(str(tmp)):]
+        return name
+
+    first, second = public(exc.filename), public(exc.filename2)
+    if first is None and second is None:
+        first = str(target)
+    if (first, second) == (exc.filename, exc.filename2) or exc.errno is None or not exc.strerror:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, first, None, second)
 
 
 def _remove(path: Path) -> None:

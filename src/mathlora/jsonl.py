@@ -4,8 +4,10 @@ JSON Lines (the organisers' train.json and the test sets), a test set as one JSO
 training conversation JSON of the organisers' data_converter.
 
 The organisers' files are UTF-8 JSON Lines with LF endings and string fields. Anything else (a BOM,
-CRLF, invalid UTF-8, a line that is not a JSON object, a missing or non-string field) is an
-:class:`InputError` naming the file and line, unless the caller asks to skip bad lines, in which
+CRLF, invalid UTF-8, a line that is not a JSON object, a missing or non-string field, a field
+holding a NUL or a lone surrogate escape such as ``\\ud800`` that no UTF-8 writer can write, a
+``NaN`` or ``Infinity`` token, a number beyond Python's digit limit, nesting too deep to parse) is
+an :class:`InputError` naming the file and line, unless the caller asks to skip bad lines, in which
 case each skipped line is counted by reason and nothing is dropped silently.
 """
 
@@ -91,6 +93,7 @@ class Distinct:
     records: list[dict[str, Any] | None]  # per distinct line, first-occurrence order; None: invalid
     numbers: Any  # numpy int64: 1-based numbers of the valid lines, in file order
     ids: Any      # numpy int64: index into ``records`` of each valid line
+    lines: int = 0  # lines in the file, valid or not
 
     def multiplicity(self) -> Any:
         """How many valid lines each distinct line stands for (numpy int64)."""
@@ -126,7 +129,16 @@ def read_distinct(path: str | Path, fields: Sequence[str], *, on_error: str = "f
         if records[index] is not None:
             numbers.append(number)
             ids.append(index)
-    return Distinct(records, np.asarray(numbers, dtype=np.int64), np.asarray(ids, dtype=np.int64))
+    return Distinct(records, np.asarray(numbers, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+                    len(lines))
+
+
+class DuplicateKey(ValueError):
+    """A key twice in one object: the last value would win silently."""
+
+
+class NotJsonNumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's json reads them, JSON has no such tokens."""
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -134,11 +146,40 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(record) != len(pairs):
         seen: set[str] = set()
         repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"duplicate key {repeated!r}")
+        raise DuplicateKey(f"duplicate key {repeated!r}")
     return record
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+def _no_constant(name: str) -> Any:
+    raise NotJsonNumber(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+
+
+def _decode_problem(exc: ValueError | RecursionError) -> str:
+    """What a failed decode means, in words (json.JSONDecodeError is handled by the callers)."""
+    if isinstance(exc, DuplicateKey):
+        return f"{exc}: expected each key once"
+    if isinstance(exc, NotJsonNumber):
+        return f"{exc}: expected numbers as JSON writes them"
+    if isinstance(exc, RecursionError):
+        return "nesting too deep to parse: expected a flat JSON object"
+    if "integer string conversion" in str(exc):  # Python's digit limit (sys.int_info)
+        return "an integer with more digits than Python reads (4300): expected a number of sane size"
+    return f"unreadable JSON value ({exc})"
+
+
+def _unwritable(value: str) -> str | None:
+    """Why a decoded string cannot be a field of the organisers' files (None: it can)."""
+    if "\x00" in value:
+        return "NUL character in a field: expected text"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"lone surrogate in a field: \\u{ord(value[exc.start]):04x} at character "
+                f"{exc.start} has no UTF-8 form; expected text")
+    return None
 
 
 def _parse_line(path: Path, number: int, raw: bytes, fields: Sequence[str]) -> dict[str, Any]:
@@ -158,8 +199,8 @@ def _parse_line(path: Path, number: int, raw: bytes, fields: Sequence[str]) -> d
     except json.JSONDecodeError as exc:
         raise InputError(path, f"malformed JSON: {exc.msg} at column {exc.colno}",
                          line=number) from None
-    except ValueError as exc:  # a key twice: the last value would win silently
-        raise InputError(path, f"{exc}: expected each key once", line=number) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, _decode_problem(exc), line=number) from None
     if not isinstance(record, dict):
         raise InputError(path, f"not a JSON object: expected {{{', '.join(fields)}}}, "
                                f"got {type(record).__name__}", line=number)
@@ -169,6 +210,8 @@ def _parse_line(path: Path, number: int, raw: bytes, fields: Sequence[str]) -> d
         if not isinstance(record[name], str):
             raise InputError(path, f"non-string field: expected a string, got "
                                    f"{type(record[name]).__name__}", line=number, field=name)
+        if why := _unwritable(record[name]):
+            raise InputError(path, why, line=number, field=name)
     return record
 
 
@@ -215,9 +258,8 @@ def _read_array(path: Path, data: bytes, fields: Sequence[str]) -> list[dict[str
         except json.JSONDecodeError as exc:
             raise InputError(path, f"malformed JSON in array item {item}: {exc.msg}",
                              line=exc.lineno) from None
-        except ValueError as exc:  # a duplicate key (the same refusal as the JSON Lines reader's)
-            raise InputError(path, f"array item {item}: {exc}: expected each key once",
-                             line=line) from None
+        except (ValueError, RecursionError) as exc:  # the same refusals as the JSON Lines reader's
+            raise InputError(path, f"array item {item}: {_decode_problem(exc)}", line=line) from None
         where = f"array item {item}"
         if not isinstance(record, dict):
             raise InputError(path, f"{where} is {_json_type(record)}: expected an object with "
@@ -229,6 +271,8 @@ def _read_array(path: Path, data: bytes, fields: Sequence[str]) -> list[dict[str
             if not isinstance(record[name], str):
                 raise InputError(path, f"{where}: expected a string, got {_json_type(record[name])}",
                                  line=line, field=name)
+            if why := _unwritable(record[name]):
+                raise InputError(path, f"{where}: {why}", line=line, field=name)
         records.append(record)
         at = _skip_blank(text, at)
         if text.startswith(",", at):
@@ -268,6 +312,8 @@ def read_conversations(path: str | Path) -> list[tuple[str, str]]:
         raise InputError(path, f"invalid UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, _decode_problem(exc)) from None
     if not isinstance(document, list) or not document:
         raise InputError(path, "expected a non-empty JSON list of conversations")
     pairs = []

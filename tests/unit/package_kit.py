@@ -104,6 +104,27 @@ PREPARE = {
 }
 
 
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, number = number & 0x7F, number >> 7
+        out.append(byte | (0x80 if number else 0))
+        if not number:
+            return bytes(out)
+
+
+def checkpoint_bytes(k: int, tags: tuple[str, ...] = ("model.tok_embeddings.embedding_weight",
+                                                      "model.norm_out.weight")) -> bytes:
+    """A small file framed as a MindSpore checkpoint (values of random bytes), different per ``k``."""
+    out = b""
+    for tag in tags:
+        name = tag.encode()
+        content = os.urandom(1500) + bytes([k]) * 25
+        value = b"\x0a" + _varint(len(name)) + name + b"\x12" + _varint(len(content)) + content
+        out += b"\x0a" + _varint(len(value)) + value
+    return out
+
+
 def make_run(root: Path) -> dict[str, Any]:
     """Write a finished run under ``root`` (a git checkout with a commit); returns its facts."""
     (root / "src" / "mathlora").mkdir(parents=True)
@@ -155,7 +176,7 @@ def make_run(root: Path) -> dict[str, Any]:
     (r / "model/finetune.yaml").write_text(FINETUNE_YAML)
     (r / "merged").mkdir()
     for k in (1, 2):
-        (r / f"merged/ckpt{k}.ckpt").write_bytes(os.urandom(3000) + bytes([k]) * 50)
+        (r / f"merged/ckpt{k}.ckpt").write_bytes(checkpoint_bytes(k))
     (r / "finetune/loss.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
     (root / "logs/finetune").mkdir(parents=True)
     (root / "logs/finetune/finetune.log").write_text(

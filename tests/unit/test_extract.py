@@ -113,8 +113,10 @@ def test_unknown_mode_rejected():
 
 def test_continuation_strips_prompt():
     prompt = math_prompt("计算 1 + 2 等于多少？")
-    suffix = "\n###answer:"
-    assert continuation(prompt, prompt + " 1 + 2 = 3", suffix) == (" 1 + 2 = 3", True)
-    # a tokenizer that changed whitespace in the prompt: cut after the answer marker
-    assert continuation(prompt, prompt.replace(" ", "") + "3", suffix) == ("3", True)
-    assert continuation(prompt, "3", suffix) == ("3", False)
+    assert continuation(prompt, prompt + " 1 + 2 = 3") == (" 1 + 2 = 3", True)
+    # a tokenizer that changed whitespace in the prompt: the same prompt, whitespace aside
+    assert continuation(prompt, prompt.replace(" ", "") + "3") == ("3", True)
+    assert continuation(prompt, "3") == ("3", False)
+    # another problem's prompt, answer marker and all, is not this one's
+    other = math_prompt("计算 4 + 5 等于多少？")
+    assert continuation(prompt, other + " 9") == (other + " 9", False)

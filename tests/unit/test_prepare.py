@@ -32,9 +32,10 @@ def raw_file(tmp_path):
     return write(tmp_path / "train.json", rows)
 
 
-def run(tmp_path, source, chinese=3, english=2, extra=()):
+def run(tmp_path, source, chinese=3, english=2, extra=(), chinese_lines=8):
     out, report = tmp_path / "train.jsonl", tmp_path / "prepare.json"
-    code = cli(["prepare", "--in", str(source), "--chinese-lines", "8", "--seed", "11", "--chinese",
+    code = cli(["prepare", "--in", str(source), "--chinese-lines", str(chinese_lines), "--seed", "11",
+                "--chinese",
                 str(chinese), "--english", str(english), "--out", str(out), "--report", str(report),
                 *extra])
     return code, out, report
@@ -107,7 +108,8 @@ def test_skip_counts_each_bad_line(tmp_path):
     good = json.dumps(ADD, ensure_ascii=False).encode()
     source.write_bytes(b"\n".join([good, b'{"problem": ', b'{"problem": "a"}', good,
                                    b'{"problem": "\xff", "solution": "x"}', b'[1]']) + b"\n")
-    code, out, report = run(tmp_path, source, chinese=2, english=0, extra=["--on-error", "skip"])
+    code, out, report = run(tmp_path, source, chinese=2, english=0, extra=["--on-error", "skip"],
+                            chinese_lines=6)
     assert code == 0
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert doc["lines_read"] == 6 and doc["valid"] == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 import zipfile
 from pathlib import Path
@@ -75,34 +74,24 @@ def test_a_member_larger_than_declared_is_cut_at_its_declared_size(tmp_path):
     assert not list((tmp_path / "out").glob("*.tmp")) if (tmp_path / "out").exists() else True
 
 
-def test_checkpoints_come_out_in_natural_order_with_yaml_and_params(tmp_path):
+def test_checkpoints_of_a_zip_without_manifest_come_out_in_natural_order(tmp_path):
     bundle = tmp_path / "sub.zip"
     with zipfile.ZipFile(bundle, "w") as z:
         checkpoints = ("results/merged/ckpt10.ckpt", "results/merged/ckpt2.ckpt", "deep/er/ckpt1.ckpt")
-        shipped_base = "code/resources/base/tiny-base.ckpt"  # in the code package: not a submission
-        for name in (*checkpoints, "strategy/ckpt_strategy_rank_0.ckpt", shipped_base):
+        for name in (*checkpoints, "strategy/ckpt_strategy_rank_0.ckpt"):
             z.writestr(f"run/{name}", f"weights of run/{name}")
-        members = [{"path": "results/model/finetune.yaml", "role": "yaml"},
-                   {"path": "results/params.json", "role": "report", "kind": "params"},
-                   {"path": shipped_base, "role": "code"},
-                   *({"path": name, "role": "checkpoint"} for name in checkpoints)]
-        z.writestr("run/manifest.json", json.dumps({"members": members}))
-        z.writestr("run/results/model/finetune.yaml", "model: {}\n")
-        z.writestr("run/results/params.json", "{}")
         z.writestr("run/REPORT.md", "not taken")
     out = tmp_path / "out"
     assert cli(["unpack", str(bundle), "--out-dir", str(out), "--out", str(tmp_path / "u.json")]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["ckpt1.ckpt", "ckpt2.ckpt", "ckpt3.ckpt",
-                                                     "finetune.yaml", "params.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["ckpt1.ckpt", "ckpt2.ckpt", "ckpt3.ckpt"]
     assert (out / "ckpt1.ckpt").read_text() == "weights of run/deep/er/ckpt1.ckpt"
     assert (out / "ckpt3.ckpt").read_text() == "weights of run/results/merged/ckpt10.ckpt"
     report = read_artifact(tmp_path / "u.json", "unpack")
-    assert report["mathlora_bundle"] is True and len(report["members"]) == 5
+    assert report["mathlora_bundle"] is False and report["verified"] is None
+    assert len(report["members"]) == 3
     # a parallel strategy file is not numbered as a checkpoint, and is reported
     assert report["skipped"] == [{"member": "run/strategy/ckpt_strategy_rank_0.ckpt",
-                                  "reason": "a parallel strategy file, not a checkpoint"},
-                                 {"member": "run/code/resources/base/tiny-base.ckpt",
-                                  "reason": "a bundle member of role 'code', not a submitted checkpoint"}]
+                                  "reason": "a parallel strategy file, not a checkpoint"}]
 
 
 def test_a_bundle_of_links_only_says_to_download_them(tmp_path):

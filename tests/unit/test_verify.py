@@ -51,7 +51,7 @@ def test_honest_bundle_passes_every_check(built):
 
 def test_cli_writes_a_verify_artifact_and_exits_zero(built, tmp_path, capsys):
     out = tmp_path / "verify.json"
-    args = argparse.Namespace(zip=built, json=True, out=out, no_recount=True,
+    args = argparse.Namespace(zip=built, json=True, out=out, no_recount=True, fail_fast=False,
                               max_member_bytes=verify.Limits.max_member_bytes,
                               max_ratio=verify.Limits.max_ratio)
     assert verify.main(args) == 0

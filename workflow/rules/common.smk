@@ -3,6 +3,7 @@
 # and the Ascend run live side by side in one checkout and never read each other's outputs.
 import os
 import re
+import sys
 from pathlib import Path
 
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
@@ -25,6 +26,13 @@ def timed(name):
     """The benchmark file of a job (``name`` may hold wildcards)."""
     return f"{BENCHMARKS}/{name}.tsv"
 
+
+# The project's own tools (mathlora) live beside the interpreter that runs Snakemake (.venv/bin):
+# put that folder first on PATH, so a rule finds them however Snakemake was started (by its full
+# path, with the venv not activated). A conda environment of a rule still comes first inside it.
+TOOLS_BIN = os.path.dirname(sys.executable)
+if os.get_exec_path()[:1] != [TOOLS_BIN]:
+    os.environ.update(PATH=os.pathsep.join([TOOLS_BIN, *os.get_exec_path()]))
 
 # Provenance of every artifact carries the hash of the configuration that made it.
 os.environ[CONFIG_SHA256_ENV] = config_sha256(config)

@@ -1,6 +1,7 @@
 # Rules of judging: a submission re-evaluated as an outsider would, by the same predict, math,
 # squad and summary rules as the graph's own models. Nothing is extracted before the archive passes
-# verify's protective checks (mathlora unpack); each checkpoint is turned into full weights, merged
+# verify's protective checks, and a mathlora bundle the whole of verify (mathlora unpack); nothing is
+# scored before that, the base model included; each checkpoint is turned into full weights, merged
 # here when the LoRA matrices are still inside; the base model is judged for relative SQuAD marks.
 checkpoint judge_unpack:
     input:
@@ -45,6 +46,7 @@ rule judge_full_weights:
 
 use rule predict as judge_predict with:
     input:
+        verified=JUDGE_UNPACK_JSON,
         yaml=PREDICT_YAML,
         checkpoint=judged_weights,
         test=JUDGE_TEST,
@@ -74,6 +76,7 @@ use rule math as judge_math with:
 
 use rule squad as judge_squad with:
     input:
+        verified=JUDGE_UNPACK_JSON,
         dev=SQUAD_DEV_JSON,
         yaml=PREDICT_YAML,
         checkpoint=judged_weights,

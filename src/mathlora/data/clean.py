@@ -65,6 +65,7 @@ class Table:
     numbers: Any                 # numpy int64: 1-based physical numbers of the valid lines
     ids: Any                     # numpy int64: the distinct line each valid line is
     english: Any                 # numpy bool: each valid line lies past the first ``chinese_lines``
+    lines: int = 0               # lines of the file, valid or not
 
     @property
     def size(self) -> int:
@@ -102,7 +103,7 @@ def read_table(path: str | Path, chinese_lines: int, *, on_error: str = "fail",
         solutions.append(solution)
         templates.append(in_problem + in_solution)
     return Table(problems, solutions, templates, distinct.numbers, distinct.ids,
-                 distinct.numbers > chinese_lines)
+                 distinct.numbers > chinese_lines, distinct.lines)
 
 
 def normalize(problem: str) -> str:

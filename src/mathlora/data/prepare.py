@@ -23,7 +23,7 @@ from mathlora.artifacts import write_artifact
 from mathlora.data.categories import category_of, in_order
 from mathlora.data.clean import TEMPLATE_TEXTS, Line, Table, bulk_objects, read_table
 from mathlora.data.numbers import DECIMAL_PATTERN as _NUM
-from mathlora.errors import ConfigError
+from mathlora.errors import ConfigError, InputError
 from mathlora.jsonl import BadLines, write_problems
 
 EMPTY = "empty_after_template_removal"
@@ -170,6 +170,10 @@ def main(args: argparse.Namespace) -> int:
     bad = BadLines()
     with bulk_objects():
         table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
+        if args.chinese_lines > table.lines:  # every English line would be sampled as Chinese
+            raise InputError(args.input, f"{table.lines} lines, fewer than --chinese-lines "
+                             f"{args.chinese_lines} (data.chinese_lines): the Chinese lines come "
+                             "first and the English after them, so the count must fit the file")
         result = tally(table)
         chosen = sample(table, result.kept, sizes, args.seed)
         payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result,

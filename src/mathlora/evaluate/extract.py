@@ -232,17 +232,36 @@ def extract_reference(solution: str) -> Answer | None:
     return first_answer(solution) or last_number(solution)
 
 
-def continuation(prompt: str, text: str, suffix: str) -> tuple[str, bool]:
-    """The model's own text of a MindFormers generation (prompt + continuation).
+def prompt_end(prompt: str, text: str) -> int | None:
+    """Where the model's own text begins if ``text`` starts with ``prompt``, else None.
 
-    Returns ``(continuation, prompt_found)``. When the text does not start with the prompt (a
-    tokenizer that does not round-trip whitespace), the text after the first occurrence of the
-    prompt's ``suffix`` (``\\n###answer:`` for the entry's prompt) is the continuation; failing
-    that, the whole text is, and ``prompt_found`` is False so the report can count such items.
+    Whitespace may differ (a tokenizer that does not round-trip it); nothing else may: a text that
+    starts with another problem's prompt does not belong to this one.
     """
     if text.startswith(prompt):
-        return text[len(prompt):], True
-    index = text.find(suffix) if suffix else -1
-    if index != -1:
-        return text[index + len(suffix):], True
-    return text, False
+        return len(prompt)
+    wanted = [c for c in prompt if not c.isspace()]
+    matched = 0
+    for position, char in enumerate(text):
+        if matched == len(wanted):
+            return position
+        if char.isspace():
+            continue
+        if char != wanted[matched]:
+            return None
+        matched += 1
+    return len(text) if matched == len(wanted) else None
+
+
+def continuation(prompt: str, text: str) -> tuple[str, bool]:
+    """The model's own text of a MindFormers generation (prompt + continuation).
+
+    Returns ``(continuation, prompt_found)``: the text after ``prompt`` when the text starts with
+    it (whitespace aside, see :func:`prompt_end`); else the whole text, and ``prompt_found`` is
+    False so the report counts such items. The prompt's answer marker alone is no sign of the
+    prompt: another problem's prompt ends with it too, and a model that invents questions writes it.
+    """
+    end = prompt_end(prompt, text)
+    if end is None:
+        return text, False
+    return text[end:], True

@@ -6,6 +6,12 @@ solution, compares them under the configured rule (see ``mathlora.evaluate.compa
 accuracy overall, per category and for English with 95 % Wilson intervals, a tolerance sweep,
 and every failure with its extracted values. An empty output or one without a number is an
 explicit "no answer", counted wrong; a solution without a number is counted wrong and reported.
+
+Each output must belong to its item: it starts with that item's own prompt (whitespace aside). An
+output that starts with another problem's prompt is an error naming the first such items (the
+predictions were made in another order, or for another test set); an output with no prompt at all
+is counted as ``prompt_not_found`` (scored whole) and fails the command past
+``--max-prompt-not-found``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 from mathlora.data.categories import UNKNOWN, category_of
 from mathlora.errors import ConfigError, InputError
 from mathlora.evaluate.compare import DEFAULT_RULE, SWEEP, Rule, equal
-from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extract_reference
+from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extract_reference, prompt_end
 from mathlora.evaluate.stats import wilson
 from mathlora.jsonl import read_records, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math_prompt_named
@@ -27,6 +33,7 @@ from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math
 PRIMARY_MODE = "first_answer"
 PREDICTION_FIELDS = ("id", "prompt", "output", "generation")
 FAILURE_TEXT_CHARS = 300
+ITEMS_NAMED = 5  # items an error about pairing names
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class Scored:
 
 def score_item(item: Item, rule: Rule = DEFAULT_RULE, prompt: MathPrompt = MATH_PROMPTS[DEFAULT_MATH_PROMPT]) -> Scored:
     """One prediction scored; ``prompt`` is the variant the output was generated with."""
-    generation, found = continuation(prompt(item.problem), item.output, prompt.suffix)
+    generation, found = continuation(prompt(item.problem), item.output)
     reference = extract_reference(item.solution)
     answers = {mode: extract(generation, mode, item.problem) for mode in MODES}
     correct = {mode: equal(answers[mode], reference, rule) for mode in MODES}
@@ -138,6 +145,39 @@ def items_from_predictions(test_path: str | Path, predictions_path: str | Path,
     return items
 
 
+def check_pairing(path: str | Path, items: Sequence[Item], prompt: MathPrompt,
+                  max_not_found: int = 0) -> None:
+    """Each output starts with its own item's prompt; at most ``max_not_found`` hold no prompt."""
+    if max_not_found < 0:
+        raise ConfigError(f"--max-prompt-not-found must be >= 0, got {max_not_found}")
+    foreign, bare = [], []
+    for item in items:
+        if prompt_end(prompt(item.problem), item.output) is None:
+            holds_a_prompt = prompt_end(prompt.prefix, item.output) is not None
+            (foreign if holds_a_prompt else bare).append(item)
+    if foreign:
+        first = foreign[0]
+        asked = first.output[prompt_end(prompt.prefix, first.output):]
+        raise InputError(path, f"{len(foreign)} of {len(items)} texts start with another problem's "
+                         f"prompt, not their own item's: items {_named(foreign)}; item {first.id} "
+                         f"is {_short(first.problem)} but its text asks "
+                         f"{_short(asked)}. The texts must be in "
+                         f"test-set order, made for this test set with the {prompt.name!r} prompt")
+    if len(bare) > max_not_found:
+        raise InputError(path, f"{len(bare)} of {len(items)} texts hold no prompt (prompt_not_found; "
+                         f"items {_named(bare)}), more than --max-prompt-not-found {max_not_found}: "
+                         "their order cannot be checked; raise the limit to score them whole")
+
+
+def _named(items: Sequence[Item]) -> str:
+    more = f" and {len(items) - ITEMS_NAMED} more" if len(items) > ITEMS_NAMED else ""
+    return ", ".join(item.id for item in items[:ITEMS_NAMED]) + more
+
+
+def _short(text: str, chars: int = 40) -> str:
+    return repr(text[:chars] + ("..." if len(text) > chars else ""))
+
+
 def check_one_per_item(path: str | Path, predictions: int, tests: int) -> None:
     if predictions != tests:
         more = "more" if predictions > tests else "fewer"
@@ -191,6 +231,9 @@ def add_prompt_argument(parser) -> None:
     parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
                         help="math prompt variant the predictions were made with (default: "
                              "%(default)s, the entry's run_llama3_test.py byte for byte)")
+    parser.add_argument("--max-prompt-not-found", type=int, default=0, metavar="N",
+                        help="fail when more than N texts hold no prompt (outputs saved without "
+                             "it; scored whole, in the order given) (default: %(default)s)")
 
 
 def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -212,6 +255,7 @@ def main(args: argparse.Namespace) -> int:
 
     rule = equality_rule(args.rel_tol, not args.no_round)
     items = items_from_predictions(args.test, args.predictions, args.prompt)
+    check_pairing(args.predictions, items, math_prompt_named(args.prompt), args.max_prompt_not_found)
     report = math_report(args.model, items, rule, args.prompt)
     write_artifact(args.out, "math", report)
     if args.png:
@@ -229,7 +273,9 @@ def format_table(report: dict) -> str:
         lines.append(f"{name:<16}{block['n']:>6}{block['first_answer']['accuracy']:>10.4f}"
                      f"{block['last_number']['accuracy']:>10.4f}   [{lo:.3f}, {hi:.3f}]")
     lines.append("no answer: " + ", ".join(f"{m} {report['modes'][m]['no_answer']}" for m in MODES)
-                 + f"; reference without number: {report['reference_without_number']}")
+                 + f"; reference without number: {report['reference_without_number']}"
+                 + f"; prompt not found: {report['prompt_not_found']}"
+                 + f"; unknown category: {report['unknown_category']}")
     lines.append("tolerance sweep (first answer): " + ", ".join(
         f"{name} {block['accuracy']:.4f}" for name, block in report["sweep"].items()))
     return "\n".join(lines)

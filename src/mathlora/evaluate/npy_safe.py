@@ -7,13 +7,20 @@ unpickler that admits only numpy's array reconstruction (``_reconstruct``, ``nda
 ``dtype``); dicts, lists and strings need no classes at all. Any other global is refused by name,
 and the loaded value must have exactly the expected structure: an object array whose elements are
 ``{'text_generation_text': [str, ...]}``.
+
+Nothing is sized by the file's word: every element of an object array takes at least one byte of
+its pickle, so a header (or a pickled state) claiming more elements than the file has bytes is
+refused before anything is built, and numpy never allocates the array: the pickle's element list
+is taken as it is, once its length matches the shape.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from pathlib import Path
+from typing import Any
 
 from mathlora.contest import RESULT_KEY
 from mathlora.errors import InputError
@@ -35,17 +42,45 @@ class RefusedObject(pickle.UnpicklingError):
         super().__init__(f"{module}.{name}")
 
 
+class _PendingArray:
+    """What the pickle's ``_reconstruct`` builds here: the array's state, kept unbuilt.
+
+    numpy would allocate ``shape`` elements on ``__setstate__`` before it looks at the data; this
+    keeps the state for :func:`_elements` to check against the file first.
+    """
+
+    state: tuple | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+def _reconstruct(subtype, shape, dtype_code) -> _PendingArray:  # numpy's signature
+    return _PendingArray()
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in ALLOWED_GLOBALS:
             raise RefusedObject(module, name)
+        if name == "_reconstruct":
+            return _reconstruct
+        if name == "ndarray":
+            return _PendingArray
         return super().find_class(module, name)
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError(f"persistent id {pid!r} refused")
 
 
-def _read_array(path: Path):
+def _count(shape: Any) -> int | None:
+    """The number of elements of a shape, or None when it is no tuple of non-negative ints."""
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    return math.prod(shape)
+
+
+def _read_array(path: Path) -> list:
     import numpy as np
     from numpy.lib import format as npy_format
 
@@ -64,18 +99,39 @@ def _read_array(path: Path):
     if dtype != np.dtype(object):
         raise InputError(path, f"array of dtype {dtype}: expected an object array of "
                                f"{{'{RESULT_KEY}': [text]}} dicts as np.save writes it")
+    payload = len(raw) - handle.tell()
+    count = _count(tuple(shape))
+    if count is None or count > payload:
+        raise InputError(path, f"header shape {shape} claims {count} elements, more than the "
+                               f"{payload} bytes after the header can hold; refused unread")
     try:
-        array = _RestrictedUnpickler(handle).load()
+        loaded = _RestrictedUnpickler(handle).load()
     except RefusedObject as refused:
         raise InputError(path, f"refused to unpickle {refused.module}.{refused.name}: only "
                                "numpy arrays of dicts, lists and strings are admitted") from None
     except Exception as exc:  # any damage to the pickle stream
         raise InputError(path, f"damaged pickle payload ({type(exc).__name__}: {exc})") from None
-    if not isinstance(array, np.ndarray) or array.dtype != np.dtype(object):
-        raise InputError(path, f"payload is {type(array).__name__}, expected an object ndarray")
-    if tuple(array.shape) != tuple(shape):
-        raise InputError(path, f"payload shape {array.shape} differs from the header's {shape}")
-    return array.ravel(order="F" if fortran else "C")
+    return _elements(path, loaded, tuple(shape), fortran)
+
+
+def _elements(path: Path, loaded: Any, shape: tuple, fortran: bool) -> list:
+    """The elements of the pickled object array, in the order ``ravel`` gives them."""
+    import numpy as np
+
+    state = loaded.state if isinstance(loaded, _PendingArray) else None
+    if not (isinstance(state, tuple) and len(state) == 5):
+        raise InputError(path, f"payload is {type(loaded).__name__}, expected an object ndarray")
+    _, state_shape, dtype, _, data = state
+    if not isinstance(dtype, np.dtype) or dtype != np.dtype(object) or not isinstance(data, list):
+        raise InputError(path, "payload is not an object ndarray (its state holds no element list)")
+    if _count(state_shape) is None or tuple(state_shape) != shape:
+        raise InputError(path, f"payload shape {state_shape} differs from the header's {shape}")
+    if len(data) != math.prod(shape):
+        raise InputError(path, f"payload holds {len(data)} elements for shape {shape}")
+    if fortran and len(shape) > 1:  # the list is in C order; the header asks for Fortran's
+        order = np.arange(len(data)).reshape(shape).ravel(order="F")
+        return [data[i] for i in order]
+    return data
 
 
 def load_result_batches(path: str | Path) -> list[list[str]]:

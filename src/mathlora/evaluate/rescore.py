@@ -4,8 +4,11 @@ The ``.npy`` is read with a restricted unpickler (``mathlora.evaluate.npy_safe``
 ``{'text_generation_text': [prompt + generation, ...]}`` dicts (one per batch, as the entry's script
 saves them, or one per item) whose texts are one per test item, in test-set order. The test set
 is the file the entry's script read: one JSON array of ``{problem, solution}`` objects or JSON
-Lines. Prints the accuracy (first answer and last number, with 95 % intervals and per category) under the
-default equality rule and a tolerance sweep (exact, 1e-4, 1e-2), since the organisers published none.
+Lines. Each text must start with its own item's prompt (see ``mathlora.evaluate.math_eval``): a
+file saved for another test order or set is refused, naming the first items that do not fit.
+Prints the accuracy (first answer and last number, with 95 % intervals and per category) under
+the default equality rule and a tolerance sweep (exact, 1e-4, 1e-2), since the organisers
+published none.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mathlora.evaluate.math_eval import (
     add_prompt_argument,
     add_rule_arguments,
     check_one_per_item,
+    check_pairing,
     equality_rule,
     format_table,
     score_item,
@@ -28,13 +32,15 @@ from mathlora.jsonl import read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
 
 
-def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT) -> dict:
+def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT,
+            max_not_found: int = 0) -> dict:
     texts = load_result_texts(predictions)
     cases = read_test_file(test)
     check_one_per_item(predictions, len(texts), len(cases))
     variant = math_prompt_named(prompt)
     items = [Item(str(i), case["problem"], case["solution"], text)
              for i, (case, text) in enumerate(zip(cases, texts), start=1)]
+    check_pairing(predictions, items, variant, max_not_found)
     return {"prompt": variant.name,
             **summarise([score_item(item, rule, variant) for item in items], rule)}
 
@@ -53,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     rule = equality_rule(args.rel_tol, not args.no_round)
     report = {"predictions": str(args.predictions), "test": str(args.test),
-              **rescore(args.predictions, args.test, rule, args.prompt)}
+              **rescore(args.predictions, args.test, rule, args.prompt, args.max_prompt_not_found)}
     if args.out:
         from mathlora.artifacts import write_artifact
 

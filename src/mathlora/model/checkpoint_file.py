@@ -59,32 +59,41 @@ def _varint(handle: BinaryIO, source: Path) -> int:
 def index(path: str | Path) -> dict[str, list[Value]]:
     """Tag -> its values (slices) in file order, reading only the framing and the tags."""
     path = Path(path)
-    size = path.stat().st_size
-    found: dict[str, list[Value]] = {}
     with path.open("rb") as handle:
-        end = size
-        if size >= CRC_TRAILER:
-            handle.seek(size - CRC_TRAILER)
-            if handle.read(7) == b"crc_num":
-                end = size - CRC_TRAILER
-            handle.seek(0)
-        position = 0
-        while position < end:
-            if handle.read(1) != b"\x0a":
-                raise InputError(path, f"not a MindSpore checkpoint: byte {position} does not start "
-                                       "a value (expected 0x0A)")
-            length = _varint(handle, path)
-            offset = handle.tell()
-            if offset + length > end:
-                raise InputError(path, f"truncated checkpoint: a value of {length} bytes at byte "
-                                       f"{offset} runs past the end ({end} bytes)")
-            if handle.read(1) != b"\x0a":
-                raise InputError(path, f"not a MindSpore checkpoint: the value at byte {offset} has "
-                                       "no tag")
-            tag = handle.read(_varint(handle, path)).decode("utf-8", errors="replace")
-            found.setdefault(tag, []).append(Value(tag, offset, length))
-            position = offset + length
-            handle.seek(position)
+        return index_stream(handle, path.stat().st_size, path)
+
+
+def index_stream(handle: BinaryIO, size: int, source: str | Path) -> dict[str, list[Value]]:
+    """:func:`index` of ``size`` bytes read through a seekable ``handle`` (a file, a zip member)."""
+    source = Path(source)
+    found: dict[str, list[Value]] = {}
+    end = size
+    if size >= CRC_TRAILER:
+        handle.seek(size - CRC_TRAILER)
+        if handle.read(7) == b"crc_num":
+            end = size - CRC_TRAILER
+    handle.seek(0)
+    position = 0
+    while position < end:
+        if handle.read(1) != b"\x0a":
+            raise InputError(source, f"not a MindSpore checkpoint: byte {position} does not start "
+                                     "a value (expected 0x0A)")
+        length = _varint(handle, source)
+        offset = handle.tell()
+        if offset + length > end:
+            raise InputError(source, f"truncated checkpoint: a value of {length} bytes at byte "
+                                     f"{offset} runs past the end ({end} bytes)")
+        if handle.read(1) != b"\x0a":
+            raise InputError(source, f"not a MindSpore checkpoint: the value at byte {offset} has "
+                                     "no tag")
+        tag_length = _varint(handle, source)
+        if handle.tell() + tag_length > offset + length:  # never read past the value
+            raise InputError(source, f"not a MindSpore checkpoint: the tag at byte {offset} is "
+                                     "longer than its value")
+        tag = handle.read(tag_length).decode("utf-8", errors="replace")
+        found.setdefault(tag, []).append(Value(tag, offset, length))
+        position = offset + length
+        handle.seek(position)
     return found
 
 

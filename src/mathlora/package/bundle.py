@@ -15,9 +15,11 @@ import argparse
 import hashlib
 import io
 import json
+import re
 import subprocess
 import tarfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,26 @@ BUILD_DIRS = ("results/", "resources/", "logs/", "benchmarks/", "output/", ".sna
 SHIPPED_INPUTS = ("resources/base/",)  # the embedded default's tiny base is source, not build output
 MAX_LOG_BYTES = 64 * 2**20  # the verifier reads text members whole, up to this size
 CHUNK = 1 << 20
+# Where the graph's merged checkpoints lie (results/<run>/merged/ckpt<k>.ckpt): the only members a
+# bundle ships as checkpoints, and the only ones a judge takes as such.
+CHECKPOINT_PATH = re.compile(r"results/(?:[^/]+/)*merged/ckpt[1-9][0-9]*\.ckpt")
+
+
+def role_fits(role: str, path: str) -> bool:
+    """Whether a member of this role can lie at this path in a bundle this module writes.
+
+    A manifest is the contestant's word: verify holds it to this, so no member becomes a
+    checkpoint (the tiny base of the code package, say) or code by its role alone.
+    """
+    if role == "checkpoint":
+        return CHECKPOINT_PATH.fullmatch(path) is not None
+    if role == "code":
+        return path.startswith("code/")
+    if role == "submission":
+        return path.startswith("submission/") and path.count("/") == 1
+    if role == "document":
+        return path == "REPORT.md"
+    return not path.startswith(("code/", "submission/")) and path != "REPORT.md"
 
 
 @dataclass
@@ -186,8 +208,7 @@ def write_member(archive: zipfile.ZipFile, root: str, member: Member) -> dict[st
 def write_bundle(out: Path, name: str, members: list[Member], *, checkpoints: str,
                  code: dict[str, Any], skipped: list[dict[str, str]]) -> dict[str, Any]:
     """Write the zip atomically; returns the manifest (also stored as ``<name>/manifest.json``)."""
-    paths = [m.path for m in members]
-    duplicates = sorted({p for p in paths if paths.count(p) > 1})
+    duplicates = sorted(p for p, n in Counter(m.path for m in members).items() if n > 1)
     if duplicates:
         raise ArtifactError(f"two bundle members would share the paths {duplicates[:5]}")
     with atomic_output(out, suffix=".zip") as tmp:
@@ -250,8 +271,13 @@ def collect(args: Contents, base: Path) -> tuple[list[Member], dict[str, Any], l
     members.append(Member(relative(require_file(args.yaml), base), "yaml", source=args.yaml))
     members += [report_member(spec, base) for spec in args.artifacts]
     members += [Member(relative(require_file(p), base), "figure", source=p) for p in args.figures]
-    members += [Member(relative(require_file(p), base), "checkpoint", source=p)
-                for p in args.checkpoint_files]
+    checkpoints = [Member(relative(require_file(p), base), "checkpoint", source=p)
+                   for p in args.checkpoint_files]
+    misplaced = [m.path for m in checkpoints if not role_fits("checkpoint", m.path)]
+    if misplaced:
+        raise ConfigError(f"--checkpoint {misplaced[0]}: a bundle ships the graph's merged "
+                          "checkpoints, results/<run>/merged/ckpt<k>.ckpt, and judges take no other")
+    members += checkpoints
     members += declared_files(args.logs, "log", base, roots, skipped)
     for folder in args.log_dirs:
         members += tree_members(folder, base, roots, skipped)

@@ -3,27 +3,32 @@
 A contestant's zip is hostile until checked. Before a byte is extracted, the archive passes the
 checks of ``mathlora verify`` that protect the machine, from its central directory alone: member
 count and sizes, compression ratios (a zip bomb), names that escape the folder, symbolic links and
-special files, encryption. Then only the members judging needs are extracted, each through a
-stream that never writes more than the size the archive declares for it, to a temporary name
-renamed into place once complete:
+special files, encryption. A mathlora bundle (one with ``manifest.json``) then passes the whole of
+``verify``: every member's size and sha256 against the manifest, roles that fit their paths, whole
+checkpoints, schemas, the recounted ratio. Then only the members judging needs are extracted, each
+through a stream that never writes more than the size the archive (for a bundle: the manifest)
+declares for it and whose sha256 must be the manifest's, to a temporary name renamed into place
+once complete:
 
-- every ``*.ckpt`` member, as ``ckpt1.ckpt .. ckptN.ckpt`` in natural order of their file names
-  (the entry's five, earliest first), whatever folders they were in; in a mathlora bundle only
-  those its manifest lists as checkpoints (its code package ships the tiny base);
-- from a mathlora bundle (one with ``manifest.json``): the training yaml and the params report.
+- from a mathlora bundle: its checkpoints, the members of role ``checkpoint`` at the path the
+  bundle gives them (``results/<run>/merged/ckpt<k>.ckpt``), as ``ckpt1.ckpt .. ckptN.ckpt`` in
+  natural order; the training yaml and the params report. Any other ``*.ckpt`` (the tiny base of
+  its code package) is left out and listed;
+- from any other zip: every ``*.ckpt`` member, as ``ckpt1.ckpt .. ckptN.ckpt`` in natural order of
+  their file names (the entry's five, earliest first), whatever folders they were in. A zip that
+  holds a bundle's contents without its manifest is refused.
 
 A folder of checkpoints (links downloaded by hand) is taken the same way, without the archive
 checks; with ``--links`` (a links.yaml) its files are the ones the links name, in the links' order
 (the entry published ``ckpt_merged_res1`` .. ``ckpt_7_28_merged``, most without a ``.ckpt``
 suffix, in an order no file-name sort recovers). ``unpack.json`` lists what was taken, from where,
-with sizes and sha256.
+with sizes and sha256, and the checks verify passed.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 import shutil
 import zipfile
@@ -33,7 +38,16 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output, write_artifact
 from mathlora.errors import InputError
-from mathlora.package.verify import MANIFEST, Limits, hazards
+from mathlora.package.verify import (
+    MANIFEST,
+    REQUIRED_PATHS,
+    Limits,
+    Outcome,
+    Recount,
+    hazards,
+    recount_with_cli,
+    verify_zip,
+)
 
 CHUNK = 1 << 20
 
@@ -59,8 +73,10 @@ def split_checkpoints(names: list[str]) -> tuple[list[str], list[dict[str, str]]
     return sorted(taken, key=lambda n: natural_key(Path(n).name)), skipped
 
 
-def copy_capped(source, target: Path, limit: int, name: str) -> tuple[int, str]:
-    """Stream ``source`` into ``target``; refuse to write more than ``limit`` bytes."""
+def copy_capped(source, target: Path, limit: int, name: str,
+                expected_sha256: str | None = None) -> tuple[int, str]:
+    """Stream ``source`` into ``target``; refuse to write more than ``limit`` bytes, and, when
+    ``expected_sha256`` is given (a manifest's word), anything but exactly those bytes."""
     digest, size = hashlib.sha256(), 0
     with open(target, "wb") as out:
         while chunk := source.read(CHUNK):
@@ -70,6 +86,12 @@ def copy_capped(source, target: Path, limit: int, name: str) -> tuple[int, str]:
                                        "refused (a forged archive)")
             digest.update(chunk)
             out.write(chunk)
+    if expected_sha256 is not None:
+        if size != limit:
+            raise InputError(name, f"{size} bytes, but the manifest lists {limit}; refused")
+        if digest.hexdigest() != expected_sha256:
+            raise InputError(name, f"sha256 {digest.hexdigest()[:16]}... differs from the "
+                                   f"manifest's {expected_sha256[:16]}...; refused")
     return size, digest.hexdigest()
 
 
@@ -84,7 +106,23 @@ def safety_checks(archive: zipfile.ZipFile, source: Path, limits: Limits) -> Non
                          + (f" (and {len(found) - 5} more)" if len(found) > 5 else ""))
 
 
-def unpack_zip(source: Path, out_dir: Path, limits: Limits) -> dict[str, Any]:
+def manifest_members(infos: dict[str, zipfile.ZipInfo]) -> list[str]:
+    """Members named ``manifest.json`` at the top or one folder down (where a bundle keeps it)."""
+    return [name for name in infos if name.split("/")[-1] == MANIFEST and name.count("/") <= 1]
+
+
+def looks_like_bundle(infos: dict[str, zipfile.ZipInfo]) -> bool:
+    """A mathlora bundle's required contents under one folder, manifest or not."""
+    roots = {name.split("/", 1)[0] for name in infos if "/" in name}
+    return any(all(f"{root}/{rel}" in infos for rel in REQUIRED_PATHS) for root in roots)
+
+
+def check_submission(source: str | Path, limits: Limits = Limits(),
+                     recount: Recount | None = recount_with_cli) -> Outcome | None:
+    """Refuse a submission zip that is unsafe to extract or, for a mathlora bundle, fails any
+    check of ``verify`` (stopping at the first failure). Returns verify's outcome for a bundle,
+    None for a zip without a manifest."""
+    source = Path(source)
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -92,74 +130,79 @@ def unpack_zip(source: Path, out_dir: Path, limits: Limits) -> dict[str, Any]:
     with archive:
         safety_checks(archive, source, limits)
         infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
-        manifest = _manifest(archive, infos, source, limits)
+        if not manifest_members(infos):
+            if looks_like_bundle(infos):
+                raise InputError(source, f"holds a mathlora bundle's contents without its {MANIFEST}; "
+                                         "refused (nothing to check its members against)")
+            return None
+    outcome = verify_zip(source, recount=recount, limits=limits, fail_fast=True)
+    if not outcome.ok:
+        failed = outcome.failed()
+        raise InputError(source, "verify failed, nothing extracted: " + "; ".join(
+            f"{c.name}: {c.detail}" for c in failed[:3]))
+    return outcome
+
+
+def unpack_zip(source: Path, out_dir: Path, limits: Limits,
+               recount: Recount | None = recount_with_cli) -> dict[str, Any]:
+    outcome = check_submission(source, limits, recount)
+    with zipfile.ZipFile(source) as archive:
+        infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
         names, skipped = split_checkpoints(list(infos))
-        if manifest is not None:
-            names, shipped = bundle_checkpoints(names, manifest)
+        expected: dict[str, dict[str, Any]] = {}  # member -> its manifest entry
+        extra: list[tuple[str, str, str]] = []
+        if outcome is not None:
+            root = outcome.manifest["root"]
+            expected = {f"{root}/{e['path']}": e for e in outcome.manifest["members"]}
+            names, shipped = bundle_checkpoints(names, expected)
             skipped += shipped
+            extra = bundle_extras(expected)
         checkpoints = [infos[name] for name in names]
         names = [Path(i.filename).name for i in checkpoints]
         if len(set(names)) != len(names):
             raise InputError(source, "two checkpoints with the same file name in the bundle")
         wanted = [(info, f"ckpt{k}.ckpt", "checkpoint") for k, info in enumerate(checkpoints, 1)]
-        wanted += [(infos[path], target, role) for path, target, role in _manifest_members(manifest)
-                   if path in infos]
+        wanted += [(infos[path], target, role) for path, target, role in extra if path in infos]
         taken = []
         for info, target, role in wanted:
+            entry = expected.get(info.filename)
+            limit = entry["size"] if entry else info.file_size
             try:
                 with atomic_output(out_dir / target, suffix=Path(target).suffix) as tmp, \
                         archive.open(info) as stream:
-                    size, digest = copy_capped(stream, tmp, info.file_size, f"{source}:{info.filename}")
+                    size, digest = copy_capped(stream, tmp, limit, f"{source}:{info.filename}",
+                                               entry["sha256"] if entry else None)
             except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
                 raise InputError(source, f"{info.filename}: damaged member ({exc}); nothing of it "
                                          "was kept") from None
             taken.append({"member": info.filename, "path": target, "role": role, "size": size,
                           "sha256": digest})
-    return {"mathlora_bundle": manifest is not None, "members": taken, "skipped": skipped}
+    verified = None if outcome is None else [
+        {"name": c.name, "status": c.status, "detail": c.detail} for c in outcome.checks]
+    return {"mathlora_bundle": outcome is not None, "verified": verified, "members": taken,
+            "skipped": skipped}
 
 
-def _manifest(archive, infos, source: Path, limits: Limits) -> dict[str, Any] | None:
-    found = [name for name in infos if name.split("/")[-1] == MANIFEST and name.count("/") <= 1]
-    if not found:
-        return None
-    info = infos[found[0]]
-    if info.file_size > limits.max_text_bytes:
-        raise InputError(source, f"{info.filename}: {info.file_size} bytes is too large for a manifest")
-    with archive.open(info) as stream:
-        data = stream.read(limits.max_text_bytes + 1)
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(source, f"{info.filename}: not JSON ({exc})") from None
-    root = info.filename.rsplit("/", 1)[0] + "/" if "/" in info.filename else ""
-    listed = manifest.get("members", []) if isinstance(manifest, dict) else []
-    # Members by their archive path; an entry without a path string names nothing to take.
-    return {"members": [{**entry, "path": root + entry["path"]} for entry in listed
-                        if isinstance(entry, dict) and isinstance(entry.get("path"), str)]}
-
-
-def bundle_checkpoints(names: list[str], manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
-    """The names a mathlora bundle's manifest lists as checkpoints; any other ``*.ckpt`` (the tiny
-    base inside its code package) is left out, or it would be judged as one more checkpoint."""
-    roles = {entry["path"]: entry.get("role") for entry in manifest["members"]}
-    taken = [name for name in names if roles.get(name) == "checkpoint"]
-    skipped = [{"member": name, "reason": f"a bundle member of role {roles.get(name)!r}, not a "
-                                          "submitted checkpoint"}
-               for name in names if roles.get(name) != "checkpoint"]
+def bundle_checkpoints(names: list[str], entries: dict[str, dict[str, Any]]) -> tuple[list[str], list[dict[str, str]]]:
+    """The ``*.ckpt`` members a mathlora bundle ships as checkpoints (role and path as the bundle
+    writes them, which verify checked); any other (the tiny base inside its code package) is left
+    out, or it would be judged as one more checkpoint."""
+    taken = [name for name in names if entries.get(name, {}).get("role") == "checkpoint"]
+    skipped = [{"member": name, "reason": f"a bundle member of role "
+                                          f"{entries.get(name, {}).get('role')!r}, not a submitted checkpoint"}
+               for name in names if name not in taken]
     return taken, skipped
 
 
-def _manifest_members(manifest: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+def bundle_extras(entries: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(archive path, target name, role) of the yaml, the params report and the summary (the
     bundle's own claim, shown beside the judge's numbers) of a mathlora bundle."""
-    if manifest is None:
-        return []
     out = []
-    for entry in manifest["members"]:
+    for member, entry in entries.items():
         if entry.get("role") == "yaml":
-            out.append((entry["path"], "finetune.yaml", "yaml"))
+            out.append((member, "finetune.yaml", "yaml"))
         elif entry.get("role") == "report" and entry.get("kind") in ("params", "summary"):
-            out.append((entry["path"], f"{entry['kind']}.json", entry["kind"]))
+            out.append((member, f"{entry['kind']}.json", entry["kind"]))
     return out[:3]
 
 
@@ -195,17 +238,18 @@ def unpack_folder(source: Path, out_dir: Path, links: Path | None = None) -> dic
             size, digest = copy_capped(stream, tmp, path.stat().st_size, str(path))
         taken.append({"member": path.name, "path": f"ckpt{k}.ckpt", "role": "checkpoint",
                       "size": size, "sha256": digest})
-    return {"mathlora_bundle": False, "members": taken, "skipped": skipped}
+    return {"mathlora_bundle": False, "verified": None, "members": taken, "skipped": skipped}
 
 
 def unpack(source: str | Path, out_dir: str | Path, limits: Limits = Limits(),
-           links: str | Path | None = None) -> dict[str, Any]:
+           links: str | Path | None = None,
+           recount: Recount | None = recount_with_cli) -> dict[str, Any]:
     """Extract the checkpoints (and yaml, params) of a submission into ``out_dir``."""
     source, out_dir = Path(source), Path(out_dir)
     if source.is_dir():
         found = unpack_folder(source, out_dir, Path(links) if links else None)
     elif source.is_file():
-        found = unpack_zip(source, out_dir, limits)
+        found = unpack_zip(source, out_dir, limits, recount)
     else:
         raise InputError(source, "submission not found")
     if not any(m["role"] == "checkpoint" for m in found["members"]):
@@ -224,6 +268,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="refuse members larger than this (default: %(default)s)")
     parser.add_argument("--max-ratio", type=float, default=Limits.max_ratio,
                         help="refuse members compressed more than this ratio (default: %(default)s)")
+    parser.add_argument("--no-recount", action="store_true",
+                        help="verify a bundle without rebuilding the network to recount its ratio")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -231,7 +277,8 @@ def main(args: argparse.Namespace) -> int:
     limits = Limits(max_member_bytes=args.max_member_bytes, max_ratio=args.max_ratio)
     # The folder appears whole or not at all; nothing is left from an earlier bundle.
     with atomic_output(out_dir) as staging:
-        report = unpack(args.submission, staging, limits, args.links)
+        report = unpack(args.submission, staging, limits, args.links,
+                        None if args.no_recount else recount_with_cli)
         if out_dir.exists():
             shutil.rmtree(out_dir)
     write_artifact(args.out, "unpack", report)

@@ -5,7 +5,8 @@ encryption, sizes, compression ratios); only a safe archive is read further, mem
 through size-limited streams. Then: the manifest against the members (presence, sizes, sha256),
 every JSON report against its schema, the required contents, the low-parameter ratio recounted
 from the bundled yaml against the reported one, https links, no absolute paths of the build
-machine and no secrets. Every check is listed in the report (``--json`` prints it as JSON,
+machine and no secrets. The checkpoints are walked through their framing (a truncated
+or damaged file fails, whatever the manifest says). Every check is listed in the report (``--json`` prints it as JSON,
 ``--out`` writes it as a ``verify`` artifact).
 """
 
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import stat
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ from mathlora.contest import OFFICIAL_DENOMINATOR
 from mathlora.errors import InputError, MathloraError
 from mathlora.model.params import params_counts
 from mathlora.package import scan
+from mathlora.package.bundle import role_fits
 from mathlora.package.links import all_urls, is_placeholder, parse_links
 
 MANIFEST = "manifest.json"
@@ -64,6 +68,7 @@ class Check:
 @dataclass
 class Outcome:
     checks: list[Check] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None  # the manifest, once it passed manifest.valid
 
     def add(self, name: str, ok: bool, detail: str) -> bool:
         self.checks.append(Check(name, "pass" if ok else "fail", detail))
@@ -79,6 +84,9 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.failures == 0
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
 
 
 class MemberTooLarge(Exception):
@@ -148,8 +156,7 @@ def is_special(info: zipfile.ZipInfo) -> bool:
 def name_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
     """Member names that could write outside the extraction folder, and repeated names."""
     bad = [f"{i.filename!r}: {why}" for i in infos if (why := unsafe_name(i.filename))]
-    names = [i.filename for i in infos]
-    duplicates = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) else []
+    duplicates = sorted(n for n, count in Counter(i.filename for i in infos).items() if count > 1)
     return bad + [f"duplicate {d!r}" for d in duplicates]
 
 
@@ -245,12 +252,63 @@ def hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, i
     return digest.hexdigest(), size
 
 
+class MemberWindow:
+    """The bytes of a stored (uncompressed) member, read in place from the zip file with real seeks:
+    walking a 16 GB checkpoint's framing then reads a few bytes per tensor, not the whole file."""
+
+    def __init__(self, handle, start: int, size: int) -> None:
+        self.handle, self.start, self.size, self.position = handle, start, size, 0
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.position, 2: self.size}[whence]
+        self.position = max(0, base + position)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, count: int = -1) -> bytes:
+        left = max(0, self.size - self.position)
+        count = left if count is None or count < 0 else min(count, left)
+        self.handle.seek(self.start + self.position)
+        data = self.handle.read(count)
+        self.position += len(data)
+        return data
+
+
+def member_stream(archive: zipfile.ZipFile, info: zipfile.ZipInfo, raw: io.BufferedReader):
+    """A seekable view of one member: in place for a stored member, else zipfile's own stream."""
+    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        if len(header) == 30 and header[:4] == b"PK\x03\x04":
+            name_length, extra_length = int.from_bytes(header[26:28], "little"), \
+                int.from_bytes(header[28:30], "little")
+            return MemberWindow(raw, info.header_offset + 30 + name_length + extra_length,
+                                info.file_size)
+    return archive.open(info)
+
+
+def checkpoint_layout(archive: zipfile.ZipFile, info: zipfile.ZipInfo, raw) -> dict[str, list[int]]:
+    """Tag -> the lengths of its values, from the framing alone (see ``checkpoint_file.index``)."""
+    from mathlora.model import checkpoint_file
+
+    stream = member_stream(archive, info, raw)
+    try:
+        found = checkpoint_file.index_stream(stream, info.file_size, info.filename)
+    finally:
+        if not isinstance(stream, MemberWindow):
+            stream.close()
+    return {tag: [v.length for v in values] for tag, values in found.items()}
+
+
 # --- the checks -------------------------------------------------------------------------------------
 
 class Verifier:
     def __init__(self, archive: zipfile.ZipFile, root: str, limits: Limits, out: Outcome,
-                 recount: Recount | None, build_roots: list[str]) -> None:
+                 recount: Recount | None, build_roots: list[str], fail_fast: bool = False) -> None:
         self.archive, self.root, self.limits, self.out = archive, root, limits, out
+        self.fail_fast = fail_fast
         self.recount, self.roots = recount, scan.root_pattern(build_roots)
         self.infos = {i.filename[len(root) + 1:]: i for i in archive.infolist()
                       if not i.filename.endswith("/")}
@@ -266,19 +324,25 @@ class Verifier:
     def read_json(self, rel: str) -> Any:
         return json.loads(self.read(rel).decode("utf-8"))
 
+    CHECKS = ("manifest.members", "manifest.roles", "manifest.sha256", "checkpoints.readable",
+              "contents.required", "json.schemas", "links.https", "ratio.recomputed",
+              "paths.no_absolute", "secrets.none")
+
     def run(self) -> None:
         if not self.check_manifest():
-            for name in ("manifest.members", "manifest.sha256", "contents.required", "json.schemas",
-                         "links.https", "ratio.recomputed", "paths.no_absolute", "secrets.none"):
+            for name in self.CHECKS:
                 self.out.skip(name, "no valid manifest to check against")
             return
-        self.check_members()
-        self.check_hashes()
-        self.check_required()
-        self.check_json()
-        self.check_links()
-        self.check_ratio()
-        self.check_text()
+        steps = (self.check_members, self.check_roles, self.check_hashes, self.check_checkpoints,
+                 self.check_required, self.check_json, self.check_links, self.check_ratio,
+                 self.check_text)
+        for step in steps:
+            if self.fail_fast and not self.out.ok:  # a judge stops at the first failure
+                done = {c.name for c in self.out.checks}
+                for name in (n for n in self.CHECKS if n not in done):
+                    self.out.skip(name, "not run: an earlier check failed")
+                return
+            step()
 
     def check_manifest(self) -> bool:
         if MANIFEST not in self.infos:
@@ -297,6 +361,7 @@ class Verifier:
         if unsafe or len(set(paths)) != len(paths):
             return self.out.add("manifest.valid", False, f"unsafe or repeated paths: {unsafe[:5]}")
         self.manifest, self.entries = manifest, {e["path"]: e for e in manifest["members"]}
+        self.out.manifest = manifest
         return self.out.add("manifest.valid", True,
                             f"{len(paths)} members listed, checkpoints: {manifest['checkpoints']}")
 
@@ -312,6 +377,39 @@ class Verifier:
             f"size differs: {wrong[:5]}" if wrong else ""]))
         self.out.add("manifest.members", not (missing or extra or wrong),
                      detail or f"all {len(listed)} listed members present with their sizes")
+
+    def check_roles(self) -> None:
+        wrong = [f"{p} as {e['role']}" for p, e in sorted(self.entries.items())
+                 if not role_fits(e["role"], p)]
+        self.out.add("manifest.roles", not wrong,
+                     f"roles that do not fit their paths: {wrong[:5]}" if wrong
+                     else "every role fits where the bundle puts it (checkpoints: "
+                          "results/<run>/merged/ckpt<k>.ckpt)")
+
+    def check_checkpoints(self) -> None:
+        """Each checkpoint's framing is whole, and all hold the same tensors with the same sizes."""
+        names = self.members_with("checkpoint")
+        if not names:
+            self.out.add("checkpoints.readable", True, "no checkpoint members (links)")
+            return
+        layouts, problems = {}, []
+        with open(self.archive.filename, "rb") as raw:
+            for rel in names:
+                try:
+                    layouts[rel] = checkpoint_layout(self.archive, self.infos[rel], raw)
+                except (MathloraError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                    problems.append(f"{rel}: {getattr(exc, 'problem', exc)}")
+        if layouts and not problems:
+            first, layout = next(iter(layouts.items()))
+            for rel, other in layouts.items():
+                if other != layout:
+                    missing = sorted(set(layout) - set(other))
+                    problems.append(f"{rel}: {len(other)} tensors, {first} {len(layout)}"
+                                    + (f" (missing {missing[:3]})" if missing else
+                                       " (tensor sizes differ)"))
+        self.out.add("checkpoints.readable", not problems, "; ".join(problems[:5])
+                     or f"{len(names)} checkpoints whole, each {len(next(iter(layouts.values())))} "
+                        "tensors of the same sizes")
 
     def check_hashes(self) -> None:
         wrong, errors = [], []
@@ -470,8 +568,10 @@ class Verifier:
 
 
 def verify_zip(path: str | Path, *, recount: Recount | None = recount_with_cli,
-               limits: Limits = Limits(), build_roots: list[str] | None = None) -> Outcome:
-    """Every check of a submission zip, in order; reading stops early only for unsafe archives."""
+               limits: Limits = Limits(), build_roots: list[str] | None = None,
+               fail_fast: bool = False) -> Outcome:
+    """Every check of a submission zip, in order; reading stops early for unsafe archives (and,
+    with ``fail_fast``, at the first failed check: a judge needs no more to refuse it)."""
     path = Path(path)
     out = Outcome()
     if build_roots is None:
@@ -490,7 +590,7 @@ def verify_zip(path: str | Path, *, recount: Recount | None = recount_with_cli,
         if root is None:
             out.skip("contents", "archive is unsafe or empty: members were not read")
             return out
-        Verifier(archive, root, limits, out, recount, build_roots).run()
+        Verifier(archive, root, limits, out, recount, build_roots, fail_fast).run()
     return out
 
 
@@ -513,6 +613,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-recount", action="store_true",
                         help="skip rebuilding the network to recount the ratio (the check is "
                              "reported as skipped)")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first failed check (the rest are reported as skipped)")
     parser.add_argument("--max-member-bytes", type=int, default=Limits.max_member_bytes,
                         help="refuse members larger than this (default: %(default)s)")
     parser.add_argument("--max-ratio", type=float, default=Limits.max_ratio,
@@ -521,7 +623,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     limits = Limits(max_member_bytes=args.max_member_bytes, max_ratio=args.max_ratio)
-    outcome = verify_zip(args.zip, recount=None if args.no_recount else recount_with_cli, limits=limits)
+    outcome = verify_zip(args.zip, recount=None if args.no_recount else recount_with_cli, limits=limits,
+                         fail_fast=args.fail_fast)
     report = payload(args.zip, outcome)
     if args.out:
         validator("verify")  # fail on a missing schema before printing anything
