@@ -94,11 +94,11 @@ def test_unpack_refuses_the_swapped_bytes_bundle_and_writes_nothing(built, tmp_p
     assert not list(tmp_path.glob(".out.*"))
 
 
-def test_unpack_of_an_honest_bundle_takes_its_checkpoints_yaml_and_params(built, tmp_path):
+def test_unpack_of_an_honest_bundle_takes_its_checkpoints_yaml_params_and_own_summary(built, tmp_path):
     report = unpack.unpack(built, tmp_path / "out", recount=fake_recount())
     manifest = {e["path"]: e for e in manifest_of(built)["members"]}
     taken = {m["path"]: m for m in report["members"]}
-    assert sorted(taken) == ["ckpt1.ckpt", "ckpt2.ckpt", "finetune.yaml", "params.json"]
+    assert sorted(taken) == ["ckpt1.ckpt", "ckpt2.ckpt", "finetune.yaml", "params.json", "summary.json"]
     assert taken["ckpt2.ckpt"]["sha256"] == manifest[CKPT2]["sha256"]
     assert report["verified"] and {c["status"] for c in report["verified"]} == {"pass"}
 
