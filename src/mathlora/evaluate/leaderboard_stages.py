@@ -433,6 +433,17 @@ def snakemake_command(configfiles: list[str], overlay: Path, *, cores: int, dry_
     return command
 
 
+def run_name(configfiles: list[str]) -> str:
+    """The run_name the configuration files give (the last one that names it)."""
+    name = None
+    for path in configfiles:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        name = loaded.get("run_name", name) if isinstance(loaded, dict) else name
+    if not name:
+        raise ConfigError(f"no run_name in {', '.join(configfiles)}")
+    return name
+
+
 def run(args: argparse.Namespace) -> int:
     contest = Path(args.submissions)
     contest_entries(contest)  # a missing or empty-named folder is the user's to fix, said at once
@@ -450,11 +461,11 @@ def run(args: argparse.Namespace) -> int:
         code = subprocess.run(command, env=os.environ).returncode
     if code or args.dry_run:
         return code
-    found = sorted(Path("results").glob("*/leaderboard/leaderboard.json"), key=os.path.getmtime)
-    if not found:
-        raise InputError("results", "snakemake finished but wrote no leaderboard.json")
-    board = json.loads(found[-1].read_text(encoding="utf-8"))
-    print(f"{found[-1]}: {board['ranked']} ranked, {board['refused']} refused")
+    path = Path("results") / run_name(args.configfile) / "leaderboard" / "leaderboard.json"
+    if not path.is_file():
+        raise InputError(path, "snakemake finished but wrote no leaderboard")
+    board = read_artifact(path, "leaderboard")
+    print(f"{path}: {board['ranked']} ranked, {board['refused']} refused")
     return min(board["refused"], 100)  # the exit status says how many teams were refused
 
 
