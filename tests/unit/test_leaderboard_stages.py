@@ -13,8 +13,8 @@ from leaderboard_kit import math_report, params_report
 from mathlora.artifacts import read_artifact, write_artifact
 from mathlora.cli import main as cli
 from mathlora.errors import InputError
-from mathlora.evaluate import leaderboard_stages as stages
 from mathlora.evaluate.predict import write_result_npy
+from mathlora.package import leaderboard_stages as stages
 from mathlora.prompts import math_prompt
 
 N = 40

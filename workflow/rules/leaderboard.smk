@@ -5,7 +5,7 @@
 # marks) come from the judge rules, once for every team.
 import shlex
 
-from mathlora.evaluate.leaderboard_stages import contest_entries, duplicate_names
+from mathlora.package.leaderboard_stages import contest_entries, duplicate_names
 
 LB_CONTEST = config["evaluate"]["contest"]
 LB_ENTRIES = contest_entries(LB_CONTEST) if LB_CONTEST else []
