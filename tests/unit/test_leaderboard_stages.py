@@ -71,6 +71,7 @@ def fake_run(team):
     def run(command, log):
         rest = command[len(stages.mathlora_command()):]
         name, options = rest[0], rest[2:] if rest[0] == "squad" else rest[1:]
+        options = [o for o in options if o != "--no-round"]  # the one flag without a value
         args = dict(zip(options[::2], options[1::2]))
         if name == "full-weights":
             if team == "broken":
@@ -180,3 +181,32 @@ def test_awards_option():
     assert stages.parse_awards("gold:1, silver:2") == (("gold", 1), ("silver", 2))
     with pytest.raises(Exception, match="name:places"):
         stages.parse_awards("gold")
+
+
+def test_evaluate_calls_each_subcommand_with_options_it_accepts(tmp_path):
+    """The commands the evaluate stage runs parse under the real subcommands' own parsers."""
+    import argparse
+    import importlib
+
+    from mathlora.cli import COMMANDS
+
+    contest = make_contest(tmp_path)
+    body = stages.intake(contest / "alpha.zip", tmp_path / "u")
+    body = stages.stage_params(body, tmp_path / "params.json", "x", counter=counter)
+    parsed = []
+
+    def run(command, log):
+        rest = command[len(stages.mathlora_command()):]
+        parser = argparse.ArgumentParser(prog=rest[0], exit_on_error=False)
+        importlib.import_module(COMMANDS[rest[0]][0]).configure(parser)
+        parsed.append((rest[0], parser.parse_args(rest[1:])))
+        fake_run("alpha")(command, log)
+
+    settings = {"predict_yaml": "p.yaml", "base_checkpoint": "b.ckpt", "tokenizer": "t", "test": "t.json",
+                "squad_dev": "d.json", "batch_size": 4, "max_length": 64, "max_new_tokens": 8,
+                "min_new_tokens": 1, "squad_max_new_tokens": 4, "prompt": "entry", "rel_tol": 1e-6,
+                "no_round": ["--no-round"]}
+    done = stages.stage_evaluate(body, tmp_path / "w", settings, tmp_path / "log", run=run)
+    assert done["refused"] is None
+    assert [name for name, _ in parsed] == ["full-weights", "predict", "math", "squad"] * 2
+    assert not (tmp_path / "w" / "weights" / "ckpt1.ckpt").exists()  # full weights are not kept
