@@ -26,6 +26,7 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/package.smk"
 include: "workflow/rules/judge.smk"
+include: "workflow/rules/leaderboard.smk"
 
 
 rule all:
@@ -61,6 +62,11 @@ rule evaluation:
 rule judge:
     input:
         JUDGE_SUMMARY_JSON,
+
+
+rule leaderboard:
+    input:
+        LEADERBOARD_JSON,
 
 
 rule base_model:

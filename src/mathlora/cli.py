@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unpack": ("mathlora.package.unpack", "safely take the checkpoints out of a submission zip"),
     "full-weights": ("mathlora.model.full_weights", "full weights of a submitted checkpoint (merging if needed)"),
     "judge": ("mathlora.evaluate.judge", "re-run the evaluation on a submission"),
+    "leaderboard": ("mathlora.package.leaderboard_stages", "judge a folder of submissions and rank the teams"),
     "report": ("mathlora.package.report", "write REPORT.md from the graph's artifacts"),
     "bundle": ("mathlora.package.bundle", "build the submission zip and its manifest"),
     "verify": ("mathlora.package.verify", "verify a submission zip without extracting it"),

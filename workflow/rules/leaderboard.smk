@@ -1,0 +1,141 @@
+# Rules of a leaderboard: every team of a contest folder (evaluate.contest) judged as one wildcard
+# of the graph, so teams run in parallel, locally or through a cluster profile. Each team stage
+# writes a record and refuses the team, with the reason, instead of failing: one team's hostile zip
+# or broken checkpoint never stops the others. The base model's math and SQuAD numbers (the SQuAD
+# marks) come from the judge rules, once for every team.
+import shlex
+
+from mathlora.package.leaderboard_stages import contest_entries, duplicate_names
+
+LB_CONTEST = config["evaluate"]["contest"]
+LB_ENTRIES = contest_entries(LB_CONTEST) if LB_CONTEST else []
+LB_DUPLICATES = duplicate_names(LB_ENTRIES)
+LB_DIR = f"{RESULTS}/leaderboard"
+LB_TEAM = f"{LB_DIR}/teams/{{team}}"
+LEADERBOARD_JSON = f"{LB_DIR}/leaderboard.json"
+LB_BASE = {"base_math": JUDGE_MATH_JSON.format(model="base"),
+           "base_squad": JUDGE_SQUAD_JSON.format(model="base")} if JUDGE_BASE else {}
+
+
+wildcard_constraints:
+    # only the contest's own entries (names are taken as they are, spaces and all)
+    team="|".join(re.escape(entry) for entry in LB_ENTRIES) or r"(?!)",
+
+
+rule leaderboard_intake:
+    input:
+        entry=f"{LB_CONTEST}/{{team}}",
+    output:
+        folder=directory(f"{LB_TEAM}/unpacked"),
+        record=f"{LB_TEAM}/intake.json",
+    params:
+        refuse=lambda wildcards: (f"--refuse {shlex.quote(LB_DUPLICATES[wildcards.team])}"
+                                  if wildcards.team in LB_DUPLICATES else ""),
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("leaderboard/{team}/intake"),
+    benchmark:
+        timed("leaderboard/{team}/intake")
+    shell:
+        "mathlora leaderboard intake --entry {input.entry:q} --out-dir {output.folder:q}"
+        " --out {output.record:q} {params.refuse} > {log:q} 2>&1"
+
+
+rule leaderboard_params:
+    input:
+        record=f"{LB_TEAM}/intake.json",
+        yaml=FINETUNE_YAML,  # the network of a team that declares only its LoRA settings
+    output:
+        f"{LB_TEAM}/params.json",
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("leaderboard/{team}/params"),
+    benchmark:
+        timed("leaderboard/{team}/params")
+    shell:
+        "mathlora leaderboard params --record {input.record:q} --graph-yaml {input.yaml}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule leaderboard_evaluate:
+    input:
+        record=f"{LB_TEAM}/params.json",
+        yaml=PREDICT_YAML,
+        base=BASE_CKPT,
+        tokenizer=TOKENIZER_MODEL,
+        test=JUDGE_TEST,
+        dev=SQUAD_DEV_JSON,
+    output:
+        f"{LB_TEAM}/evaluate.json",
+    params:
+        work=lambda wildcards, output: os.path.dirname(output[0]),
+        batch_size=config["evaluate"]["batch_size"],
+        max_length=config["evaluate"]["max_length"],
+        max_new_tokens=config["evaluate"]["max_new_tokens"],
+        min_new_tokens=config["evaluate"]["min_new_tokens"],
+        squad_max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
+        prompt=config["evaluate"]["prompt"],
+        rel_tol=config["evaluate"]["rel_tol"],
+        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("leaderboard/{team}/evaluate"),
+    benchmark:
+        timed("leaderboard/{team}/evaluate")
+    shell:
+        "mathlora leaderboard evaluate --record {input.record:q} --work-dir {params.work:q}"
+        " --log {log:q}.steps --predict-yaml {input.yaml} --base-checkpoint {input.base}"
+        " --tokenizer {input.tokenizer} --test {input.test} --squad-dev {input.dev}"
+        " --batch-size {params.batch_size} --max-length {params.max_length}"
+        " --max-new-tokens {params.max_new_tokens} --min-new-tokens {params.min_new_tokens}"
+        " --squad-max-new-tokens {params.squad_max_new_tokens} --prompt {params.prompt}"
+        " --rel-tol {params.rel_tol} {params.no_round} --out {output:q} > {log:q} 2>&1"
+
+
+rule leaderboard_summary:
+    input:
+        record=f"{LB_TEAM}/evaluate.json",
+        **LB_BASE,
+    output:
+        f"{LB_TEAM}/summary.json",
+    params:
+        base=lambda wildcards, input: (f"--base-math {input.base_math} --base-squad {input.base_squad}"
+                                       if LB_BASE else ""),
+        thresholds=config["squad"]["thresholds"],
+        relative=config["squad"]["relative"],
+        f1=config["squad"]["fixed"]["f1"],
+        em=config["squad"]["fixed"]["em"],
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("leaderboard/{team}/summary"),
+    benchmark:
+        timed("leaderboard/{team}/summary")
+    shell:
+        "mathlora leaderboard summary --record {input.record:q} {params.base}"
+        " --thresholds {params.thresholds} --relative {params.relative} --fixed-f1 {params.f1}"
+        " --fixed-em {params.em} --out {output:q} > {log:q} 2>&1"
+
+
+rule leaderboard_rank:
+    input:
+        records=expand(f"{LB_TEAM}/summary.json", team=LB_ENTRIES),
+        test=JUDGE_TEST,
+    output:
+        json=LEADERBOARD_JSON,
+        markdown=f"{LB_DIR}/LEADERBOARD.md",
+        html=f"{LB_DIR}/leaderboard.html",
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.json),
+    conda:
+        MATHLORA_ENV
+    log:
+        logged("leaderboard/rank"),
+    benchmark:
+        timed("leaderboard/rank")
+    shell:
+        "mathlora leaderboard rank --records {input.records:q} --test {input.test}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
