@@ -219,13 +219,14 @@ def contamination_inputs(wildcards):
 def graph_files(kind):
     """The log (or benchmark) files of the submission graph's jobs, wildcards expanded.
 
-    The bundle takes these and no other file of the run's folders: judging, the base-model build,
-    the stand-ins of missing inputs and the bundle itself are not part of the submission's graph.
+    The bundle takes these and no other file of the run's folders: judging, ranking a contest, the
+    base-model build, the stand-ins of missing inputs and the bundle itself are not part of the
+    submission's graph.
     """
     outside = ("bundle", "base_model", "all", "submission", "data", "models", "evaluation")
     found = []
     for step in workflow.rules:
-        if step.name.startswith(("judge", "missing_input_")) or step.name in outside:
+        if step.name.startswith(("judge", "leaderboard", "missing_input_")) or step.name in outside:
             continue
         patterns = [str(p) for p in step.log] if kind == "log" else (
             [str(step.benchmark)] if step.benchmark else [])
