@@ -21,7 +21,7 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output, write_artifact
 from mathlora.errors import ConfigError, InputError, MathloraError
-from mathlora.model import network, training
+from mathlora.model import lora_dtype, network, training
 from mathlora.model.render import mindrecord_rows
 from mathlora.model.schedule import schedule
 
@@ -193,6 +193,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = network.read_yaml(args.yaml)
     if not cfg.model.model_config.get("pet_config"):
         raise InputError(args.yaml, "no pet_config; expected a LoRA fine-tuning yaml", field="pet_config")
+    lora_dtype.check_yaml(cfg.model.model_config, args.yaml)
     base = Path(args.base)
     if not base.is_file() or base.stat().st_size == 0:
         raise InputError(base, "base checkpoint not found or empty")

@@ -21,6 +21,7 @@ import yaml
 from mathlora.artifacts import atomic_output
 from mathlora.contest import LLAMA3_PROCESSOR, PREDICT_BLOCK_SIZE
 from mathlora.errors import ConfigError, InputError
+from mathlora.model import lora_dtype
 from mathlora.model.schedule import schedule
 from mathlora.model.workflow import MODEL_YAML_SECTIONS, check_launcher
 from mathlora.tokenizer.llama3 import check_fits, read_vocab
@@ -143,6 +144,9 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
         "lora_dropout": lora["dropout"], "target_modules": lora["target_modules"],
         "use_past": False, "generation_block": "", "processor_block": "",
     }
+    dtypes = lora_dtype.resolve(model, lora)
+    values.update(lora_param_init_type=dtypes["param_init_type"],
+                  lora_compute_dtype=dtypes["compute_dtype"])
     check_launcher(tune)
     if settings["device"] == "cpu" and launcher.get("type") == "msrun":
         # msrun starts CPU workers, but MindFormers' distributed path cannot run on them: its
