@@ -2,9 +2,10 @@
 
 Runs ``Trainer.finetune`` with the pet LoRA config of the rendered yaml, starting from the base
 weights. Run it directly (one process) or under ``msrun`` (every worker runs this command; rank 0
-collects). The checkpoint steps follow from the rows of the MindRecord, the epochs and the global
-batch size. Writes one checkpoint per saved step, the loss of every step (JSON + PNG) and the
-trainable count. A re-run after an interruption resumes from the last checkpoint it left.
+collects; msrun's scheduler process runs it too and only serves the cluster). The checkpoint steps
+follow from the rows of the MindRecord, the epochs and the global batch size. Writes one checkpoint
+per saved step, the loss of every step (JSON + PNG) and the trainable count. A re-run after an
+interruption resumes from the last checkpoint it left.
 """
 
 from __future__ import annotations
@@ -199,6 +200,12 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(base, "base checkpoint not found or empty")
     rows = mindrecord_rows(args.dataset)
     plan = _plan(cfg, rows, args.checkpoints)
+    if training.is_scheduler():
+        # msrun's scheduler runs this command too (RANK_ID=0): it must neither prepare the folder
+        # nor write rank 0's decision, or it races the real rank 0 for them.
+        training.serve_cluster(cfg)
+        print("msrun scheduler: served the cluster; nothing written", flush=True)
+        return 0
     workdir = Path(args.workdir)
     rank = training.rank_id()
     # One decision for every rank: rank 0 checks the yaml stamp and --no-resume, prepares the

@@ -15,10 +15,29 @@ from typing import Any
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
 
+# msrun (MindSpore 2.9, parallel/cluster/process_entity/_api.py) starts one more process on the
+# master machine beside the workers: the scheduler, running the same command with MS_ROLE=MS_SCHED
+# and RANK_ID=0. It must not be mistaken for rank 0.
+ROLE_ENV, SCHEDULER_ROLE = "MS_ROLE", "MS_SCHED"
+
+
+def is_scheduler() -> bool:
+    """Whether this process is msrun's scheduler (it serves the cluster, it trains nothing)."""
+    return os.environ.get(ROLE_ENV) == SCHEDULER_ROLE
+
 
 def rank_id() -> int:
-    """This process's rank under msrun (0 for a single process)."""
+    """This worker's rank under msrun (0 for a single process); the scheduler has none."""
+    if is_scheduler():
+        raise ConfigError(f"{ROLE_ENV}={SCHEDULER_ROLE}: msrun's scheduler process has no rank; "
+                          "expected it to serve the cluster only (training.serve_cluster)")
     return int(os.environ.get("RANK_ID", os.environ.get("MS_NODE_ID", "0")) or 0)
+
+
+def serve_cluster(cfg) -> None:
+    """The scheduler's whole part: join the cluster, whose rendezvous MindSpore's ``init`` (called by
+    MindFormers' context for a parallel yaml) serves until the workers are done. Touches no file."""
+    network.set_context(str(cfg.context.device_target).lower(), cfg)
 
 
 def cut_torn_tail(path: Path) -> int:
