@@ -273,3 +273,29 @@ def test_ascend_2x4_dry_run_gives_both_machines_one_launch_id(clone, tmp_path):
     assert launch_ids(first.stdout) == launch_ids(second.stdout)
     one_machine = dry_run(clone, "--configfile", "config/ascend.yaml", "--", MERGED[0])
     assert launch_ids(one_machine.stdout) and launch_ids(one_machine.stdout) != launch_ids(first.stdout)
+
+
+# Rules holding the 8B model: host memory (MB, at least), NPUs; time (minutes, at least).
+EIGHT_B_RULES = {"merge": (64000, None, 60), "predict": (64000, "1", 240),
+                 "predict_template": (64000, "1", 240), "squad": (64000, "1", 120),
+                 "entry_script": (64000, "1", 60)}
+
+
+def test_ascend_slurm_profile_sizes_every_8b_rule(bare_clone):
+    args = ["--profile", "workflow/profiles/slurm"]
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        args += ["--executor", "local"]
+    done = dry_run(bare_clone, *args, "--configfile", "config/ascend.yaml", "--config",
+                   "missing_inputs=plan", "--", "submission")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rule, (memory, npus, minutes) in EIGHT_B_RULES.items():
+        block = job_block(done.stdout, rule)
+        resources = dict(item.split("=", 1) for item in
+                         re.search(r"resources: (.*)", block).group(1).split(", "))
+        assert int(resources["mem_mb"]) >= memory, (rule, resources)
+        assert int(resources["runtime"]) >= minutes, (rule, resources)
+        if npus is None:
+            assert "npu" not in resources.get("slurm_extra", ""), (rule, resources)
+        else:
+            assert resources["devices"] == npus and resources["slurm_extra"] == f"--gres=npu:{npus}", \
+                (rule, resources)
