@@ -62,16 +62,18 @@ def read_yaml(path: str | Path):
     return MindFormerConfig(str(path))
 
 
-def llama_options(model_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def llama_options(model_config: dict[str, Any], device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A yaml's model_config as LlamaConfig keyword arguments, and its pet_config apart.
 
     The yaml's ``type`` is MindFormers' registry name, not an option; no weights are loaded from a
-    ``checkpoint_name_or_path`` behind the caller's back; and the KV cache of ``use_past`` has no
-    CPU kernels (the CPU decoder keeps its own, :mod:`mathlora.model.kvcache`).
+    ``checkpoint_name_or_path`` behind the caller's back; and the KV cache of ``use_past`` is kept
+    only on Ascend, where its paged-attention kernels exist (the CPU decoder keeps its own,
+    :mod:`mathlora.model.kvcache`).
     """
     options = {key: value for key, value in dict(model_config).items()
                if key not in ("type", "pet_config")}
-    options.update(checkpoint_name_or_path="", use_past=False)
+    options.update(checkpoint_name_or_path="",
+                   use_past=bool(options.get("use_past")) and device == "ascend")
     return options, dict(model_config).get("pet_config")
 
 
@@ -81,7 +83,8 @@ def llama_config(model_yaml: str | Path, *, batch_size: int | None = None,
     """A LlamaConfig from the yaml's model_config; ``pet_config`` kept only when ``lora``."""
     from mindformers import LlamaConfig
 
-    model_config, pet = llama_options(read_yaml(model_yaml).model.model_config)
+    cfg = read_yaml(model_yaml)
+    model_config, pet = llama_options(cfg.model.model_config, str(cfg.context.device_target).lower())
     if batch_size is not None:
         model_config["batch_size"] = batch_size
     if seq_length is not None:
