@@ -276,8 +276,8 @@ def test_ascend_2x4_dry_run_gives_both_machines_one_launch_id(clone, tmp_path):
 
 
 # Rules holding the 8B model: host memory (MB, at least), NPUs; time (minutes, at least).
-EIGHT_B_RULES = {"merge": (64000, None, 60), "predict": (64000, "1", 240),
-                 "predict_template": (64000, "1", 240), "squad": (64000, "1", 120),
+EIGHT_B_RULES = {"merge": (64000, None, 60), "predict": (64000, "1", 120),
+                 "predict_template": (64000, "1", 120), "squad": (64000, "1", 60),
                  "entry_script": (64000, "1", 60)}
 
 
