@@ -299,3 +299,18 @@ def test_ascend_slurm_profile_sizes_every_8b_rule(bare_clone):
         else:
             assert resources["devices"] == npus and resources["slurm_extra"] == f"--gres=npu:{npus}", \
                 (rule, resources)
+
+
+def test_ascend_squad_runs_at_the_organisers_length(bare_clone):
+    """Every SQuAD job of the 8B run (the judge's is the same rule) decodes at 8192 positions, the
+    organisers' squad8192, so no passage is left without room; the CPU default keeps its own."""
+    done = dry_run(bare_clone, "--configfile", "config/ascend.yaml", "--config", "missing_inputs=plan",
+                   "--", "submission", "judge")
+    assert done.returncode == 0, done.stderr[-3000:]
+    squad = [c for c in shell_commands(done.stdout) if c.startswith("mathlora squad eval ")]
+    assert len(squad) == 6  # base + 5 checkpoints (the judge's follow its unpack checkpoint)
+    assert all(" --max-length 8192 --seq-length 8192 " in c for c in squad), squad[0]
+    default = dry_run(bare_clone, "--", "results/tiny-cpu/eval/base/squad.json")
+    assert default.returncode == 0, default.stderr[-3000:]
+    tiny = [c for c in shell_commands(default.stdout) if c.startswith("mathlora squad eval ")]
+    assert tiny and all("--seq-length" not in c for c in tiny)
