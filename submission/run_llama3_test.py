@@ -18,6 +18,14 @@ Every flag of r1.1's ``run_llama3.py`` is accepted and applied as that script ap
 that mean nothing for prediction (``--resume``, ``--train_dataset``, ``--eval_dataset``,
 ``--predict_data``) are ignored with a warning. As there, ``output_dir`` must be ``./output``.
 
+r1.1's ``text_generator.py`` generates ``max_new_tokens`` past the batch's longest prompt into a
+buffer of ``seq_length`` positions without a bound (its ``max_length`` is clamped before the
+prompt is added), so a prompt longer than ``seq_length - max_new_tokens`` tokens crashes it with an
+IndexError after the model is loaded. The script counts every prompt's tokens first and, where
+needed, raises ``seq_length`` to the longest prompt + ``max_new_tokens`` (a multiple of the
+yaml's ``block_size``), saying so; a prompt that cannot fit the tokenizer's ``model_max_length``
+is refused up front, naming the item.
+
 The prompt strings below are byte-identical to ``mathlora.prompts.ENTRY`` (a test compares them);
 this file must run without the mathlora package, so it keeps its own copy. MindSpore and
 MindFormers are imported inside :func:`main` only, so the input handling runs (and fails) before
@@ -238,6 +246,44 @@ def save_results(results: list[dict[str, list[str]]], path: str) -> None:
             os.remove(tmp)
 
 
+class PromptTooLongError(ValueError):
+    """A prompt that cannot be predicted within the tokenizer's ``model_max_length``."""
+
+
+def fit_seq_length(config, prompt_lengths: Sequence[int], input_path: str) -> int:
+    """Raise the yaml's ``seq_length`` to the longest prompt + ``max_new_tokens``; the new length.
+
+    r1.1 writes position ``prompt + k`` for ``k < max_new_tokens`` into a ``seq_length`` buffer;
+    with ``use_past`` the buffer is cut in blocks of ``block_size``, so the length is rounded up to
+    a multiple of it. Beyond ``model_max_length`` the item is refused.
+    """
+    model = config.model.model_config
+    seq_length = int(model.seq_length)
+    new_tokens = model.get("max_new_tokens")
+    if not new_tokens:  # without it r1.1 clamps max_length to seq_length: no overflow
+        return seq_length
+    limit = int(config.processor.tokenizer.get("model_max_length") or 8192)
+    too_long = [i for i, n in enumerate(prompt_lengths) if n + new_tokens > limit]
+    if too_long:
+        first = too_long[0]
+        raise PromptTooLongError(
+            f"{input_path}: item {first + 1}: its prompt is {prompt_lengths[first]} tokens, which with "
+            f"max_new_tokens {new_tokens} exceeds the tokenizer's model_max_length {limit} "
+            f"({len(too_long)} such item(s)); expected prompts of at most {limit - new_tokens} tokens")
+    longest = max(prompt_lengths)
+    needed = longest + int(new_tokens)
+    if needed <= seq_length:
+        return seq_length
+    block = int(model.get("block_size") or 1) if model.get("use_past") else 1
+    fitted = -(-needed // block) * block
+    item = prompt_lengths.index(longest) + 1
+    warn(f"seq_length {seq_length} -> {fitted}: item {item} of {input_path} has a prompt of {longest} "
+         f"tokens and max_new_tokens is {new_tokens} (r1.1 would write past a {seq_length}-position "
+         "buffer)")
+    model.seq_length = fitted
+    return fitted
+
+
 def warn(message: str) -> None:
     print(f"run_llama3_test.py: warning: {message}", file=sys.stderr)
 
@@ -301,9 +347,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mindformers import Trainer
     from mindformers.core.context import build_context
 
-    import llama3_tokenizer  # noqa: F401  research/llama3: registers Llama3Tokenizer
+    import llama3_tokenizer  # research/llama3: registers Llama3Tokenizer
 
     config = load_config(args)
+    tokenizer = llama3_tokenizer.Llama3Tokenizer(vocab_file=config.processor.tokenizer.vocab_file)
+    fit_seq_length(config, [len(tokenizer(prompt)["input_ids"]) for prompt in prompts], args.input_dir)
     build_context(config)
     trainer = Trainer(args=config, task=args.task)
     # One call: the pipeline loads the weights once and predicts ``batch_size`` prompts at a time;

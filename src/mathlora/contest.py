@@ -38,5 +38,17 @@ LLAMA3_RANKS = 128_000
 # 200 MB per link does not fit beside an 8B model on the contest's 32 GB cards).
 MSRUN_ENVIRONMENT = {"HCCL_BUFFSIZE": "2"}
 
+# The dtypes MindFormers r1.1's LoraConfig gives the LoRA matrices and their Dense when pet_config
+# names none (mindformers/pet/pet_config.py, both 'float16'); the entry's pet_config names none, so
+# it trained fp16 LoRA matrices beside its bf16 base. MindFormers 1.9 defaults to the wrapped
+# layer's dtypes instead, so the yamls state these.
+R11_LORA_DTYPES = {"param_init_type": "float16", "compute_dtype": "float16"}
+
+# The checkpoint callback's name in MindFormers r1.1 (its spelling; the only one r1.1 registers) and
+# in 1.9, whose trainer fills the callback's resume defaults (append_info with the resumed step,
+# global_batch_size) only for a callback of exactly that type.
+R11_CHECKPOINT_CALLBACK = "CheckpointMointor"
+CHECKPOINT_CALLBACK = "CheckpointMonitor"
+
 # The contest's software, which the shipped run_llama3_test.py targets.
 CONTEST_ENVIRONMENT = "MindSpore 2.3.0rc2 and MindFormers r1.1 (research/llama3) on Ascend, tiktoken"

@@ -140,7 +140,8 @@ def test_ascend_yaml_is_the_contest_entry():
     assert data["finetune_categories"] == "all"
     assert config["mindrecord"]["seq_length"] == 256
     assert config["model"]["seq_length"] == 256
-    assert finetune["lora"] == {"rank": 8, "alpha": 16, "dropout": 0.0, "target_modules": ".*wq|.*wv"}
+    assert finetune["lora"] == {"rank": 8, "alpha": 16, "dropout": 0.0, "target_modules": ".*wq|.*wv",
+                                "param_init_type": "float16", "compute_dtype": "float16"}
     assert finetune["epochs"] == 5
     assert finetune["global_batch_size"] == 64
     assert finetune["checkpoints"] == 5

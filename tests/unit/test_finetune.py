@@ -234,3 +234,47 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(trained, tmp_path):
         # (adam moments, global_step) must be identical.
         for name in set(a) - {"step_num"}:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"lora{k}: {name}")
+
+
+def _crash_after(work: Path, step: int) -> Path:
+    """What a run killed after its checkpoint of ``step`` leaves: later checkpoints gone, meta.json
+    naming that checkpoint, the loss log cut after it. Returns the checkpoint."""
+    folder = work / "checkpoint" / "rank_0"
+    index = training.index_checkpoints(folder)
+    for later in [s for s in index if s > step]:
+        index[later].unlink()
+    # MindFormers records the epoch and step its file name carries (a resumed run counts anew)
+    epoch, step_in_epoch = index[step].stem.rsplit("-", 1)[1].split("_")
+    (folder / "meta.json").write_text(json.dumps({
+        "last_epoch": int(epoch), "last_step": int(step_in_epoch), "last_ckpt_file": index[step].name}))
+    log = work / "loss.rank0.jsonl"
+    log.write_text("\n".join(log.read_text().splitlines()[:step]) + "\n")
+    return index[step]
+
+
+@pytest.mark.slow
+def test_ascend_resuming_twice_equals_an_uninterrupted_run(trained, tmp_path):
+    """Two crashes (after steps 8 and 12), each resumed by MindFormers' own Trainer and checkpoint
+    callback as the rendered yaml builds them: the same checkpoints and losses as one run. With the
+    callback built without its resume defaults, the second resume skips the step count saved by the
+    first (relative to it) and trains on replayed batches."""
+    root, paths, _ = trained
+    assert training.checkpoint_monitor(training.network.read_yaml(paths["yaml"]))["type"] \
+        == "CheckpointMonitor"
+    work = tmp_path / "work"
+    shutil.copytree(root / "work", work)
+    for crash in (8, 12):
+        last = _crash_after(work, crash)
+        out = tmp_path / f"out-after-{crash}"
+        done = _finetune(tmp_path, paths, work, out)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"resuming from {last} (step {crash})" in done.stdout
+    first = json.loads((root / "out" / "train.json").read_text())
+    again = json.loads((out / "train.json").read_text())
+    assert again["losses"] == first["losses"]
+    for k in range(1, 6):
+        a, b = _weights(root / "out" / f"lora{k}.ckpt"), _weights(out / f"lora{k}.ckpt")
+        assert set(a) == set(b)
+        # step_num too: MindFormers saves the global step when it was told where the run resumed
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"lora{k}: {name}")

@@ -94,3 +94,57 @@ def test_deterministic_and_order_independent_of_batching(models, free_run):
     with pytest.raises(ValueError, match="empty prompt"):
         greedy_generate(models[0], [[]], max_new_tokens=1, eos_id=eos, pad_id=PAD, batch_size=2,
                         progress=False)
+
+
+@pytest.mark.parametrize("eos_offset, min_new", [(255, 0), (None, 0), (None, 2)])
+def test_ascend_library_method_equals_the_plain_loop(models, free_run, eos_offset, min_new):
+    """MindFormers' own generate (what decodes a use_past network on Ascend), run here without the
+    cache: the same tokens as the plain loop, eos and min_new_tokens handled per row."""
+    eos = RANKS + eos_offset if eos_offset is not None else free_run[0][1]
+    got = generate(models[0], PROMPTS, eos_id=eos, method="library", min_new_tokens=min_new)
+    want = plain_loop(models[1], PROMPTS, steps=NEW, eos_id=eos, min_new_tokens=min_new)
+    assert got == want
+
+
+def test_ascend_full_method_copies_only_the_last_logits_to_the_host(models, monkeypatch):
+    """Host-bound bytes per generated token of the ``full`` decoder: one row of logits per batch
+    row (batch x vocab x 4 bytes), not the whole buffer's (batch x width x vocab x 4)."""
+    import mindspore as ms
+
+    copied = []
+    original = ms.Tensor.asnumpy
+
+    def counting(self):
+        array = original(self)
+        copied.append(array.nbytes)
+        return array
+
+    monkeypatch.setattr(ms.Tensor, "asnumpy", counting)
+    got = generate(models[0], PROMPTS[:2], eos_id=RANKS + 255, method="full")
+    steps = max(len(c) for c in got)
+    vocab = int(models[0].config.vocab_size)
+    per_step = sum(copied) / steps
+    assert per_step <= 2 * vocab * 4 * 1.01, per_step  # batch 2 rows of fp32 logits
+
+
+def test_ascend_predict_network_keeps_use_past_and_decodes_through_the_library():
+    """The Ascend predict yaml's use_past reaches the network there (not on CPU, no kernels), and
+    such a network is decoded by MindFormers' generate, never by a full pass per token."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import yaml
+
+    from mathlora.model import generate as decoding
+    from mathlora.model import network
+
+    shipped = Path(__file__).resolve().parents[2] / "submission" / "predict_llama3_8b_lora.yaml"
+    model_config = yaml.safe_load(shipped.read_text())["model"]["model_config"]
+    assert network.llama_options(model_config, "ascend")[0]["use_past"] is True
+    assert network.llama_options(model_config, "cpu")[0]["use_past"] is False
+    cached = SimpleNamespace(config=SimpleNamespace(use_past=True, seq_length=16))
+    assert decoding.library_applies(cached)
+    for method in ("full", "cache"):
+        with pytest.raises(ValueError, match="use_past"):
+            decoding.greedy_generate(cached, [[1, 2]], max_new_tokens=2, eos_id=0, pad_id=0,
+                                     batch_size=1, progress=False, method=method)

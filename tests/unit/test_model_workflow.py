@@ -19,7 +19,7 @@ import pytest
 
 from mathlora.errors import ConfigError
 from mathlora.model.render import load_settings
-from mathlora.model.workflow import check_launcher, model_settings, training_command
+from mathlora.model.workflow import check_launcher, launch_id, model_settings, training_command
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -29,7 +29,8 @@ A = "results/llama3-8b-lora-r8-wq-wv"  # the Ascend run's folders (config run_na
 L = "logs/llama3-8b-lora-r8-wq-wv"
 MERGED = [f"{A}/merged/ckpt{k}.ckpt" for k in range(1, 6)]
 # MindFormers' msrun_launcher.sh "<script>" 4 (what the entry ran), layout spelled out.
-ENTRY_MSRUN = ("env HCCL_BUFFSIZE=2 msrun --worker_num=4 --local_worker_num=4 --master_addr=127.0.0.1"
+ENTRY_MSRUN = ("env HCCL_BUFFSIZE=2 MATHLORA_LAUNCH_ID=config-<id>"
+               " msrun --worker_num=4 --local_worker_num=4 --master_addr=127.0.0.1"
                f" --master_port=8118 --node_rank=0 --log_dir={L}/finetune/msrun --join=True"
                " --cluster_time_out=7200"
                f" python -m mathlora.cli finetune --yaml {A}/model/finetune.yaml"
@@ -113,8 +114,14 @@ def dry_run(clone: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def shell_commands(output: str) -> list[str]:
-    return [line.removeprefix("Shell command: ") for line in output.splitlines()
-            if line.startswith("Shell command: ")]
+    """The planned commands, the launch id (a config hash) of msrun's shown as ``config-<id>``."""
+    return [re.sub(r"MATHLORA_LAUNCH_ID=config-[0-9a-f]{16} ", "MATHLORA_LAUNCH_ID=config-<id> ",
+                   line.removeprefix("Shell command: "))
+            for line in output.splitlines() if line.startswith("Shell command: ")]
+
+
+def launch_ids(output: str) -> set[str]:
+    return set(re.findall(r"MATHLORA_LAUNCH_ID=(config-[0-9a-f]{16}) ", output))
 
 
 def job_block(output: str, rule: str) -> str:
@@ -156,7 +163,8 @@ def test_default_config_trains_in_one_process(clone):
 def test_scale_out_two_machines(clone, tmp_path):
     done = dry_run(clone, "--configfile", "config/ascend.yaml", "config/ascend-2x4.yaml", "--", MERGED[0])
     assert done.returncode == 0, done.stderr[-3000:]
-    msrun = [c for c in shell_commands(done.stdout) if c.startswith("env HCCL_BUFFSIZE=2 msrun ")]
+    msrun = [c for c in shell_commands(done.stdout)
+             if c.startswith("env HCCL_BUFFSIZE=2 MATHLORA_LAUNCH_ID=config-<id> msrun ")]
     assert len(msrun) == 1
     for flag in ("--worker_num=8", "--local_worker_num=4", "--master_addr=192.168.1.10", "--node_rank=0"):
         assert f" {flag} " in f" {msrun[0]} "
@@ -214,7 +222,8 @@ def test_training_command_single_and_msrun():
                         "parallel": {"data_parallel": 2, "model_parallel": 1}}}
     # msrun runs `python <script> ...` in every worker: the CLI goes in as a module.
     assert training_command(two, log_dir="L") == (
-        "env HCCL_BUFFSIZE=2 msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 "
+        f"env HCCL_BUFFSIZE=2 MATHLORA_LAUNCH_ID={launch_id(two)} "
+        "msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 "
         "--master_port=8119 --node_rank=0 "
         "--log_dir=L --join=True --cluster_time_out=7200 python -m mathlora.cli")
 
@@ -247,3 +256,61 @@ def test_yaml_settings_change_only_with_what_the_yamls_hold():
     longer = {**config, "evaluate": {**config["evaluate"], "max_new_tokens": 99}}
     assert model_settings(longer) != before
     assert load_settings(None, before)["evaluate"]["max_new_tokens"] == 24  # what render-yaml reads
+
+
+def test_ascend_2x4_dry_run_gives_both_machines_one_launch_id(clone, tmp_path):
+    """Each machine plans its own msrun command (its node_rank); the launch id the workers compare
+    rank 0's decision with must be the same on both, and another config's must differ."""
+    first = dry_run(clone, "--configfile", "config/ascend.yaml", "config/ascend-2x4.yaml", "--", MERGED[0])
+    assert first.returncode == 0, first.stderr[-3000:]
+    second_overlay = tmp_path / "node1.yaml"
+    second_overlay.write_text((clone / "config" / "ascend-2x4.yaml").read_text()
+                              .replace("node_rank: 0", "node_rank: 1"))
+    second = dry_run(clone, "--configfile", "config/ascend.yaml", str(second_overlay), "--", MERGED[0])
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert " --node_rank=0 " in first.stdout and " --node_rank=1 " in second.stdout
+    assert len(launch_ids(first.stdout)) == 1
+    assert launch_ids(first.stdout) == launch_ids(second.stdout)
+    one_machine = dry_run(clone, "--configfile", "config/ascend.yaml", "--", MERGED[0])
+    assert launch_ids(one_machine.stdout) and launch_ids(one_machine.stdout) != launch_ids(first.stdout)
+
+
+# Rules holding the 8B model: host memory (MB, at least), NPUs; time (minutes, at least).
+EIGHT_B_RULES = {"merge": (64000, None, 60), "predict": (64000, "1", 120),
+                 "predict_template": (64000, "1", 120), "squad": (64000, "1", 60),
+                 "entry_script": (64000, "1", 60)}
+
+
+def test_ascend_slurm_profile_sizes_every_8b_rule(bare_clone):
+    args = ["--profile", "workflow/profiles/slurm"]
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        args += ["--executor", "local"]
+    done = dry_run(bare_clone, *args, "--configfile", "config/ascend.yaml", "--config",
+                   "missing_inputs=plan", "--", "submission")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rule, (memory, npus, minutes) in EIGHT_B_RULES.items():
+        block = job_block(done.stdout, rule)
+        resources = dict(item.split("=", 1) for item in
+                         re.search(r"resources: (.*)", block).group(1).split(", "))
+        assert int(resources["mem_mb"]) >= memory, (rule, resources)
+        assert int(resources["runtime"]) >= minutes, (rule, resources)
+        if npus is None:
+            assert "npu" not in resources.get("slurm_extra", ""), (rule, resources)
+        else:
+            assert resources["devices"] == npus and resources["slurm_extra"] == f"--gres=npu:{npus}", \
+                (rule, resources)
+
+
+def test_ascend_squad_runs_at_the_organisers_length(bare_clone):
+    """Every SQuAD job of the 8B run (the judge's is the same rule) decodes at 8192 positions, the
+    organisers' squad8192, so no passage is left without room; the CPU default keeps its own."""
+    done = dry_run(bare_clone, "--configfile", "config/ascend.yaml", "--config", "missing_inputs=plan",
+                   "--", "submission", "judge")
+    assert done.returncode == 0, done.stderr[-3000:]
+    squad = [c for c in shell_commands(done.stdout) if c.startswith("mathlora squad eval ")]
+    assert len(squad) == 6  # base + 5 checkpoints (the judge's follow its unpack checkpoint)
+    assert all(" --max-length 8192 --seq-length 8192 " in c for c in squad), squad[0]
+    default = dry_run(bare_clone, "--", "results/tiny-cpu/eval/base/squad.json")
+    assert default.returncode == 0, default.stderr[-3000:]
+    tiny = [c for c in shell_commands(default.stdout) if c.startswith("mathlora squad eval ")]
+    assert tiny and all("--seq-length" not in c for c in tiny)

@@ -91,7 +91,7 @@ def test_ascend_yaml_matches_entry_field_by_field(tmp_path):
     assert set(mismatches) == {"seed"}, mismatches
     assert rendered["seed"] == 20240705
     monitor = [c for c in rendered["callbacks"] if c["type"].startswith("CheckpointM")][0]
-    assert monitor["type"] == "CheckpointMointor"  # the entry's spelling
+    assert monitor["type"] == "CheckpointMonitor"  # 1.9's name: the entry's is CheckpointMointor
     assert monitor["save_checkpoint_steps"] == 1400  # the entry's interval
     assert monitor["prefix"] == "llama3_8b"
 

@@ -152,8 +152,11 @@ rule squad:
         reported(SQUAD_JSON, "3. Evaluation", model="{model}", report="squad"),
     params:
         batch_size=config["evaluate"]["batch_size"],
-        max_length=config["evaluate"]["max_length"],
+        max_length=config["evaluate"].get("squad_max_length", config["evaluate"]["max_length"]),
         max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
+        # SQuAD passages are longer than math prompts: their own length, the network built for it
+        seq_length=lambda wildcards: (f" --seq-length {config['evaluate']['squad_max_length']}"
+                                      if "squad_max_length" in config["evaluate"] else ""),
     conda:
         MATHLORA_ENV
     log:
@@ -163,7 +166,7 @@ rule squad:
     shell:
         "mathlora squad eval --model {wildcards.model} --dev {input.dev}"
         " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
-        " --batch-size {params.batch_size} --max-length {params.max_length}"
+        " --batch-size {params.batch_size} --max-length {params.max_length}{params.seq_length}"
         " --max-new-tokens {params.max_new_tokens} --min-new-tokens 1 --out {output} > {log} 2>&1"
 
 

@@ -5,15 +5,20 @@ protective checks, and a mathlora bundle the whole of ``verify``, before anythin
 scored; each checkpoint becomes full weights (merged here when the LoRA matrices are still inside,
 or onto the base for a LoRA-only file), and the same predict, math, squad and summary rules as the
 graph's own models score it. This command first runs ``mathlora verify --fail-fast`` on a bundle,
-so a tampered one is refused in seconds, before Snakemake starts; then it builds the Snakemake call: the configuration
-(``--configfile``, the embedded default unless given) names the tokenizer, the SQuAD dev file, the
-base model and the test set; ``--submission`` and ``--test`` override the last two of
-``evaluate``. To rescore a saved ``result_npy.npy`` without a model, use ``mathlora rescore``.
+so a tampered one is refused in seconds, before Snakemake starts; then it builds the Snakemake
+call: the configuration (``--configfile``) names the tokenizer, the SQuAD dev file, the base model
+and the test set; ``--submission`` and ``--test`` override the last two of ``evaluate``. The
+configuration's model must be the submission's: the shape of the training yaml a bundle ships (its
+manifest's ``yaml`` member) or a folder's yaml is read first; without ``--configfile`` the
+project's configuration of that shape is taken (config/config.yaml when the submission names
+none), and a configuration of another shape is refused naming both. To rescore a saved
+``result_npy.npy`` without a model, use ``mathlora rescore``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -21,10 +26,111 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from mathlora.errors import ConfigError, InputError
+
+DEFAULT_CONFIG = "config/config.yaml"
+# The keys that fix a checkpoint's shapes; the vocabulary may come from the tokenizer instead.
+SHAPE_KEYS = ("hidden_size", "num_layers", "num_heads", "n_kv_heads", "intermediate_size")
+YAML_LIMIT = 1 << 20  # a model yaml is a few KB; more is not one
+
+
+def _shape(model: Any) -> dict[str, Any] | None:
+    if not isinstance(model, dict) or any(key not in model for key in SHAPE_KEYS):
+        return None
+    return {key: model[key] for key in SHAPE_KEYS}
+
+
+def _yaml_shape(text: bytes) -> dict[str, Any] | None:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    model = document.get("model") if isinstance(document, dict) else None
+    return _shape(model.get("model_config") if isinstance(model, dict) else None)
+
+
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes | None:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    return archive.read(info) if info.file_size <= YAML_LIMIT else None
+
+
+def submission_model(submission: Path) -> tuple[str, dict[str, Any]] | None:
+    """(where, model shape) of the training yaml a submission ships, or None if it ships none.
+
+    Only read, never extracted: a zip's ``<root>/manifest.json`` names its ``yaml`` member; a
+    folder's ``*.yaml`` files are looked at (the first with a model_config). Anything unreadable
+    is left to ``mathlora unpack``, which checks the archive before judging it.
+    """
+    if submission.is_dir():
+        for path in sorted(submission.glob("*.yaml")):
+            if path.stat().st_size <= YAML_LIMIT:
+                shape = _yaml_shape(path.read_bytes())
+                if shape is not None:
+                    return str(path), shape
+        return None
+    try:
+        with zipfile.ZipFile(submission) as archive:
+            manifests = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/manifest.json")]
+            if len(manifests) != 1:
+                return None
+            root = manifests[0].split("/")[0]
+            manifest = json.loads(_read_member(archive, manifests[0]) or b"null")
+            members = manifest.get("members", []) if isinstance(manifest, dict) else []
+            for member in members:
+                if isinstance(member, dict) and member.get("role") == "yaml":
+                    name = f"{root}/{member.get('path')}"
+                    shape = _yaml_shape(_read_member(archive, name) or b"")
+                    return (f"{submission}:{name}", shape) if shape is not None else None
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    return None
+
+
+def config_model(configfiles: list[str]) -> dict[str, Any] | None:
+    """The model shape of configuration files merged in order (later ones override keys)."""
+    model: dict[str, Any] = {}
+    for path in configfiles:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if isinstance(document, dict) and isinstance(document.get("model"), dict):
+            model.update(document["model"])
+    return _shape(model)
+
+
+def _describe(shape: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {shape[key]}" for key in SHAPE_KEYS)
+
+
+def choose_configs(requested: list[str] | None, submission: Path) -> list[str]:
+    """The configuration files to judge ``submission`` with, checked against its model."""
+    found = submission_model(submission)
+    if requested is None:
+        if found is None:
+            return [DEFAULT_CONFIG]
+        where, shape = found
+        candidates = [DEFAULT_CONFIG] + sorted(str(p) for p in Path("config").glob("*.yaml")
+                                               if str(p) != DEFAULT_CONFIG)
+        for candidate in candidates:
+            if Path(candidate).is_file() and config_model([candidate]) == shape:
+                print(f"judging with {candidate}: its model is the one {where} describes", flush=True)
+                return [candidate]
+        raise ConfigError(f"{where}: the submission's model ({_describe(shape)}) is the model of no "
+                          f"configuration in config/; give --configfile with that model")
+    if found is not None:
+        where, shape = found
+        mine = config_model(requested)
+        if mine is not None and mine != shape:
+            raise ConfigError(f"{where}: the submission's model ({_describe(shape)}) is not the one of "
+                              f"{' '.join(requested)} ({_describe(mine)}); judge it with a "
+                              "configuration of its model (e.g. --configfile config/ascend.yaml for "
+                              "the 8B entry)")
+    return requested
 
 
 def tools_bin() -> Path:
@@ -72,8 +178,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "links.yaml they came with, they are taken in its order)")
     parser.add_argument("--test", help="test set to score with: a JSON array of {problem, solution} "
                                        "objects or JSON Lines (default: the configuration's)")
-    parser.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
-                        help="the workflow configuration(s) (default: %(default)s)")
+    parser.add_argument("--configfile", nargs="+", default=None,
+                        help="the workflow configuration(s); default: the configuration in config/ "
+                             "whose model is the submission's (config/config.yaml if it names none)")
     parser.add_argument("--cores", type=int, default=2, help="cores Snakemake may use")
     parser.add_argument("--dry-run", action="store_true", help="show the jobs and their commands only")
 
@@ -84,9 +191,10 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(submission, "submission not found")
     if not Path("Snakefile").is_file():
         raise ConfigError("run mathlora judge from the project's folder (the one with the Snakefile)")
-    for path in args.configfile:
+    for path in args.configfile or []:
         if not Path(path).is_file():
             raise InputError(path, "configuration file not found")
+    configfiles = choose_configs(args.configfile, submission)
     evaluate = {"judge_submission": str(submission.resolve())}
     if args.test:
         if not Path(args.test).is_file():
@@ -97,6 +205,6 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mathlora-judge-") as folder:
         overlay = Path(folder) / "judge.yaml"
         overlay.write_text(yaml.safe_dump({"evaluate": evaluate}), encoding="utf-8")
-        command = snakemake_command(args.configfile, overlay, cores=args.cores, dry_run=args.dry_run)
+        command = snakemake_command(configfiles, overlay, cores=args.cores, dry_run=args.dry_run)
         print(" ".join(command), flush=True)
         return subprocess.run(command, env=tools_env()).returncode

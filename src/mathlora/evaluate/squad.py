@@ -288,5 +288,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     line = f"{args.model}: SQuAD F1 {report['f1']:.3f}, EM {report['em']:.3f} over {report['n']}"
     if run:
         line += f" ({run['tokens_per_second']:.1f} tokens/s)"
+        if run["prompt_too_long"]:
+            line += (f"; {run['prompt_too_long']} passage(s) longer than max_length {args.max_length}: "
+                     "empty predictions (evaluate.squad_max_length fits them)")
     print(line)
     return 0

@@ -317,12 +317,13 @@ def vocab_and_merges(ranks: Mapping[bytes, int]) -> tuple[dict[str, int], list[t
 
 def build_tokenizer(ranks: Mapping[bytes, int]):
     """A ``tokenizers.Tokenizer`` that encodes like the project's Llama3 tokenizer, bos prepended."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     from mathlora.tokenizer.llama3 import PAT_STR, SPECIAL_TOKENS
 
     vocab, merges = vocab_and_merges(ranks)
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, ignore_merges=True))
+    tokenizer.normalizer = normalizers.NFC()  # as the project's encode (and r1.1's) normalises
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(PAT_STR), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),

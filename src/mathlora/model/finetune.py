@@ -2,9 +2,10 @@
 
 Runs ``Trainer.finetune`` with the pet LoRA config of the rendered yaml, starting from the base
 weights. Run it directly (one process) or under ``msrun`` (every worker runs this command; rank 0
-collects). The checkpoint steps follow from the rows of the MindRecord, the epochs and the global
-batch size. Writes one checkpoint per saved step, the loss of every step (JSON + PNG) and the
-trainable count. A re-run after an interruption resumes from the last checkpoint it left.
+collects; msrun's scheduler process runs it too and only serves the cluster). The checkpoint steps
+follow from the rows of the MindRecord, the epochs and the global batch size. Writes one checkpoint
+per saved step, the loss of every step (JSON + PNG) and the trainable count. A re-run after an
+interruption resumes from the last checkpoint it left.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output, write_artifact
 from mathlora.errors import ConfigError, InputError, MathloraError
-from mathlora.model import network, training
+from mathlora.model import lora_dtype, network, training
 from mathlora.model.render import mindrecord_rows
 from mathlora.model.schedule import schedule
+from mathlora.model.workflow import LAUNCH_ENV
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -58,14 +60,21 @@ def _plan(cfg, rows: int, checkpoints: int):
                     sink_size=int(runner.sink_size) if runner.sink_mode else 1)
 
 
+def _resume_point(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
+    """The checkpoint rank 0 resumes from (same yaml, a readable last checkpoint), or None."""
+    stamp = workdir / "yaml.sha256"
+    if resume_allowed and stamp.is_file() and stamp.read_text().strip() == _yaml_hash(yaml_path):
+        return training.resumable(workdir)
+    return None
+
+
 def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
     """The checkpoint to resume from, or None after clearing a stale/foreign working folder."""
+    last = _resume_point(workdir, yaml_path, resume_allowed)
+    if last is not None:
+        return last
     stamp = workdir / "yaml.sha256"
     current = _yaml_hash(yaml_path)
-    if resume_allowed and stamp.is_file() and stamp.read_text().strip() == current:
-        last = training.resumable(workdir)
-        if last is not None:
-            return last
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -75,15 +84,25 @@ def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Pat
 
 
 DECISION = "resume-decision.json"
-LAUNCH_ENV = "MATHLORA_LAUNCH_ID"
 
 
-def launch_id() -> str:
-    """What the ranks of one launch share: msrun starts every local worker as its own child.
+def launch_id(workdir: Path | None = None, yaml_path: str | None = None,
+              resume_allowed: bool = True) -> str:
+    """What the ranks of one launch share, on every machine.
 
-    A launch over several machines sets the same ``MATHLORA_LAUNCH_ID`` on each of them.
+    The workflow sets ``MATHLORA_LAUNCH_ID`` in the msrun command from the config (the same on every
+    machine; without it, msrun's local workers share their parent's pid, which another machine does
+    not). A re-run of the same config gets the same value, so the id also carries the start rank 0
+    decides from, read from the shared folder: ``fresh`` or the checkpoint it resumes. Rank 0's own
+    preparation does not change that reading (a cleared folder still reads ``fresh``), and a decision
+    left by an earlier launch from the same start says what rank 0 decides again.
     """
-    return os.environ.get(LAUNCH_ENV) or f"ppid-{os.getppid()}"
+    base = os.environ.get(LAUNCH_ENV) or f"ppid-{os.getppid()}"
+    if workdir is None or yaml_path is None:
+        return base
+    last = _resume_point(workdir, yaml_path, resume_allowed)
+    start = "fresh" if last is None else f"resume:{last.name}"
+    return f"{base}/{start}"
 
 
 def write_decision(workdir: Path, launch: str, yaml_hash: str, resume_step: int | None) -> Path:
@@ -193,25 +212,33 @@ def main(args: argparse.Namespace) -> int:
     cfg = network.read_yaml(args.yaml)
     if not cfg.model.model_config.get("pet_config"):
         raise InputError(args.yaml, "no pet_config; expected a LoRA fine-tuning yaml", field="pet_config")
+    lora_dtype.check_yaml(cfg.model.model_config, args.yaml)
     base = Path(args.base)
     if not base.is_file() or base.stat().st_size == 0:
         raise InputError(base, "base checkpoint not found or empty")
     rows = mindrecord_rows(args.dataset)
     plan = _plan(cfg, rows, args.checkpoints)
+    if training.is_scheduler():
+        # msrun's scheduler runs this command too (RANK_ID=0): it must neither prepare the folder
+        # nor write rank 0's decision, or it races the real rank 0 for them.
+        training.serve_cluster(cfg)
+        print("msrun scheduler: served the cluster; nothing written", flush=True)
+        return 0
     workdir = Path(args.workdir)
     rank = training.rank_id()
     # One decision for every rank: rank 0 checks the yaml stamp and --no-resume, prepares the
     # folder and writes the decision; the others wait for it, so none races the folder's removal.
     offset = 0
+    launch = launch_id(workdir, args.yaml, not args.no_resume)  # before rank 0 touches the folder
     if rank == 0:
         resume_from = _prepare_workdir(workdir, args.yaml, not args.no_resume)
         if resume_from is not None:
             offset = training.global_step(resume_from)
         if cfg.use_parallel:
-            write_decision(workdir, launch_id(), _yaml_hash(args.yaml),
+            write_decision(workdir, launch, _yaml_hash(args.yaml),
                            offset if resume_from is not None else None)
     else:
-        decision = wait_for_decision(workdir, launch_id(), args.wait_shards)
+        decision = wait_for_decision(workdir, launch, args.wait_shards)
         if decision.get("yaml_sha256") != _yaml_hash(args.yaml):
             raise InputError(args.yaml, f"rank {rank} was given another yaml than rank 0; expected "
                              "every rank to run the same command")

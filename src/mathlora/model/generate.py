@@ -1,8 +1,11 @@
-"""Greedy batched decoding with a MindFormers LlamaForCausalLM, with a KV cache on CPU.
+"""Greedy batched decoding with a MindFormers LlamaForCausalLM, with a KV cache on every device.
 
-Two ways to get the next-token logits of every row, same tokens (tests/unit/test_kvcache.py,
+Three ways to get the next token of every row, same tokens (tests/unit/test_kvcache.py,
 tests/unit/test_generate.py; speed-ups in docs/performance.md):
 
+- ``library`` (the default where the network was built with ``use_past``, i.e. on Ascend):
+  MindFormers' own ``generate``, whose KV cache runs on the paged-attention kernels as in the
+  organisers' evaluation yamls; only the last position's logits of each row leave the device.
 - ``cache`` (the default on CPU): ``mathlora.model.kvcache.CachedLlama`` runs the
   network's own layers on the new tokens only, keys and values of earlier positions kept in a
   cache. The prompts are read in chunks of ``PREFILL_CHUNK`` positions, then each step feeds one
@@ -10,7 +13,9 @@ tests/unit/test_generate.py; speed-ups in docs/performance.md):
 - ``full``: the whole right-padded buffer through the network every step (causal attention
   makes the padding after a row's last token irrelevant); a network built with ``is_dynamic``
   takes the buffer cut to a length bucket (one compiled graph per bucket), a static one needs its
-  full ``seq_length``. Used on Ascend and where the cache does not apply (flash attention, fused qkv).
+  full ``seq_length``. Used where neither cache applies (flash attention or fused qkv without
+  ``use_past``). Only the logits at each row's last position are copied to the host (a gather on
+  the device): batch x vocab values per step, not batch x buffer x vocab.
 
 Prompts are sorted by length before batching (rows of a batch then need about the same number of
 prefill chunks and decoding steps) and the results are put back in input order. The argmax is taken
@@ -30,6 +35,11 @@ _CACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {
 
 def _bucket(length: int, limit: int) -> int:
     return min(limit, -(-length // BUCKET) * BUCKET)
+
+
+def library_applies(model) -> bool:
+    """Whether ``auto`` uses MindFormers' ``generate``: the network was built with its KV cache."""
+    return bool(getattr(model.config, "use_past", False))
 
 
 def cache_applies(model) -> bool:
@@ -52,11 +62,15 @@ class _Full:
 
     def logits(self, buffer: np.ndarray, cursor: np.ndarray) -> np.ndarray:
         import mindspore as ms
+        from mindspore import ops
 
         out = self.model(ms.Tensor(buffer))
-        out = (out[0] if isinstance(out, tuple) else out).asnumpy()
-        out = out.reshape(buffer.shape[0], self.width, -1)
-        return out[np.arange(buffer.shape[0]), cursor - 1]
+        out = out[0] if isinstance(out, tuple) else out
+        rows = buffer.shape[0]
+        # Pick each row's last position on the device: only rows x vocab values are copied.
+        flat = out.reshape(rows * self.width, -1)
+        last = ms.Tensor((np.arange(rows) * self.width + cursor - 1).astype(np.int32))
+        return ops.gather(flat, last, 0).asnumpy()
 
     start = advance = logits
 
@@ -110,21 +124,26 @@ def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min
                     method: str = "auto", sort_by_length: bool = True) -> list[list[int]]:
     """Greedy continuation ids per prompt (prompt excluded, cut at eos, eos excluded), in order.
 
-    ``method``: ``auto`` (``cache`` where ``cache_applies``, else ``full``), ``cache`` or ``full``;
-    ``sort_by_length`` batches prompts of similar lengths together. Both change only the speed.
+    ``method``: ``auto`` (``library`` where ``library_applies``, ``cache`` where ``cache_applies``,
+    else ``full``), ``library``, ``cache`` or ``full``; ``sort_by_length`` batches prompts of similar
+    lengths together. Both change only the speed.
     A row stops at eos, after ``max_new_tokens``, or when prompt + continuation fill ``seq_length``.
     """
     from tqdm import tqdm
 
-    if method not in ("auto", "cache", "full"):
-        raise ValueError(f"method {method!r}: expected auto, cache or full")
+    if method not in ("auto", "library", "cache", "full"):
+        raise ValueError(f"method {method!r}: expected auto, library, cache or full")
     if any(len(p) < 1 for p in prompts):
         raise ValueError("empty prompt: expected at least one token (bos)")
     limit = int(model.config.seq_length)
     if prompts and max(len(p) for p in prompts) >= limit:
         raise ValueError(f"prompt of {max(len(p) for p in prompts)} tokens leaves no room in "
                          f"seq_length {limit}")
-    cached = method == "cache" or (method == "auto" and cache_applies(model))
+    library = method == "library" or (method == "auto" and library_applies(model))
+    if library_applies(model) and not library:
+        raise ValueError(f"method {method!r}: a network built with use_past decodes only through "
+                         "MindFormers' generate (method library)")
+    cached = not library and (method == "cache" or (method == "auto" and cache_applies(model)))
     dynamic = bool(getattr(model.config, "is_dynamic", False))
     order = list(range(len(prompts)))
     if sort_by_length:
@@ -134,6 +153,14 @@ def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min
     for begin in range(0, len(order), batch_size):
         rows = order[begin:begin + batch_size]
         lengths = [len(prompts[i]) for i in rows]
+        if library:
+            found = _library_batch(model, [prompts[i] for i in rows], batch_size=batch_size,
+                                   max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                                   eos_id=eos_id, pad_id=pad_id)
+            for slot, continuation in enumerate(found):
+                results[rows[slot]] = continuation
+            bar.update(len(rows))
+            continue
         if cached:
             stepper = _Cached(model, batch_size)
         else:
@@ -147,6 +174,45 @@ def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min
         bar.update(len(rows))
     bar.close()
     return results
+
+
+def _host_argmax(tensor, dim=-1, keepdim=False):
+    """``mint.argmax`` on the host (CPU only): ties to the lowest id, int64 ids as on the device."""
+    import mindspore as ms
+
+    ids = tensor.asnumpy().argmax(axis=dim)
+    return ms.Tensor((np.expand_dims(ids, dim) if keepdim else ids).astype(np.int64))
+
+
+def _library_batch(model, prompts: list[list[int]], *, batch_size: int, max_new_tokens: int,
+                   min_new_tokens: int, eos_id: int, pad_id: int) -> list[list[int]]:
+    """One fixed-shape batch through MindFormers' ``generate`` (greedy), continuations cut at eos.
+
+    Rows are right-padded with ``pad_id`` to one length (``generate`` reads each row's length as
+    its last non-pad position); spare rows repeat the first prompt and are dropped.
+    """
+    width = max(len(p) for p in prompts)
+    rows = [list(p) + [pad_id] * (width - len(p)) for p in prompts]
+    rows += [rows[0]] * (batch_size - len(rows))
+    limit = int(model.config.seq_length)
+    # A row stops when prompt + continuation fill seq_length, as in the other methods.
+    new_tokens = max(0, min(max_new_tokens, limit - max(len(p) for p in prompts)))
+    if new_tokens == 0:
+        return [[] for _ in prompts]
+    import mindspore as ms
+
+    if str(ms.get_context("device_target")).upper() == "CPU":
+        # generate's greedy step takes mint.argmax, whose ArgMaxExt kernel exists only on Ascend
+        model.argmax = _host_argmax
+    output = model.generate(rows, max_new_tokens=new_tokens, min_new_tokens=min_new_tokens or None,
+                            do_sample=False, eos_token_id=[eos_id], pad_token_id=pad_id)
+    out = []
+    for prompt, ids in zip(prompts, output):
+        continuation = [int(t) for t in list(ids)[len(prompt):]]
+        if eos_id in continuation:
+            continuation = continuation[:continuation.index(eos_id)]
+        out.append(continuation)
+    return out
 
 
 def _decode_batch(stepper, prompts: list[list[int]], *, batch_size: int, max_new_tokens: int,

@@ -62,16 +62,18 @@ def read_yaml(path: str | Path):
     return MindFormerConfig(str(path))
 
 
-def llama_options(model_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def llama_options(model_config: dict[str, Any], device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A yaml's model_config as LlamaConfig keyword arguments, and its pet_config apart.
 
     The yaml's ``type`` is MindFormers' registry name, not an option; no weights are loaded from a
-    ``checkpoint_name_or_path`` behind the caller's back; and the KV cache of ``use_past`` has no
-    CPU kernels (the CPU decoder keeps its own, :mod:`mathlora.model.kvcache`).
+    ``checkpoint_name_or_path`` behind the caller's back; and the KV cache of ``use_past`` is kept
+    only on Ascend, where its paged-attention kernels exist (the CPU decoder keeps its own,
+    :mod:`mathlora.model.kvcache`).
     """
     options = {key: value for key, value in dict(model_config).items()
                if key not in ("type", "pet_config")}
-    options.update(checkpoint_name_or_path="", use_past=False)
+    options.update(checkpoint_name_or_path="",
+                   use_past=bool(options.get("use_past")) and device == "ascend")
     return options, dict(model_config).get("pet_config")
 
 
@@ -81,7 +83,8 @@ def llama_config(model_yaml: str | Path, *, batch_size: int | None = None,
     """A LlamaConfig from the yaml's model_config; ``pet_config`` kept only when ``lora``."""
     from mindformers import LlamaConfig
 
-    model_config, pet = llama_options(read_yaml(model_yaml).model.model_config)
+    cfg = read_yaml(model_yaml)
+    model_config, pet = llama_options(cfg.model.model_config, str(cfg.context.device_target).lower())
     if batch_size is not None:
         model_config["batch_size"] = batch_size
     if seq_length is not None:
@@ -122,11 +125,20 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
+FLOAT_DTYPES = ("Float16", "BFloat16", "Float32", "Float64")
+
+
 def check_and_load(network, params: dict[str, Any], path: str | Path, *,
-                   allow_missing: tuple[str, ...] = ()) -> None:
-    """Load ``params`` into ``network`` after checking that every weight is present with its shape."""
+                   allow_missing: tuple[str, ...] = ()) -> dict[str, int]:
+    """Load ``params`` into ``network`` after checking that every weight is present with its shape.
+
+    A float weight stored in another float dtype than the network's (an fp16 or fp32 merged file
+    for a bf16 yaml: the organisers' evaluation yamls are fp16) is cast by MindSpore's loader, as
+    MindFormers loads it; the casts are returned ("Float16 -> BFloat16": count) and printed.
+    """
     import mindspore as ms
 
+    casts: dict[str, int] = {}
     wanted = {p.name: p for p in network.get_parameters()}
     for name, parameter in wanted.items():
         if name not in params:
@@ -139,9 +151,11 @@ def check_and_load(network, params: dict[str, Any], path: str | Path, *,
             raise InputError(path, f"shape {got} does not fit the model; expected "
                              f"{tuple(parameter.shape)}", field=name)
         if params[name].dtype != parameter.dtype:
-            raise InputError(path, f"stores {params[name].dtype} but the network holds "
-                             f"{parameter.dtype}; expected the dtype of the yaml's param_init_type",
-                             field=name)
+            stored, held = str(params[name].dtype), str(parameter.dtype)
+            if stored not in FLOAT_DTYPES or held not in FLOAT_DTYPES:
+                raise InputError(path, f"stores {stored} but the network holds {held}; expected "
+                                 "the dtype of the yaml's param_init_type", field=name)
+            casts[f"{stored} -> {held}"] = casts.get(f"{stored} -> {held}", 0) + 1
     extra_lora = [name for name in params if LORA_MARK in name and name not in wanted
                   and name.split(".")[0] not in OPTIMIZER_STATE]
     if extra_lora:
@@ -152,6 +166,9 @@ def check_and_load(network, params: dict[str, Any], path: str | Path, *,
     not_loaded = [name for name in not_loaded if not any(mark in name for mark in allow_missing)]
     if not_loaded:
         raise InputError(path, f"parameters not loaded: {not_loaded[:3]}", field=not_loaded[0])
+    for change, count in casts.items():
+        print(f"{path}: cast {count} parameters {change} (the yaml's param_init_type)", flush=True)
+    return casts
 
 
 def load_causal_lm(model_yaml: str | Path, checkpoint: str | Path | None, *, batch_size: int,

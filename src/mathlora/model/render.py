@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from mathlora.artifacts import atomic_output
-from mathlora.contest import LLAMA3_PROCESSOR, PREDICT_BLOCK_SIZE
+from mathlora.contest import CHECKPOINT_CALLBACK, LLAMA3_PROCESSOR, PREDICT_BLOCK_SIZE, R11_CHECKPOINT_CALLBACK
 from mathlora.errors import ConfigError, InputError
+from mathlora.model import lora_dtype
 from mathlora.model.schedule import schedule
 from mathlora.model.workflow import MODEL_YAML_SECTIONS, check_launcher
 from mathlora.tokenizer.llama3 import check_fits, read_vocab
@@ -29,6 +30,8 @@ TEMPLATE = Path(__file__).with_name("mindformers.yaml.in")
 MODES = ("finetune", "predict")
 # Template fields filled with whole yaml lines (present in one mode only), not with one scalar.
 BLOCKS = ("generation_block", "processor_block")
+# Names the template takes verbatim (yaml identifiers, not quoted scalars).
+NAMES = ("checkpoint_callback",)
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -112,10 +115,18 @@ def model_vocab(model: dict[str, Any], vocab: dict[str, int], tokenizer: str | P
 
 def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
                   tokenizer: str | Path, rows: int | None, dataset: str, load_checkpoint: str,
-                  output_dir: str, config_name: str, vocab_file: str = "") -> dict[str, Any]:
-    """Every template field, from the config sections and the data the run will see."""
+                  output_dir: str, config_name: str, vocab_file: str = "",
+                  checkpoint_callback: str = CHECKPOINT_CALLBACK) -> dict[str, Any]:
+    """Every template field, from the config sections and the data the run will see.
+
+    ``checkpoint_callback`` is the callback type of the MindFormers that will read the yaml: the
+    workflow's 1.9 by default (the r1.1 spelling would be built without its resume defaults).
+    """
     if mode not in MODES:
         raise ConfigError(f"mode: {mode!r}; expected one of {MODES}")
+    if checkpoint_callback not in (CHECKPOINT_CALLBACK, R11_CHECKPOINT_CALLBACK):
+        raise ConfigError(f"checkpoint callback {checkpoint_callback!r}; expected "
+                          f"{CHECKPOINT_CALLBACK} (MindFormers 1.9) or {R11_CHECKPOINT_CALLBACK} (r1.1)")
     model, tune, evaluate = settings["model"], settings["finetune"], settings["evaluate"]
     parallel, launcher, lora = tune["parallel"], tune["launcher"], tune["lora"]
     dp = parallel["data_parallel"]
@@ -142,7 +153,11 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
         "predict_batch_size": 1, "lora_rank": lora["rank"], "lora_alpha": lora["alpha"],
         "lora_dropout": lora["dropout"], "target_modules": lora["target_modules"],
         "use_past": False, "generation_block": "", "processor_block": "",
+        "checkpoint_callback": checkpoint_callback,
     }
+    dtypes = lora_dtype.resolve(model, lora)
+    values.update(lora_param_init_type=dtypes["param_init_type"],
+                  lora_compute_dtype=dtypes["compute_dtype"])
     check_launcher(tune)
     if settings["device"] == "cpu" and launcher.get("type") == "msrun":
         # msrun starts CPU workers, but MindFormers' distributed path cannot run on them: its
@@ -215,7 +230,8 @@ def yaml_scalar(value: Any) -> str:
 def render(values: dict[str, Any]) -> str:
     """Fill the template; a missing value is a bug, so it raises instead of leaving ``${...}``."""
     template = string.Template(TEMPLATE.read_text(encoding="utf-8"))
-    scalars = {key: value if key in BLOCKS else yaml_scalar(value) for key, value in values.items()}
+    scalars = {key: value if key in BLOCKS or key in NAMES else yaml_scalar(value)
+               for key, value in values.items()}
     scalars["config_name"] = str(values.get("config_name", "?"))
     try:
         text = template.substitute(scalars)

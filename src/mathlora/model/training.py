@@ -12,13 +12,33 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mathlora.contest import CHECKPOINT_CALLBACK, R11_CHECKPOINT_CALLBACK
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network
 
+# msrun (MindSpore 2.9, parallel/cluster/process_entity/_api.py) starts one more process on the
+# master machine beside the workers: the scheduler, running the same command with MS_ROLE=MS_SCHED
+# and RANK_ID=0. It must not be mistaken for rank 0.
+ROLE_ENV, SCHEDULER_ROLE = "MS_ROLE", "MS_SCHED"
+
+
+def is_scheduler() -> bool:
+    """Whether this process is msrun's scheduler (it serves the cluster, it trains nothing)."""
+    return os.environ.get(ROLE_ENV) == SCHEDULER_ROLE
+
 
 def rank_id() -> int:
-    """This process's rank under msrun (0 for a single process)."""
+    """This worker's rank under msrun (0 for a single process); the scheduler has none."""
+    if is_scheduler():
+        raise ConfigError(f"{ROLE_ENV}={SCHEDULER_ROLE}: msrun's scheduler process has no rank; "
+                          "expected it to serve the cluster only (training.serve_cluster)")
     return int(os.environ.get("RANK_ID", os.environ.get("MS_NODE_ID", "0")) or 0)
+
+
+def serve_cluster(cfg) -> None:
+    """The scheduler's whole part: join the cluster, whose rendezvous MindSpore's ``init`` (called by
+    MindFormers' context for a parallel yaml) serves until the workers are done. Touches no file."""
+    network.set_context(str(cfg.context.device_target).lower(), cfg)
 
 
 def cut_torn_tail(path: Path) -> int:
@@ -114,9 +134,24 @@ def read_losses(path: Path, last_step: int | None = None) -> list[dict[str, Any]
 def checkpoint_monitor(cfg) -> dict[str, Any]:
     """The yaml's CheckpointMonitor callback (the entry spells it CheckpointMointor)."""
     for callback in cfg.callbacks or []:
-        if str(callback.get("type", "")).startswith("CheckpointM"):
+        if str(callback.get("type", "")) in (CHECKPOINT_CALLBACK, R11_CHECKPOINT_CALLBACK):
             return callback
     raise ConfigError("yaml: callbacks has no CheckpointMonitor; expected one with save_checkpoint_steps")
+
+
+def use_installed_callback_name(cfg) -> bool:
+    """Rename an r1.1-spelled checkpoint callback to 1.9's name; True if one was renamed.
+
+    MindFormers 1.9 gives the callback its resume defaults (``append_info`` with the resumed step)
+    only under its own name; the r1.1 alias would save a step_num relative to the last resume, and
+    the next resume would skip that many batches instead of the global step: replayed data.
+    """
+    renamed = False
+    for callback in cfg.callbacks or []:
+        if callback.get("type") == R11_CHECKPOINT_CALLBACK:
+            callback["type"] = CHECKPOINT_CALLBACK
+            renamed = True
+    return renamed
 
 
 def trainable_count(cfg) -> int:
@@ -141,6 +176,9 @@ def run_trainer(cfg, *, mode: str, checkpoint: str | None, resume: bool, loss_pa
     cfg.resume_training = bool(resume)
     cfg.load_checkpoint = checkpoint or ""
     cfg.model.model_config.checkpoint_name_or_path = ""
+    if use_installed_callback_name(cfg):
+        print(f"callbacks: {R11_CHECKPOINT_CALLBACK} (r1.1's name) trained as {CHECKPOINT_CALLBACK}, "
+              "so MindFormers gives it the resumed step", flush=True)
     count = trainable_count(cfg)
     trainer = Trainer(args=cfg, task="text_generation", callbacks=[loss_recorder(loss_path, step_offset)])
     # The count the way MindFormers r1.1 printed it (newer versions print millions).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from typing import Any
 
@@ -55,6 +57,18 @@ def check_launcher(finetune: dict[str, Any]) -> None:
                           f"= {devices}")
 
 
+LAUNCH_ENV = "MATHLORA_LAUNCH_ID"
+
+
+def launch_id(config: dict[str, Any]) -> str:
+    """One id for every machine of a launch: a hash of the config each machine runs, without the
+    one key that differs between them (``finetune.launcher.node_rank``)."""
+    shared = {key: copy.deepcopy(config[key]) for key in ("run_name", *MODEL_YAML_SECTIONS) if key in config}
+    shared.get("finetune", {}).get("launcher", {}).pop("node_rank", None)
+    digest = hashlib.sha256(json.dumps(shared, sort_keys=True).encode("utf-8")).hexdigest()
+    return f"config-{digest[:16]}"
+
+
 def training_command(config: dict[str, Any], log_dir: str) -> str:
     """How the training rule runs ``mathlora``: directly, or every worker under ``msrun``.
 
@@ -64,13 +78,15 @@ def training_command(config: dict[str, Any], log_dir: str) -> str:
     ``HCCL_BUFFSIZE`` for the workers), with the machine layout spelled out so that the same command
     serves a scale-out (each machine runs it with its own node_rank). Two choices differ from the
     launcher's defaults: ``--join=True`` (Snakemake must wait for the workers, or the rule would
-    end while they train) and a two-hour cluster time-out (:data:`CLUSTER_TIME_OUT`).
+    end while they train) and a two-hour cluster time-out (:data:`CLUSTER_TIME_OUT`). The workers
+    also get :func:`launch_id`, so the ranks of every machine follow the same resume decision.
     """
     check_launcher(config["finetune"])
     launch = config["finetune"]["launcher"]
     if launch["type"] != "msrun":
         return "mathlora"
-    environment = " ".join(f"{key}={value}" for key, value in MSRUN_ENVIRONMENT.items())
+    environment = " ".join(f"{key}={value}" for key, value in
+                           {**MSRUN_ENVIRONMENT, LAUNCH_ENV: launch_id(config)}.items())
     return (f"env {environment} msrun --worker_num={launch['worker_num']}"
             f" --local_worker_num={launch['local_worker_num']}"
             f" --master_addr={launch['master_addr']} --master_port={launch['master_port']}"

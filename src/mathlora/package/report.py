@@ -197,9 +197,11 @@ def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[
                   "one.".format(*o["ci95"], o["resamples"]), ""]
     lines += ["## 5. Original ability (SQuAD v1.1)", "",
               f"F1 and EM with EmF1Metric semantics; pass thresholds {words}.", ""]
-    lines += table(["model", "n", "F1", "EM", "empty predictions", "kept"],
+    # A passage whose prompt leaves no room in the decoding length gets an empty prediction.
+    lines += table(["model", "n", "F1", "EM", "empty predictions", "passages too long", "kept"],
                    [[f"`{r['model']}`", fmt(dig(squad.get(r["model"]), "n")), fmt(r["f1"], 3),
                      fmt(r["em"], 3), fmt(dig(squad.get(r["model"]), "empty_predictions")),
+                     fmt(dig(squad.get(r["model"]), "predict.prompt_too_long")),
                      fmt(r["squad_pass"])] for r in summary["models"]])
     lines += ["", "## 6. Math accuracy, ratio and composite", ""]
     for r in summary["models"]:

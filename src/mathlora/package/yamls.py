@@ -5,8 +5,9 @@ yamls of ``config/ascend.yaml``. They are rendered by :mod:`mathlora.model.rende
 Llama3 vocabulary (128,000 ranks + 256 specials, bos/eos/pad 128000/128001/128002) and the real
 training set size (the configured Chinese + English sample, one MindRecord row each); dataset and
 checkpoint paths stay empty because ``run_llama3.py`` / ``run_llama3_test.py`` take them on the
-command line. A test keeps the committed files equal to this output; refresh them with
-``python -m mathlora.package.yamls``.
+command line, and the checkpoint callback keeps r1.1's name ``CheckpointMointor`` (the only one
+r1.1 knows; the workflow's own yamls say 1.9's ``CheckpointMonitor``). A test keeps the committed
+files equal to this output; refresh them with ``python -m mathlora.package.yamls``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ FILES = {"finetune": "finetune_llama3_8b_lora.yaml", "predict": "predict_llama3_
 
 def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
     """File name -> rendered text of the fine-tuning and prediction yamls of a config."""
-    from mathlora.contest import LLAMA3_RANKS
+    from mathlora.contest import LLAMA3_RANKS, R11_CHECKPOINT_CALLBACK
     from mathlora.model import render
     from mathlora.tokenizer.llama3 import special_ids
 
@@ -36,7 +37,8 @@ def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
         values = render.render_values(settings, mode=mode, vocab=vocab, tokenizer="tokenizer.model",
                                       rows=rows if mode == "finetune" else None, dataset="",
                                       load_checkpoint="", output_dir="./output",
-                                      config_name=str(config_path), vocab_file="")
+                                      config_name=str(config_path), vocab_file="",
+                                      checkpoint_callback=R11_CHECKPOINT_CALLBACK)
         texts[name] = render.render(values)
     return texts
 

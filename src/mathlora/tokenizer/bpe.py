@@ -14,7 +14,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable
 
-from mathlora.tokenizer.llama3 import PAT_STR
+from mathlora.tokenizer.llama3 import PAT_STR, normalize
 
 Pair = tuple[int, int]
 
@@ -34,7 +34,7 @@ def piece_counts(texts: Iterable[tuple[str, int]], *, single_digits: bool = Fals
     pattern = regex.compile(PAT_STR)
     counts: Counter[bytes] = Counter()
     for text, weight in texts:
-        for piece in pattern.findall(text):
+        for piece in pattern.findall(normalize(text)):  # as encoding will see it
             data = piece.encode("utf-8")
             if single_digits and not DIGITS.isdisjoint(data):
                 continue

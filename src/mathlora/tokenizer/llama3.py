@@ -6,8 +6,9 @@ after the ranks, in Llama3's order (``<|begin_of_text|>``, ``<|end_of_text|>``,
 ``<|reserved_special_token_0..3|>``, ``<|start_header_id|>``, ``<|end_header_id|>``,
 ``<|reserved_special_token_4|>``, ``<|eot_id|>``, ``<|reserved_special_token_5..250|>``), so for N ranks
 bos/eos/pad are N, N+1, N+2 (128000/128001/128002 for the real file). Text is split with Llama3's
-pattern before BPE. Special-token text inside ordinary text is encoded as ordinary text, as Meta's
-tokenizer does by default.
+pattern before BPE, after Unicode NFC normalisation (as r1.1's ``Llama3Tokenizer.tokenize`` does
+it, so a decomposed ``é`` gets the ids of the composed one). Special-token text inside ordinary
+text is encoded as ordinary text, as Meta's tokenizer does by default.
 """
 
 from __future__ import annotations
@@ -15,14 +16,28 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mathlora.errors import InputError
 
-PAT_STR = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-           r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# How numbers are split into pieces before BPE: runs of up to three digits, as in Meta's Llama3 and
+# MindFormers' r1.1.0 branch since 2024-05-29 (commit 8a2082c); the v1.1.0 tag split single digits
+# (\p{N}). Which one and why: docs/decisions.md ("Numbers in pieces of up to three digits").
+NUMBER_PIECE = r"\p{N}{1,3}"
+PAT_STR = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|" + NUMBER_PIECE
+           + r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+# r1.1 normalises every text before splitting it.
+NORMALIZATION = "NFC"
+
+
+def normalize(text: str) -> str:
+    """The text as r1.1's tokenizer sees it (Unicode NFC)."""
+    return unicodedata.normalize(NORMALIZATION, text)
+
+
 NUM_SPECIAL = 256
 SPECIAL_TOKENS: tuple[str, ...] = (
     "<|begin_of_text|>", "<|end_of_text|>",
@@ -139,7 +154,7 @@ class Llama3Tokenizer:
         return cls(parse_ranks(data, path), name=path.name, sha256=hashlib.sha256(data).hexdigest())
 
     def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
-        ids = self._encoding.encode_ordinary(text)
+        ids = self._encoding.encode_ordinary(normalize(text))
         return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
@@ -149,7 +164,7 @@ class Llama3Tokenizer:
         future per text than encoding (measured 2.7x slower on the training conversations).
         """
         encode = self._encoding.encode_ordinary
-        return [encode(text) for text in texts]
+        return [encode(normalize(text)) for text in texts]
 
     def decode(self, ids: Iterable[int], *, skip_special: bool = False) -> str:
         """The text of ``ids``; ``skip_special`` drops the special tokens first, as MindFormers'
