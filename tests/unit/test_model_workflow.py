@@ -96,8 +96,11 @@ def test_dry_run_anywhere_shows_the_whole_ascend_run(bare_clone):
     assert ENTRY_MSRUN in commands
     assert sum(c.startswith("mathlora merge ") for c in commands) == 5
     predicts = [c for c in commands if c.startswith("mathlora predict ")]
-    # base + 5 checkpoints, with the entry's prompt and (the diagnostic) in the fine-tuning template
-    assert sum("--prompt entry " in c for c in predicts) == sum("--prompt finetune " in c for c in predicts) == 6
+    # base + 5 checkpoints with the entry's prompt on dev and on test, and (the diagnostic) in the
+    # fine-tuning template on test only
+    assert sum("--prompt entry " in c and "/data/dev.jsonl " in c for c in predicts) == 6
+    assert sum("--prompt entry " in c and "/data/test.jsonl " in c for c in predicts) == 6
+    assert sum("--prompt finetune " in c and "/data/test.jsonl " in c for c in predicts) == 6
     assert any(c.startswith(f"mathlora unpack {A}/merged ") for c in commands)  # the judge
     assert any("mathlora bundle " in c for c in commands)
     assert not [c for c in commands if "results/tiny-cpu" in c]
