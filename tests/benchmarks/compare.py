@@ -99,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="smallest change worth a verdict (default 10 %%)")
     args = parser.parse_args(argv)
     ref = args.ref or merge_base()
+    sys.path.insert(0, str(WORKER.parent))
+    from test_predict_latency import calibration_seconds
+
+    # for scaling figures measured elsewhere: the benchmark's numpy kernel, not the gate
+    print(f"machine calibration (tiny, batch 4 kernel): {calibration_seconds('tiny', 4) * 1000:.1f} ms",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="mathlora-ab-") as folder:
         work = Path(folder)
         ref_tree = work / "ref"
