@@ -38,9 +38,11 @@ from mathlora.errors import InputError, MathloraError
 from mathlora.model import checkpoint_file
 
 LORA_A, LORA_B = ".mindpet_delta_lora_a", ".mindpet_delta_lora_b"
-# Training state a full-weight checkpoint does not carry.
+# Training state a full-weight checkpoint does not carry (global_batch_size: MindFormers 1.9's
+# CheckpointMonitor appends it with the step it resumes from).
 TRAINING_STATE = re.compile(r"^(adam_[mv]\.|accu_grads\.|global_step$|epoch_num$|step_num$|"
-                            r"loss_scale$|scale_sense$|current_iterator_step$|last_overflow_iterator_step$)")
+                            r"loss_scale$|scale_sense$|current_iterator_step$|last_overflow_iterator_step$|"
+                            r"global_batch_size$)")
 PROBE_ROWS = 4
 
 
