@@ -10,9 +10,10 @@ independent samples (treated as such, identical trees came out "significantly" 1
 process gives the fastest of its rounds (the same fixed work: interference only adds time); each
 block gives the ratio of its two head processes over its two reference processes (geometric
 means); the change is the geometric mean of the blocks' ratios with a t interval over blocks.
-The verdict is "slower" only when the whole interval lies above ``1 + --threshold`` (default
-10 %), "faster" when below ``1 - threshold``. Exit status 1 only for "slower". Ratios of one
-machine's timings in one run transfer between machines; absolute times do not.
+The verdict is "slower" only when the interval lies above 1 (the change is real) and the ratio
+above ``1 + --threshold`` (default 10 %: it is worth a verdict), "faster" likewise below. Exit
+status 1 only for "slower". Ratios of one machine's timings in one run transfer between machines;
+absolute times do not.
 
 Run as ``python tests/benchmarks/compare.py [--ref REF]`` (``make bench``).
 """
@@ -60,13 +61,14 @@ def verdict(head: list[float], ref: list[float], threshold: float = 0.10) -> dic
     else:
         half = math.inf  # one block cannot tell noise from change
     low, high = math.exp(mean - half), math.exp(mean + half)
-    if low > 1 + threshold:
+    ratio = math.exp(mean)
+    if low > 1 and ratio > 1 + threshold:
         outcome = "slower"
-    elif high < 1 - threshold:
+    elif high < 1 and ratio < 1 - threshold:
         outcome = "faster"
     else:
         outcome = "no significant change"
-    return {"ratio": math.exp(mean), "ci95": [low, high], "blocks": n, "verdict": outcome,
+    return {"ratio": ratio, "ci95": [low, high], "blocks": n, "verdict": outcome,
             "head_median_s": median(head), "ref_median_s": median(ref)}
 
 
