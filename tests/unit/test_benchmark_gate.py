@@ -3,7 +3,7 @@
 Timings are simulated from one recorded run of the benchmarks (the committed baseline's shape): a
 decoder 25 % slower scales only the project's timings; a machine 1.5 x slower scales every timing,
 the references' included. Both gates are exercised: the ratio gate of ``make bench`` and the A/B
-verdict of ``make bench-compare``.
+verdict of ``make bench`` (the A/B speed gate).
 """
 
 from __future__ import annotations
