@@ -2,8 +2,8 @@
 
 Timings are simulated from one recorded run of the benchmarks (the committed baseline's shape): a
 decoder 25 % slower scales only the project's timings; a machine 1.5 x slower scales every timing,
-the references' included. Both gates are exercised: the ratio gate of ``make bench`` and the A/B
-verdict of ``make bench`` (the A/B speed gate).
+the references' included. Both gates are exercised: the baseline's ratio band (``make bench-band``)
+and the A/B verdict of the speed gate (``make bench``).
 """
 
 from __future__ import annotations
