@@ -96,6 +96,20 @@ def render_tiny(tmp: Path, rows: int = 40, **changes) -> dict[str, Path]:
     return {"tokenizer": tok, "dataset": data, "yaml": yaml_path}
 
 
+def render_both_yamls(tmp: Path, settings_: dict) -> dict[str, Path]:
+    """Tokenizer and the rendered finetune (40 rows) and predict yamls of ``settings_`` in ``tmp``."""
+    tok = write_tokenizer(tmp / "tok.model")
+    out = {"tokenizer": tok, "tmp": tmp}
+    for mode in ("finetune", "predict"):
+        argv = ["render-yaml", "--settings", json.dumps(settings_), "--mode", mode,
+                "--tokenizer", str(tok), "--out", str(tmp / f"{mode}.yaml")]
+        argv += ["--rows", "40", "--output-dir", str(tmp / "work")] if mode == "finetune" else []
+        done = mathlora(*argv, cwd=tmp)
+        assert done.returncode == 0, done.stderr
+        out[mode] = tmp / f"{mode}.yaml"
+    return out
+
+
 def save_random_base(yaml_path: Path, out: Path, seed: int = 0) -> Path:
     """Plain-network weights with a seeded random initialisation (in a subprocess)."""
     code = (

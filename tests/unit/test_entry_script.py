@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from _model_helpers import mathlora, save_random_base, settings, write_tokenizer
+from _model_helpers import mathlora, render_both_yamls, save_random_base, settings
 
 from mathlora.artifacts import read_artifact
 from mathlora.evaluate.npy_safe import load_result_batches
@@ -43,15 +43,7 @@ def sharpen(path, factor: float = 25.0):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("entry")
-    tok = write_tokenizer(tmp / "tok.model")
-    out = {"tokenizer": tok, "tmp": tmp}
-    for mode in ("finetune", "predict"):
-        argv = ["render-yaml", "--settings", json.dumps(LONG), "--mode", mode,
-                "--tokenizer", str(tok), "--out", str(tmp / f"{mode}.yaml")]
-        argv += ["--rows", "40", "--output-dir", str(tmp / "work")] if mode == "finetune" else []
-        done = mathlora(*argv, cwd=tmp)
-        assert done.returncode == 0, done.stderr
-        out[mode] = tmp / f"{mode}.yaml"
+    out = render_both_yamls(tmp, LONG)
     out["checkpoint"] = sharpen(save_random_base(out["finetune"], tmp / "random.ckpt", seed=3))
     test = tmp / "test.json"
     test.write_text(json.dumps(PROBLEMS, ensure_ascii=False, indent=1), encoding="utf-8")

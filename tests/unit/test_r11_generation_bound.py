@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _model_helpers import mathlora, save_random_base, settings, write_tokenizer
+from _model_helpers import mathlora, render_both_yamls, save_random_base, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "submission" / "run_llama3_test.py"
@@ -71,15 +71,7 @@ def test_ascend_script_fits_seq_length_to_the_longest_prompt(capsys):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bound")
-    tok = write_tokenizer(tmp / "tok.model")
-    out = {"tokenizer": tok, "tmp": tmp}
-    for mode in ("finetune", "predict"):
-        argv = ["render-yaml", "--settings", json.dumps(TINY), "--mode", mode, "--tokenizer", str(tok),
-                "--out", str(tmp / f"{mode}.yaml")]
-        argv += ["--rows", "40", "--output-dir", str(tmp / "work")] if mode == "finetune" else []
-        done = mathlora(*argv, cwd=tmp)
-        assert done.returncode == 0, done.stderr
-        out[mode] = tmp / f"{mode}.yaml"
+    out = render_both_yamls(tmp, TINY)
     out["checkpoint"] = save_random_base(out["finetune"], tmp / "random.ckpt", seed=3)
     return out
 

@@ -94,17 +94,6 @@ def subset(rows: list[dict], size: int) -> list[int]:
     return chosen
 
 
-def accuracy_of(texts: list[str], test: str, rule) -> float:
-    """Accuracy of texts (one per problem of ``test``, in order) with the entry's prompt."""
-    from mathlora.evaluate.math_eval import Item, score_item, summarise
-    from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
-
-    variant = math_prompt_named(DEFAULT_MATH_PROMPT)
-    items = [Item(str(i), case["problem"], case["solution"], text)
-             for i, (case, text) in enumerate(zip(read_test_file(test), texts), start=1)]
-    return summarise([score_item(item, rule, variant) for item in items], rule)["accuracy"]
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--script", default="submission/run_llama3_test.py",
                         help="the predict script to run (default: %(default)s)")
@@ -123,7 +112,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import file_sha256, write_artifact
     from mathlora.evaluate.npy_safe import load_result_batches, load_result_texts
-    from mathlora.evaluate.rescore import rescore
+    from mathlora.evaluate.rescore import rescore, rescore_texts
     from mathlora.standin import run_script
 
     arguments = args.arguments[1:] if args.arguments[:1] == ["--"] else list(args.arguments)
@@ -161,7 +150,8 @@ def main(args: argparse.Namespace) -> int:
         ours = [ours[at] for at in positions]
         identical, differing = compare_texts(ours, texts)
         compared = {"predictions": str(args.compare), "identical": identical, "differing": differing,
-                    "accuracy": accuracy_of(ours, test, rule)}
+                    "accuracy": rescore_texts(ours, read_test_file(test), rule,
+                                              source=str(args.compare))["accuracy"]}
     write_artifact(args.out, "entry_script", {
         "script": str(args.script), "script_sha256": file_sha256(args.script),
         "arguments": arguments, "input": test, "result": str(result), "n": len(texts),

@@ -32,17 +32,22 @@ from mathlora.jsonl import read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, math_prompt_named
 
 
-def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT,
-            max_not_found: int = 0) -> dict:
-    texts = load_result_texts(predictions)
-    cases = read_test_file(test)
-    check_one_per_item(predictions, len(texts), len(cases))
+def rescore_texts(texts: list[str], cases: list[dict], rule, *, source: str,
+                  prompt: str = DEFAULT_MATH_PROMPT, max_not_found: int = 0) -> dict:
+    """The math report of ``texts``, one per test case in order (``source`` names them in errors)."""
+    check_one_per_item(source, len(texts), len(cases))
     variant = math_prompt_named(prompt)
     items = [Item(str(i), case["problem"], case["solution"], text)
              for i, (case, text) in enumerate(zip(cases, texts), start=1)]
-    check_pairing(predictions, items, variant, max_not_found)
+    check_pairing(source, items, variant, max_not_found)
     return {"prompt": variant.name,
             **summarise([score_item(item, rule, variant) for item in items], rule)}
+
+
+def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT,
+            max_not_found: int = 0) -> dict:
+    return rescore_texts(load_result_texts(predictions), read_test_file(test), rule,
+                         source=predictions, prompt=prompt, max_not_found=max_not_found)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
