@@ -42,6 +42,7 @@ def plain_loop(net, prompts, *, steps, eos_id, min_new_tokens=0):
 def generate(net, prompts, **kw):
     from mathlora.model.generate import greedy_generate
 
+    kw.setdefault("min_new_tokens", 0)
     return greedy_generate(net, prompts, max_new_tokens=NEW, pad_id=PAD, batch_size=2, progress=False, **kw)
 
 
@@ -92,7 +93,7 @@ def test_deterministic_and_order_independent_of_batching(models, free_run):
     # Reversed input order gives the reversed output: rows do not leak into each other.
     assert generate(models[0], PROMPTS[::-1], eos_id=eos) == first[::-1]
     with pytest.raises(ValueError, match="empty prompt"):
-        greedy_generate(models[0], [[]], max_new_tokens=1, eos_id=eos, pad_id=PAD, batch_size=2,
+        greedy_generate(models[0], [[]], max_new_tokens=1, min_new_tokens=0, eos_id=eos, pad_id=PAD, batch_size=2,
                         progress=False)
 
 
@@ -146,5 +147,5 @@ def test_ascend_predict_network_keeps_use_past_and_decodes_through_the_library()
     assert decoding.library_applies(cached)
     for method in ("full", "cache"):
         with pytest.raises(ValueError, match="use_past"):
-            decoding.greedy_generate(cached, [[1, 2]], max_new_tokens=2, eos_id=0, pad_id=0,
+            decoding.greedy_generate(cached, [[1, 2]], max_new_tokens=2, min_new_tokens=0, eos_id=0, pad_id=0,
                                      batch_size=1, progress=False, method=method)

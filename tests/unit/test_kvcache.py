@@ -86,7 +86,7 @@ def test_cached_logits_match_the_full_pass(models):
 def test_greedy_tokens_equal_the_plain_loop(models, reference, method, sort_by_length):
     from mathlora.model.generate import greedy_generate
 
-    got = greedy_generate(models[0], PROMPTS, max_new_tokens=NEW, eos_id=NEVER, pad_id=PAD,
+    got = greedy_generate(models[0], PROMPTS, max_new_tokens=NEW, min_new_tokens=0, eos_id=NEVER, pad_id=PAD,
                           batch_size=3, progress=False, method=method, sort_by_length=sort_by_length)
     assert all(len(row) == NEW for row in reference)
     assert got == reference
@@ -110,7 +110,7 @@ def test_a_row_stops_when_the_sequence_is_full(models):
     long = [RANKS, *range(1, SEQ - 3)]  # 61 tokens: room for 3 more
     expected = plain_loop(models[1], [long], steps=NEW, eos_id=NEVER)
     for method in ("cache", "full"):
-        got = greedy_generate(models[0], [long, PROMPTS[1]], max_new_tokens=NEW, eos_id=NEVER,
+        got = greedy_generate(models[0], [long, PROMPTS[1]], max_new_tokens=NEW, min_new_tokens=0, eos_id=NEVER,
                               pad_id=PAD, batch_size=3, progress=False, method=method)
         assert got[0] == expected[0] and len(got[0]) == 3
         assert len(got[1]) == NEW  # the short row of the same batch goes on

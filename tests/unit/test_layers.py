@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "mathlora"
 LAYERS = [
     {"mathlora", "mathlora.errors", "mathlora.contest", "mathlora.prompts", "mathlora.artifacts",
-     "mathlora.jsonl"},
+     "mathlora.jsonl", "mathlora.settings"},
     {"mathlora.tokenizer"},
     {"mathlora.data"},
     {"mathlora.model", "mathlora.standin"},

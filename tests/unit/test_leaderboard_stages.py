@@ -16,6 +16,7 @@ from mathlora.errors import InputError
 from mathlora.evaluate.predict import write_result_npy
 from mathlora.package import leaderboard_stages as stages
 from mathlora.prompts import math_prompt
+from mathlora.settings import MathSettings, PredictSettings, SquadSettings, settings_from_arguments
 
 N = 40
 TEST = [{"problem": f"计算 {i} + 1 等于多少？", "solution": f"{i} + 1 = {i + 1}"} for i in range(1, N + 1)]
@@ -62,6 +63,11 @@ def make_contest(root: Path) -> Path:
     return contest
 
 
+# The evaluate keys a rule passes (config/config.yaml's, small); the others take the schema's defaults.
+EVALUATE = {"batch_size": 4, "max_length": 64, "max_new_tokens": 8, "squad_max_new_tokens": 4,
+            "rel_tol": 1e-6}
+
+
 def counter(body, graph_yaml):
     return params_report(3_407_872)
 
@@ -71,7 +77,6 @@ def fake_run(team):
     def run(command, log):
         rest = command[len(stages.mathlora_command()):]
         name, options = rest[0], rest[2:] if rest[0] == "squad" else rest[1:]
-        options = [o for o in options if o != "--no-round"]  # the one flag without a value
         args = dict(zip(options[::2], options[1::2]))
         if name == "full-weights":
             if team == "broken":
@@ -100,9 +105,7 @@ def judge_contest(tmp_path):
                                          "n": 10, "empty_predictions": 0, "predict": None,
                                          "examples": []})
     settings = {"predict_yaml": "predict.yaml", "base_checkpoint": "base.ckpt", "tokenizer": "t",
-                "test": str(test), "squad_dev": "dev.json", "batch_size": 4, "max_length": 64,
-                "max_new_tokens": 8, "min_new_tokens": 1, "squad_max_new_tokens": 4,
-                "prompt": "entry", "rel_tol": 1e-6, "no_round": []}
+                "test": str(test), "squad_dev": "dev.json", "evaluate": EVALUATE}
     records = []
     entries = stages.contest_entries(contest)
     duplicates = stages.duplicate_names(entries)
@@ -203,10 +206,14 @@ def test_evaluate_calls_each_subcommand_with_options_it_accepts(tmp_path):
         fake_run("alpha")(command, log)
 
     settings = {"predict_yaml": "p.yaml", "base_checkpoint": "b.ckpt", "tokenizer": "t", "test": "t.json",
-                "squad_dev": "d.json", "batch_size": 4, "max_length": 64, "max_new_tokens": 8,
-                "min_new_tokens": 1, "squad_max_new_tokens": 4, "prompt": "entry", "rel_tol": 1e-6,
-                "no_round": ["--no-round"]}
+                "squad_dev": "d.json", "evaluate": {**EVALUATE, "round_to_reference": False}}
     done = stages.stage_evaluate(body, tmp_path / "w", settings, tmp_path / "log", run=run)
     assert done["refused"] is None
     assert [name for name, _ in parsed] == ["full-weights", "predict", "math", "squad"] * 2
     assert not (tmp_path / "w" / "weights" / "ckpt1.ckpt").exists()  # full weights are not kept
+    # each stage gets the evaluate keys it reads, the schema's defaults filled in
+    given = {name: args for name, args in parsed[:4]}
+    assert settings_from_arguments(given["predict"], PredictSettings) == PredictSettings(
+        batch_size=4, max_length=64, max_new_tokens=8, min_new_tokens=1, prompt="entry")
+    assert settings_from_arguments(given["math"], MathSettings).round_to_reference is False
+    assert settings_from_arguments(given["squad"], SquadSettings).length == 64

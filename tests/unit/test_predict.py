@@ -9,6 +9,7 @@ import pytest
 
 from mathlora.evaluate import predict
 from mathlora.evaluate.npy_safe import load_result_texts
+from mathlora.settings import MathSettings
 
 
 class CharTokenizer:
@@ -25,7 +26,8 @@ class CharTokenizer:
 
 def test_prompts_are_the_entrys_by_default():
     test = [{"problem": "计算 1 + 2 等于多少？", "solution": "3"}]
-    assert predict.math_prompts(test) == [
+    default = MathSettings.from_section({"rel_tol": 0}).prompt  # the config schema's default
+    assert predict.math_prompts(test, default) == [
         "Please answer the following math promblem:\n 计算 1 + 2 等于多少？\n###answer:"]
     assert predict.math_prompts(test, "report") == [
         "Please answer the following math problems:\n计算 1 + 2 等于多少？\n###answer"]

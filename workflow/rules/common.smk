@@ -1,6 +1,7 @@
 # Shared names of the graph: every path a rule produces or consumes is defined here once.
 # Each run (config run_name) has its own results/, logs/ and benchmarks/ folder, so the CPU default
 # and the Ascend run live side by side in one checkout and never read each other's outputs.
+import json
 import os
 import re
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 from mathlora.package.unpack import natural_key
+from mathlora.settings import MathSettings, PredictSettings, SquadSettings
 from snakemake.exceptions import WorkflowError
 
 RUN = config["run_name"]
@@ -159,6 +161,22 @@ wildcard_constraints:
     k=r"\d+",
     model=r"base|ckpt\d+",
     split=r"dev|test",
+
+
+def stage_settings(kind, **fixed):
+    """A stage's config section as its one JSON argument: only the keys it reads (a rule's params
+    are its rerun trigger), checked and completed by the schema; ``fixed`` overrides keys."""
+    section = {**config[kind.SECTION], **fixed}
+    return kind.from_section(section, source="config").to_json()
+
+
+def judging_settings():
+    """The evaluate keys a judged checkpoint's predict, math and SQuAD read, as one JSON argument."""
+    section = {}
+    for kind in (PredictSettings, MathSettings, SquadSettings):
+        section.update(json.loads(stage_settings(kind)))
+    return json.dumps({key: value for key, value in section.items() if value is not None},
+                      sort_keys=True)
 
 
 def model_checkpoint(wildcards):

@@ -34,11 +34,7 @@ rule predict:
         npy=RESULT_NPY,
         json=reported(PREDICT_JSON, "3. Evaluation", model="{model}", report="predict"),
     params:
-        batch_size=config["evaluate"]["batch_size"],
-        max_length=config["evaluate"]["max_length"],
-        max_new_tokens=config["evaluate"]["max_new_tokens"],
-        min_new_tokens=config["evaluate"]["min_new_tokens"],
-        prompt=config["evaluate"]["prompt"],
+        settings=stage_settings(PredictSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -48,9 +44,7 @@ rule predict:
     shell:
         "mathlora predict --model {wildcards.model} --test {input.test}"
         " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
-        " --batch-size {params.batch_size} --max-length {params.max_length}"
-        " --max-new-tokens {params.max_new_tokens} --min-new-tokens {params.min_new_tokens}"
-        " --prompt {params.prompt}"
+        " --settings {params.settings:q}"
         " --out-jsonl {output.jsonl} --out-npy {output.npy} --out-json {output.json} > {log} 2>&1"
 
 
@@ -62,9 +56,7 @@ rule math:
         json=reported(MATH_JSON, "3. Evaluation", model="{model}", report="math"),
         png=reported(MATH_PNG, "3. Evaluation", "math_by_category.rst", model="{model}", report="math chart"),
     params:
-        rel_tol=config["evaluate"]["rel_tol"],
-        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
-        prompt=config["evaluate"]["prompt"],
+        settings=stage_settings(MathSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -73,7 +65,7 @@ rule math:
         timed("math/{model}")
     shell:
         "mathlora math --model {wildcards.model} --predictions {input.predictions}"
-        " --test {input.test} --prompt {params.prompt} --rel-tol {params.rel_tol} {params.no_round}"
+        " --test {input.test} --settings {params.settings:q}"
         " --out {output.json} --png {output.png} > {log} 2>&1"
 
 
@@ -114,11 +106,7 @@ use rule predict as predict_template with:
         npy=f"{TEMPLATE_EVAL}/result_npy.npy",
         json=TEMPLATE_PREDICT_JSON,
     params:
-        batch_size=config["evaluate"]["batch_size"],
-        max_length=config["evaluate"]["max_length"],
-        max_new_tokens=config["evaluate"]["max_new_tokens"],
-        min_new_tokens=config["evaluate"]["min_new_tokens"],
-        prompt="finetune",
+        settings=stage_settings(PredictSettings, prompt="finetune"),
     log:
         logged("predict_template/{model}"),
     benchmark:
@@ -133,9 +121,7 @@ use rule math as math_template with:
         json=TEMPLATE_MATH_JSON,
         png=f"{TEMPLATE_EVAL}/math.png",
     params:
-        rel_tol=config["evaluate"]["rel_tol"],
-        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
-        prompt="finetune",
+        settings=stage_settings(MathSettings, prompt="finetune"),
     log:
         logged("math_template/{model}"),
     benchmark:
@@ -151,12 +137,7 @@ rule squad:
     output:
         reported(SQUAD_JSON, "3. Evaluation", model="{model}", report="squad"),
     params:
-        batch_size=config["evaluate"]["batch_size"],
-        max_length=config["evaluate"].get("squad_max_length", config["evaluate"]["max_length"]),
-        max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
-        # SQuAD passages are longer than math prompts: their own length, the network built for it
-        seq_length=lambda wildcards: (f" --seq-length {config['evaluate']['squad_max_length']}"
-                                      if "squad_max_length" in config["evaluate"] else ""),
+        settings=stage_settings(SquadSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -166,8 +147,7 @@ rule squad:
     shell:
         "mathlora squad eval --model {wildcards.model} --dev {input.dev}"
         " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
-        " --batch-size {params.batch_size} --max-length {params.max_length}{params.seq_length}"
-        " --max-new-tokens {params.max_new_tokens} --min-new-tokens 1 --out {output} > {log} 2>&1"
+        " --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule entry_script:

@@ -71,14 +71,7 @@ rule leaderboard_evaluate:
         f"{LB_TEAM}/evaluate.json",
     params:
         work=lambda wildcards, output: os.path.dirname(output[0]),
-        batch_size=config["evaluate"]["batch_size"],
-        max_length=config["evaluate"]["max_length"],
-        max_new_tokens=config["evaluate"]["max_new_tokens"],
-        min_new_tokens=config["evaluate"]["min_new_tokens"],
-        squad_max_new_tokens=config["evaluate"]["squad_max_new_tokens"],
-        prompt=config["evaluate"]["prompt"],
-        rel_tol=config["evaluate"]["rel_tol"],
-        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
+        settings=judging_settings(),
     conda:
         MATHLORA_ENV
     log:
@@ -89,10 +82,7 @@ rule leaderboard_evaluate:
         "mathlora leaderboard evaluate --record {input.record:q} --work-dir {params.work:q}"
         " --log {log:q}.steps --predict-yaml {input.yaml} --base-checkpoint {input.base}"
         " --tokenizer {input.tokenizer} --test {input.test} --squad-dev {input.dev}"
-        " --batch-size {params.batch_size} --max-length {params.max_length}"
-        " --max-new-tokens {params.max_new_tokens} --min-new-tokens {params.min_new_tokens}"
-        " --squad-max-new-tokens {params.squad_max_new_tokens} --prompt {params.prompt}"
-        " --rel-tol {params.rel_tol} {params.no_round} --out {output:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule leaderboard_summary:

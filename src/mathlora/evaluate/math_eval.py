@@ -29,6 +29,7 @@ from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extr
 from mathlora.evaluate.stats import wilson
 from mathlora.jsonl import read_records, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math_prompt_named
+from mathlora.settings import MathSettings, add_settings_arguments, settings_from_arguments
 
 PRIMARY_MODE = "first_answer"
 PREDICTION_FIELDS = ("id", "prompt", "output", "generation")
@@ -223,14 +224,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="math.json report to write")
     parser.add_argument("--png", help="per-category accuracy chart to write")
     parser.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
-    add_prompt_argument(parser)
-    add_rule_arguments(parser)
+    add_not_found_argument(parser)
+    add_settings_arguments(parser, MathSettings)
 
 
 def add_prompt_argument(parser) -> None:
     parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
                         help="math prompt variant the predictions were made with (default: "
                              "%(default)s, the entry's run_llama3_test.py byte for byte)")
+    add_not_found_argument(parser)
+
+
+def add_not_found_argument(parser) -> None:
     parser.add_argument("--max-prompt-not-found", type=int, default=0, metavar="N",
                         help="fail when more than N texts hold no prompt (outputs saved without "
                              "it; scored whole, in the order given) (default: %(default)s)")
@@ -253,10 +258,11 @@ def equality_rule(rel_tol: float, round_to_reference: bool = True) -> Rule:
 def main(args: argparse.Namespace) -> int:
     from mathlora.artifacts import write_artifact
 
-    rule = equality_rule(args.rel_tol, not args.no_round)
-    items = items_from_predictions(args.test, args.predictions, args.prompt)
-    check_pairing(args.predictions, items, math_prompt_named(args.prompt), args.max_prompt_not_found)
-    report = math_report(args.model, items, rule, args.prompt)
+    settings = settings_from_arguments(args, MathSettings)
+    rule = equality_rule(settings.rel_tol, settings.round_to_reference)
+    items = items_from_predictions(args.test, args.predictions, settings.prompt)
+    check_pairing(args.predictions, items, math_prompt_named(settings.prompt), args.max_prompt_not_found)
+    report = math_report(args.model, items, rule, settings.prompt)
     write_artifact(args.out, "math", report)
     if args.png:
         plot(report, args.png, f"math accuracy: {args.model}")

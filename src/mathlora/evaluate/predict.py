@@ -14,6 +14,7 @@ empty generation (scored as "no answer").
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import atomic_output
-from mathlora.contest import ENTRY_BATCH_SIZE, ENTRY_MAX_LENGTH, RESULT_KEY
+from mathlora.contest import RESULT_KEY
 from mathlora.jsonl import dumps_line, read_test_file
-from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, math_prompt_named
+from mathlora.prompts import math_prompt_named
+from mathlora.settings import PredictSettings, add_settings_arguments, settings_from_arguments
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Generation:
         }
 
 
-def math_prompts(test: Sequence[dict], prompt: str = DEFAULT_MATH_PROMPT) -> list[str]:
+def math_prompts(test: Sequence[dict], prompt: str) -> list[str]:
     variant = math_prompt_named(prompt)
     return [variant(record["problem"]) for record in test]
 
@@ -63,7 +65,7 @@ def budgets(prompt_lengths: Sequence[int], *, max_new_tokens: int, max_length: i
 
 
 def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int,
-                   max_length: int, batch_size: int, min_new_tokens: int = 0,
+                   max_length: int, batch_size: int, min_new_tokens: int,
                    bos: bool = True) -> Generation:
     """Greedy continuations of ``prompts`` (texts, without the prompt), in the same order.
 
@@ -94,33 +96,31 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
     return Generation(texts, [len(x) for x in ids], [len(e) for e in encoded], allowed, seconds)
 
 
-def predict_math(model, tokenizer, test: Sequence[dict], *, max_new_tokens: int, max_length: int,
-                 batch_size: int, min_new_tokens: int = 1,
-                 prompt: str = DEFAULT_MATH_PROMPT) -> tuple[list[dict[str, str]], Generation]:
+def predict_math(model, tokenizer, test: Sequence[dict],
+                 settings: PredictSettings) -> tuple[list[dict[str, str]], Generation]:
     """Greedy predictions of the test problems with a math prompt: records and the run.
 
     Tokenized as the prompt variant says (the entry's: no bos, as its script's tokenizer does).
     """
-    prompts = math_prompts(test, prompt)
-    gen = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                         max_length=max_length, batch_size=batch_size,
-                         min_new_tokens=min_new_tokens, bos=math_prompt_named(prompt).bos)
+    prompts = math_prompts(test, settings.prompt)
+    gen = generate_texts(model, tokenizer, prompts, max_new_tokens=settings.max_new_tokens,
+                         max_length=settings.max_length, batch_size=settings.batch_size,
+                         min_new_tokens=settings.min_new_tokens,
+                         bos=math_prompt_named(settings.prompt).bos)
     return prediction_records(prompts, gen.texts), gen
 
 
-def write_predictions(records: Sequence[dict], gen: Generation, *, model_name: str, checkpoint,
-                      batch_size: int, max_length: int, max_new_tokens: int, out_jsonl: str | Path,
-                      out_npy: str | Path, out_json: str | Path, min_new_tokens: int = 1,
-                      prompt: str = DEFAULT_MATH_PROMPT) -> dict[str, Any]:
+def write_predictions(records: Sequence[dict], gen: Generation, settings: PredictSettings, *,
+                      model_name: str, checkpoint, out_jsonl: str | Path, out_npy: str | Path,
+                      out_json: str | Path) -> dict[str, Any]:
     """predictions.jsonl, result_npy.npy and the predict.json report of one math run."""
     from mathlora.artifacts import write_artifact
 
     write_jsonl(out_jsonl, records)
     write_result_npy(out_npy, [r["output"] for r in records])
     return write_artifact(out_json, "predict", {
-        "model": model_name, "task": "math", "prompt": prompt, "checkpoint": str(checkpoint),
-        "batch_size": batch_size, "max_length": max_length,
-        "max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens, **gen.stats()})
+        "model": model_name, "task": "math", "checkpoint": str(checkpoint),
+        **dataclasses.asdict(settings), **gen.stats()})
 
 
 def prediction_records(prompts: Sequence[str], generations: Sequence[str]) -> list[dict[str, str]]:
@@ -171,10 +171,6 @@ def add_model_arguments(parser, *, required: bool = True) -> None:
     parser.add_argument("--checkpoint", required=required, help="full (merged) weights to evaluate")
     parser.add_argument("--tokenizer", required=required,
                         help="Llama3-format tiktoken tokenizer.model")
-    parser.add_argument("--batch-size", type=int, default=ENTRY_BATCH_SIZE,
-                        help="prompts per batch (default: the entry's %(default)s)")
-    parser.add_argument("--max-length", type=int, default=ENTRY_MAX_LENGTH,
-                        help="bound on prompt + generation tokens (default: the entry's %(default)s)")
     parser.add_argument("--seq-length", type=int,
                         help="model sequence length (default: the yaml's)")
 
@@ -182,48 +178,23 @@ def add_model_arguments(parser, *, required: bool = True) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", required=True,
                         help="test set of {problem, solution}: a JSON array or JSON Lines")
-    add_model_arguments(parser)
-    parser.add_argument("--max-new-tokens", type=int, default=128, help="generated tokens at most")
-    parser.add_argument("--min-new-tokens", type=int, default=1,
-                        help="generated tokens at least (organisers' math yaml: 1)")
     parser.add_argument("--model", default="model", help="name shown in reports (base, ckpt1, ...)")
-    parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
-                        help="math prompt variant (default: %(default)s, the entry's "
-                             "run_llama3_test.py byte for byte)")
+    add_model_arguments(parser)
+    add_settings_arguments(parser, PredictSettings)
     parser.add_argument("--out-jsonl", required=True, help="predictions.jsonl to write")
     parser.add_argument("--out-npy", required=True, help="result_npy.npy to write (entry format)")
     parser.add_argument("--out-json", required=True, help="predict.json report to write")
 
 
-def check_sizes(*, batch_size: int, max_length: int, max_new_tokens: int,
-                min_new_tokens: int = 0) -> None:
-    """Generation sizes that can work (named as their command-line options in the errors)."""
-    from mathlora.errors import ConfigError
-
-    for name, value in (("batch_size", batch_size), ("max_length", max_length),
-                        ("max_new_tokens", max_new_tokens)):
-        if value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if not 0 <= min_new_tokens <= max_new_tokens:
-        raise ConfigError(f"--min-new-tokens must lie in 0..--max-new-tokens ({max_new_tokens}), "
-                          f"got {min_new_tokens}")
-
-
 def main(args: argparse.Namespace) -> int:
-    check_sizes(batch_size=args.batch_size, max_length=args.max_length,
-                max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
+    settings = settings_from_arguments(args, PredictSettings)
     test = read_test_file(args.test)
     model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
-                                                batch_size=args.batch_size,
+                                                batch_size=settings.batch_size,
                                                 seq_length=args.seq_length)
-    records, gen = predict_math(model, tokenizer, test, max_new_tokens=args.max_new_tokens,
-                                max_length=args.max_length, batch_size=args.batch_size,
-                                min_new_tokens=args.min_new_tokens, prompt=args.prompt)
-    write_predictions(records, gen, model_name=args.model, checkpoint=args.checkpoint,
-                      batch_size=args.batch_size, max_length=args.max_length,
-                      max_new_tokens=args.max_new_tokens, out_jsonl=args.out_jsonl,
-                      out_npy=args.out_npy, out_json=args.out_json,
-                      min_new_tokens=args.min_new_tokens, prompt=args.prompt)
+    records, gen = predict_math(model, tokenizer, test, settings)
+    write_predictions(records, gen, settings, model_name=args.model, checkpoint=args.checkpoint,
+                      out_jsonl=args.out_jsonl, out_npy=args.out_npy, out_json=args.out_json)
     stats = gen.stats()
     print(json.dumps({"model": args.model, **stats}, ensure_ascii=False), file=sys.stderr)
     print(f"{args.model}: {stats['n']} predictions, {stats['generated_tokens']} tokens in "

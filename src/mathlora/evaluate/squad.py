@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mathlora.errors import InputError
 from mathlora.prompts import squad_prompt
+from mathlora.settings import SquadSettings, add_settings_arguments, settings_from_arguments
 
 # EmF1Metric's punctuation list, in its order.
 SP_CHAR = ('-', ':', '_', '*', '^', '/', '\\', '~', '`', '+', '=', '，', '。', '：', '？', '！', '“',
@@ -227,10 +228,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
     ev.add_argument("--generations", help="saved generations (JSON Lines {id, generation}) instead "
                                           "of running a model")
-    ev.add_argument("--max-new-tokens", type=int, default=20, help="organisers: 20")
-    ev.add_argument("--min-new-tokens", type=int, default=1, help="organisers: 1")
     ev.add_argument("--limit", type=int, help="evaluate only the first N examples (quick checks)")
     add_model_arguments(ev.add_argument_group("model (needed unless --generations)"), required=False)
+    add_settings_arguments(ev, SquadSettings)
     sy = sub.add_parser("synth", help="write the generated SQuAD-format dev set",
                         description="Write a seeded SQuAD v1.1-format dev set whose answers are "
                                     "spans of their passages.")
@@ -270,26 +270,28 @@ def _evaluate(args: argparse.Namespace) -> int:
         if missing:
             raise ConfigError("squad eval needs --generations or all of --model-yaml, --checkpoint, "
                               "--tokenizer (missing: " + ", ".join(missing) + ")")
-        from mathlora.evaluate.predict import check_sizes, generate_texts, load_model_and_tokenizer
+        from mathlora.evaluate.predict import generate_texts, load_model_and_tokenizer
 
-        check_sizes(batch_size=args.batch_size, max_length=args.max_length,
-                    max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
-        model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint,
-                                                    args.tokenizer, batch_size=args.batch_size,
-                                                    seq_length=args.seq_length)
+        settings = settings_from_arguments(args, SquadSettings)
+        # SQuAD passages are longer than math prompts: the network is built for their own length
+        model, tokenizer = load_model_and_tokenizer(
+            args.model_yaml, args.checkpoint, args.tokenizer, batch_size=settings.batch_size,
+            seq_length=args.seq_length or settings.squad_max_length)
         gen = generate_texts(model, tokenizer, [e.prompt for e in examples],
-                             max_new_tokens=args.max_new_tokens, max_length=args.max_length,
-                             batch_size=args.batch_size, min_new_tokens=args.min_new_tokens)
+                             max_new_tokens=settings.squad_max_new_tokens, max_length=settings.length,
+                             batch_size=settings.batch_size,
+                             min_new_tokens=settings.squad_min_new_tokens)
         generations = gen.texts
-        run = generation_run(gen, batch_size=args.batch_size, max_length=args.max_length,
-                             max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
+        run = generation_run(gen, batch_size=settings.batch_size, max_length=settings.length,
+                             max_new_tokens=settings.squad_max_new_tokens,
+                             min_new_tokens=settings.squad_min_new_tokens)
     report = squad_report(args.model, args.dev, without, examples, generations, run)
     write_artifact(args.out, "squad", report)
     line = f"{args.model}: SQuAD F1 {report['f1']:.3f}, EM {report['em']:.3f} over {report['n']}"
     if run:
         line += f" ({run['tokens_per_second']:.1f} tokens/s)"
         if run["prompt_too_long"]:
-            line += (f"; {run['prompt_too_long']} passage(s) longer than max_length {args.max_length}: "
+            line += (f"; {run['prompt_too_long']} passage(s) longer than max_length {run['max_length']}: "
                      "empty predictions (evaluate.squad_max_length fits them)")
     print(line)
     return 0

@@ -119,7 +119,7 @@ class _Cached:
         return self._call(buffer, position, 1, np.zeros(buffer.shape[0], np.int32))
 
 
-def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min_new_tokens: int = 0,
+def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min_new_tokens: int,
                     eos_id: int, pad_id: int, batch_size: int, progress: bool = True,
                     method: str = "auto", sort_by_length: bool = True) -> list[list[int]]:
     """Greedy continuation ids per prompt (prompt excluded, cut at eos, eos excluded), in order.

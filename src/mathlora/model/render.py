@@ -65,12 +65,9 @@ def load_settings(config_path: str | Path | None, settings_json: str | None) -> 
             raise ConfigError(f"--settings: not a JSON object ({exc})") from None
         source = "--settings"
     elif config_path is not None:
-        try:
-            settings = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(config_path, "config file not found") from None
-        except yaml.YAMLError as exc:
-            raise InputError(config_path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+        from mathlora.settings import load_config
+
+        settings = load_config(config_path)
         source = str(config_path)
     else:
         raise ConfigError("give --config FILE or --settings JSON")
@@ -192,7 +189,7 @@ def render_values(settings: dict[str, Any], *, mode: str, vocab: dict[str, int],
 def generation_block(evaluate: dict[str, Any]) -> str:
     """The prediction-only model_config keys, as yaml lines continuing the model_config mapping."""
     keys = {"max_new_tokens": evaluate["max_new_tokens"],
-            "min_new_tokens": evaluate.get("min_new_tokens", 1), "block_size": PREDICT_BLOCK_SIZE}
+            "min_new_tokens": evaluate["min_new_tokens"], "block_size": PREDICT_BLOCK_SIZE}
     return "".join(f"\n    {key}: {yaml_scalar(value)}" for key, value in keys.items())
 
 

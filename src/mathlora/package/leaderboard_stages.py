@@ -38,6 +38,9 @@ import yaml
 
 from mathlora.artifacts import atomic_output, file_sha256, read_artifact, write_artifact
 from mathlora.errors import ConfigError, InputError, MathloraError
+from mathlora.settings import MathSettings, PredictSettings, SquadSettings
+
+JUDGING_SETTINGS = (PredictSettings, MathSettings, SquadSettings)
 
 STAGES = ("intake", "params", "evaluate", "summary")
 DECLARED_FILES = ("declared.yaml", "declared.yml", "declared.json")
@@ -269,6 +272,10 @@ def evaluate_bundle(body: dict, work: Path, settings: dict, log: Path, run=_run)
     models = sorted((p.stem for p in unpacked.glob("ckpt*.ckpt")),
                     key=lambda m: int(m.removeprefix("ckpt")))
     yaml_path = body["files"].get("yaml") or settings["predict_yaml"]
+
+    def stage_json(kind) -> str:
+        return kind.from_section(settings["evaluate"], source="--settings").to_json()
+
     files = {}
     for model in models:
         weights = work / "weights" / f"{model}.ckpt"
@@ -282,22 +289,17 @@ def evaluate_bundle(body: dict, work: Path, settings: dict, log: Path, run=_run)
                  "--out", str(weights), "--report", str(work / "weights" / f"{model}.json")], log)
             step = "predict"
             common = ["--model-yaml", settings["predict_yaml"], "--checkpoint", str(weights),
-                      "--tokenizer", settings["tokenizer"], "--batch-size", str(settings["batch_size"]),
-                      "--max-length", str(settings["max_length"])]
+                      "--tokenizer", settings["tokenizer"]]
             run([*mathlora, "predict", "--model", model, "--test", settings["test"], *common,
-                 "--max-new-tokens", str(settings["max_new_tokens"]),
-                 "--min-new-tokens", str(settings["min_new_tokens"]), "--prompt", settings["prompt"],
-                 "--out-jsonl", str(folder / "predictions.jsonl"),
+                 "--settings", stage_json(PredictSettings), "--out-jsonl", str(folder / "predictions.jsonl"),
                  "--out-npy", str(folder / RESULT_NPY), "--out-json", str(folder / "predict.json")], log)
             step = "math"
             run([*mathlora, "math", "--model", model, "--predictions", str(folder / "predictions.jsonl"),
-                 "--test", settings["test"], "--prompt", settings["prompt"],
-                 "--rel-tol", str(settings["rel_tol"]), *settings["no_round"],
+                 "--test", settings["test"], "--settings", stage_json(MathSettings),
                  "--out", str(folder / "math.json"), "--png", str(folder / "math.png")], log)
             step = "SQuAD"
             run([*mathlora, "squad", "eval", "--model", model, "--dev", settings["squad_dev"], *common,
-                 "--max-new-tokens", str(settings["squad_max_new_tokens"]), "--min-new-tokens", "1",
-                 "--out", str(folder / "squad.json")], log)
+                 "--settings", stage_json(SquadSettings), "--out", str(folder / "squad.json")], log)
         except MathloraError as error:
             raise InputError(f"checkpoint {model}", f"{step} {error}") from None
         finally:
@@ -311,10 +313,11 @@ def evaluate_npy(body: dict, work: Path, settings: dict) -> dict[str, str]:
     from mathlora.evaluate.math_eval import equality_rule
     from mathlora.evaluate.rescore import rescore
 
-    rule = equality_rule(settings["rel_tol"], not settings["no_round"])
+    math = MathSettings.from_section(settings["evaluate"], source="--settings")
+    rule = equality_rule(math.rel_tol, math.round_to_reference)
     predictions = body["files"]["result_npy"]
     report = {"predictions": predictions, "test": settings["test"],
-              **rescore(predictions, settings["test"], rule, settings["prompt"])}
+              **rescore(predictions, settings["test"], rule, math.prompt)}
     path = work / "rescore.json"
     write_artifact(path, "rescore", report)
     return {"rescore": str(path)}
@@ -471,13 +474,28 @@ def run(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- command line
 
+def evaluate_section(text: str) -> dict[str, Any]:
+    """The evaluate keys of ``--settings``: each checkpoint's predict, math and SQuAD read theirs."""
+    try:
+        section = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--settings: not a JSON object ({exc})") from None
+    if not isinstance(section, dict):
+        raise ConfigError("--settings: expected a JSON object of evaluate keys")
+    read = {key for kind in JUDGING_SETTINGS for key in kind.keys()}
+    unknown = sorted(set(section) - read)
+    if unknown:
+        raise ConfigError(f"--settings: evaluate keys {unknown} are read by no judging stage; "
+                          f"expected some of {sorted(read)}")
+    for kind in JUDGING_SETTINGS:  # each stage's keys checked now, not at the first checkpoint
+        kind.from_section(section, source="--settings")
+    return section
+
+
 def _settings(args: argparse.Namespace) -> dict:
     return {"predict_yaml": args.predict_yaml, "base_checkpoint": args.base_checkpoint,
             "tokenizer": args.tokenizer, "test": args.test, "squad_dev": args.squad_dev,
-            "batch_size": args.batch_size, "max_length": args.max_length,
-            "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.min_new_tokens,
-            "squad_max_new_tokens": args.squad_max_new_tokens, "prompt": args.prompt,
-            "rel_tol": args.rel_tol, "no_round": ["--no-round"] if args.no_round else []}
+            "evaluate": evaluate_section(args.settings)}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -508,12 +526,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True)
     for flag in ("--predict-yaml", "--base-checkpoint", "--tokenizer", "--test", "--squad-dev"):
         p.add_argument(flag, required=True)
-    for flag in ("--batch-size", "--max-length", "--max-new-tokens", "--min-new-tokens",
-                 "--squad-max-new-tokens"):
-        p.add_argument(flag, type=int, required=True)
-    p.add_argument("--prompt", default="entry")
-    p.add_argument("--rel-tol", type=float, default=1e-6)
-    p.add_argument("--no-round", action="store_true")
+    p.add_argument("--settings", required=True, metavar="JSON",
+                   help="the evaluate keys predict, math and SQuAD read, as one JSON object")
 
     p = stages.add_parser("summary", help="the judged summary of a team")
     p.add_argument("--record", required=True)

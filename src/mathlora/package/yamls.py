@@ -12,6 +12,7 @@ files equal to this output; refresh them with ``python -m mathlora.package.yamls
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,14 +24,13 @@ def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
     """File name -> rendered text of the fine-tuning and prediction yamls of a config."""
     from mathlora.contest import LLAMA3_RANKS, R11_CHECKPOINT_CALLBACK
     from mathlora.model import render
+    from mathlora.settings import load_config
     from mathlora.tokenizer.llama3 import special_ids
 
-    settings = render.load_settings(config_path, None)
+    config = load_config(config_path)
+    settings = render.load_settings(None, json.dumps(config))
     vocab = special_ids(LLAMA3_RANKS)
-    import yaml
-
-    with open(config_path, encoding="utf-8") as handle:
-        sample = yaml.safe_load(handle)["data"]["sample"]
+    sample = config["data"]["sample"]
     rows = sample["chinese"] + sample["english"]
     texts = {}
     for mode, name in FILES.items():

@@ -1,0 +1,281 @@
+"""The one boundary between the configuration and the library.
+
+:func:`load_config` reads config files the way the Snakefile does (later files overlay earlier
+ones), validates them against ``config.schema.json`` and fills its defaults, so every entry point
+sees the same validated mapping and each default is written once, in the schema.
+
+A stage reads its settings as one frozen dataclass (:class:`PredictSettings`, ...), built from its
+config section (``from_section``), from the one JSON argument a rule passes (``from_json``), or from
+command-line flags that :func:`add_settings_arguments` derives from the dataclass and the schema.
+The rule narrows the section to the dataclass's fields (:meth:`StageSettings.narrow`), so changing
+an unrelated key reruns nothing. Errors name the config field, whoever gave the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jsonschema
+
+from mathlora.errors import ConfigError, InputError
+
+CONFIG_SCHEMA = "config.schema.json"
+
+
+# --- the whole config -------------------------------------------------------------------------
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    from mathlora.artifacts import schema_dir
+
+    return json.loads((schema_dir() / CONFIG_SCHEMA).read_text(encoding="utf-8"))
+
+
+def _filling_validator():
+    """Draft 2020-12, setting each absent property that has a ``default`` before checking it."""
+    base = jsonschema.Draft202012Validator
+
+    def properties(validator, props, instance, schema):
+        if validator.is_type(instance, "object"):
+            for name, sub in props.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from base.VALIDATORS["properties"](validator, props, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties})
+
+
+def field_name(path: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def validated(config: Mapping[str, Any], *, source: str = "config") -> dict[str, Any]:
+    """A copy of ``config`` with the schema's defaults filled in; the first error names its field."""
+    filled = copy.deepcopy(dict(config))
+    errors = sorted(_filling_validator()(config_schema()).iter_errors(filled),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        error = errors[0]
+        raise ConfigError(f"{source}: {field_name(error.absolute_path)}: {error.message}")
+    return filled
+
+
+def _overlay(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Snakemake's merge of config files: mappings merge key by key, anything else is replaced."""
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _overlay(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "config file not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, f"expected a mapping of config sections, got {type(data).__name__}")
+    return data
+
+
+def load_config(*paths: str | Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The validated config of one or more files (each overlaying the one before), defaults filled."""
+    if not paths:
+        raise ConfigError("no config file given")
+    merged: dict[str, Any] = {}
+    for path in paths:
+        _overlay(merged, read_yaml_mapping(path))
+    _overlay(merged, overrides or {})
+    return validated(merged, source=" + ".join(map(str, paths)))
+
+
+# --- one stage's settings ---------------------------------------------------------------------
+
+def section_property(section: str, name: str) -> dict[str, Any]:
+    """The schema of ``section.name``, its ``$ref`` resolved (one level, as the schema uses it)."""
+    schema = config_schema()
+    prop = dict(schema["properties"][section]["properties"][name])
+    ref = prop.pop("$ref", None)
+    if ref:
+        prop = {**schema["$defs"][ref.rsplit("/", 1)[1]], **prop}
+    return prop
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSettings:
+    """Settings of one stage: fields named as the keys of one config section."""
+
+    SECTION: ClassVar[str]
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def narrow(cls, section: Mapping[str, Any]) -> dict[str, Any]:
+        """The section's keys this stage reads (a rule's rerun trigger: no other key)."""
+        return {key: section[key] for key in cls.keys() if key in section}
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any], *, source: str = "config"):
+        """The stage's settings from (part of) its config section, checked and completed by the schema."""
+        values = cls.narrow(section)
+        validator = _filling_validator()
+        for key in cls.keys():
+            prop = section_property(cls.SECTION, key)
+            if key not in values and "default" in prop:
+                values[key] = copy.deepcopy(prop["default"])
+            if key not in values:
+                if key in cls.optional():
+                    values[key] = None
+                    continue
+                raise ConfigError(f"{source}: {cls.SECTION}.{key}: required, not given")
+            error = jsonschema.exceptions.best_match(validator(prop).iter_errors(values[key]))
+            if error is not None:
+                raise ConfigError(f"{source}: {cls.SECTION}.{key}: {error.message}")
+        settings = cls(**values)
+        settings.check(source)
+        return settings
+
+    @classmethod
+    def optional(cls) -> frozenset[str]:
+        """Fields the config may leave out without a default (``None``: the stage derives them)."""
+        return frozenset()
+
+    @classmethod
+    def parse_json(cls, text: str, *, source: str = "--settings") -> dict[str, Any]:
+        """The section keys of one JSON argument (only keys this stage reads)."""
+        try:
+            section = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{source}: not a JSON object ({exc})") from None
+        if not isinstance(section, dict):
+            raise ConfigError(f"{source}: expected a JSON object of {cls.SECTION} keys")
+        unknown = sorted(set(section) - set(cls.keys()))
+        if unknown:
+            raise ConfigError(f"{source}: {cls.SECTION} keys {unknown} are not read by this stage; "
+                              f"expected some of {list(cls.keys())}")
+        return section
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "--settings"):
+        return cls.from_section(cls.parse_json(text, source=source), source=source)
+
+    def to_json(self) -> str:
+        """The settings as one JSON argument (a field left to the stage, ``None``, is left out)."""
+        values = {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+        return json.dumps(values, sort_keys=True)
+
+    def check(self, source: str) -> None:
+        """Rules across fields (the schema checks each field alone)."""
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def add_settings_arguments(parser, cls: type[StageSettings]) -> None:
+    """``--settings JSON`` and one flag per field, typed and described by the config schema."""
+    group = parser.add_argument_group(
+        f"{cls.SECTION} settings", f"config keys {cls.SECTION}.*: as one JSON object (--settings), "
+        "or one flag each (a flag wins); unset keys take the schema's default")
+    group.add_argument("--settings", metavar="JSON",
+                       help=f"the {cls.SECTION} keys {', '.join(cls.keys())} as one JSON object")
+    for key in cls.keys():
+        prop = section_property(cls.SECTION, key)
+        text = prop.get("description", "")
+        if "default" in prop:
+            text += f" (default: {json.dumps(prop['default'])})"
+        kind = prop.get("type")
+        options: dict[str, Any] = {"dest": f"setting_{key}", "default": None, "help": text.strip()}
+        if "enum" in prop:
+            options["choices"] = prop["enum"]
+        elif kind == "boolean":
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = {"integer": int, "number": float}.get(kind, str)
+        group.add_argument(_flag(key), **options)
+
+
+def settings_from_arguments(args: argparse.Namespace, cls: type[StageSettings]):
+    """The stage's settings from ``--settings`` overlaid by its flags (errors name the config key)."""
+    section = {} if args.settings is None else cls.parse_json(args.settings)
+    for key in cls.keys():
+        value = getattr(args, f"setting_{key}")
+        if value is not None:
+            section[key] = value
+    return cls.from_section(section, source="command line")
+
+
+# --- the evaluate stages ----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class GenerationSettings(StageSettings):
+    SECTION: ClassVar[str] = "evaluate"
+
+    batch_size: int
+    max_length: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictSettings(GenerationSettings):
+    """Greedy math predictions with one prompt variant."""
+
+    max_new_tokens: int
+    min_new_tokens: int
+    prompt: str
+
+    def check(self, source: str) -> None:
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ConfigError(f"{source}: evaluate.min_new_tokens: {self.min_new_tokens} exceeds "
+                              f"evaluate.max_new_tokens {self.max_new_tokens}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SquadSettings(GenerationSettings):
+    """SQuAD decoding: its own lengths (passages are longer than math prompts)."""
+
+    squad_max_length: int | None
+    squad_max_new_tokens: int
+    squad_min_new_tokens: int
+
+    @classmethod
+    def optional(cls) -> frozenset[str]:
+        return frozenset({"squad_max_length"})
+
+    @property
+    def length(self) -> int:
+        """Prompt + generation positions: ``squad_max_length``, else ``max_length``."""
+        return self.squad_max_length or self.max_length
+
+    def check(self, source: str) -> None:
+        if self.squad_min_new_tokens > self.squad_max_new_tokens:
+            raise ConfigError(f"{source}: evaluate.squad_min_new_tokens: {self.squad_min_new_tokens} "
+                              f"exceeds evaluate.squad_max_new_tokens {self.squad_max_new_tokens}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MathSettings(StageSettings):
+    """How a prediction is compared with its reference."""
+
+    SECTION: ClassVar[str] = "evaluate"
+
+    prompt: str
+    rel_tol: float
+    round_to_reference: bool
+
+
+STAGE_SETTINGS: tuple[type[StageSettings], ...] = (PredictSettings, SquadSettings, MathSettings)
