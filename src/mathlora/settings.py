@@ -276,6 +276,7 @@ class MathSettings(StageSettings):
     prompt: str
     rel_tol: float
     round_to_reference: bool
+    max_prompt_not_found: int
 
 
 STAGE_SETTINGS: tuple[type[StageSettings], ...] = (PredictSettings, SquadSettings, MathSettings)

@@ -224,7 +224,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="math.json report to write")
     parser.add_argument("--png", help="per-category accuracy chart to write")
     parser.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
-    add_not_found_argument(parser)
     add_settings_arguments(parser, MathSettings)
 
 
@@ -261,7 +260,7 @@ def main(args: argparse.Namespace) -> int:
     settings = settings_from_arguments(args, MathSettings)
     rule = equality_rule(settings.rel_tol, settings.round_to_reference)
     items = items_from_predictions(args.test, args.predictions, settings.prompt)
-    check_pairing(args.predictions, items, math_prompt_named(settings.prompt), args.max_prompt_not_found)
+    check_pairing(args.predictions, items, math_prompt_named(settings.prompt), settings.max_prompt_not_found)
     report = math_report(args.model, items, rule, settings.prompt)
     write_artifact(args.out, "math", report)
     if args.png:
