@@ -200,7 +200,8 @@ def add_settings_arguments(parser, cls: type[StageSettings]) -> None:
         if "default" in prop:
             text += f" (default: {json.dumps(prop['default'])})"
         kind = prop.get("type")
-        options: dict[str, Any] = {"dest": f"setting_{key}", "default": None, "help": text.strip()}
+        options: dict[str, Any] = {"dest": f"setting_{key}", "default": None, "help": text.strip(),
+                                   "metavar": None if kind == "boolean" or "enum" in prop else key.upper()}
         if "enum" in prop:
             options["choices"] = prop["enum"]
         elif kind == "boolean":

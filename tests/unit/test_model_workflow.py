@@ -98,9 +98,9 @@ def test_dry_run_anywhere_shows_the_whole_ascend_run(bare_clone):
     predicts = [c for c in commands if c.startswith("mathlora predict ")]
     # base + 5 checkpoints with the entry's prompt on dev and on test, and (the diagnostic) in the
     # fine-tuning template on test only
-    assert sum("--prompt entry " in c and "/data/dev.jsonl " in c for c in predicts) == 6
-    assert sum("--prompt entry " in c and "/data/test.jsonl " in c for c in predicts) == 6
-    assert sum("--prompt finetune " in c and "/data/test.jsonl " in c for c in predicts) == 6
+    assert sum('"prompt": "entry"' in c and "/data/dev.jsonl " in c for c in predicts) == 6
+    assert sum('"prompt": "entry"' in c and "/data/test.jsonl " in c for c in predicts) == 6
+    assert sum('"prompt": "finetune"' in c and "/data/test.jsonl " in c for c in predicts) == 6
     assert any(c.startswith(f"mathlora unpack {A}/merged ") for c in commands)  # the judge
     assert any("mathlora bundle " in c for c in commands)
     assert not [c for c in commands if "results/tiny-cpu" in c]
@@ -312,8 +312,8 @@ def test_ascend_squad_runs_at_the_organisers_length(bare_clone):
     assert done.returncode == 0, done.stderr[-3000:]
     squad = [c for c in shell_commands(done.stdout) if c.startswith("mathlora squad eval ")]
     assert len(squad) == 6  # base + 5 checkpoints (the judge's follow its unpack checkpoint)
-    assert all(" --max-length 8192 --seq-length 8192 " in c for c in squad), squad[0]
+    assert all('"squad_max_length": 8192' in c for c in squad), squad[0]
     default = dry_run(bare_clone, "--", "results/tiny-cpu/eval/base/squad.json")
     assert default.returncode == 0, default.stderr[-3000:]
     tiny = [c for c in shell_commands(default.stdout) if c.startswith("mathlora squad eval ")]
-    assert tiny and all("--seq-length" not in c for c in tiny)
+    assert tiny and all("squad_max_length" not in c for c in tiny)
