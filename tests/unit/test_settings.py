@@ -161,3 +161,17 @@ def test_generation_defaults_are_written_once_in_the_schema():
 def test_math_settings_keep_the_organisers_rule():
     settings = MathSettings.from_section({"rel_tol": 1e-6})
     assert settings.prompt == "entry" and settings.round_to_reference is True
+
+
+def test_a_new_option_reaches_its_stage_by_the_schema_and_one_field():
+    """evaluate.max_prompt_not_found: the config's value, the schema's default, the derived flag."""
+    from mathlora.evaluate import math_eval
+
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    math_eval.configure(parser)
+    base = ["--predictions", "p.jsonl", "--test", "t.jsonl", "--out", "m.json"]
+    assert settings_from_arguments(parser.parse_args(base), MathSettings).max_prompt_not_found == 0
+    flagged = parser.parse_args([*base, "--max-prompt-not-found", "3"])
+    assert settings_from_arguments(flagged, MathSettings).max_prompt_not_found == 3
+    config = load_config(CONFIGS[0])
+    assert json.loads(MathSettings.from_section(config["evaluate"]).to_json())["max_prompt_not_found"] == 0
