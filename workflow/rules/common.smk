@@ -64,6 +64,7 @@ CONVERSATION_REPORT = f"{RESULTS}/data/conversation.json"
 TOKENIZER_MODEL = config["tokenizer"]["path"]
 TOKENIZER_JSON = f"{RESULTS}/tokenizer/tokenizer.json"
 TRAIN_MINDRECORD = f"{RESULTS}/data/train.mindrecord"
+TRAIN_MINDRECORD_INDEX = f"{TRAIN_MINDRECORD}.db"  # MindRecord's own index beside it
 MINDRECORD_JSON = f"{RESULTS}/data/mindrecord.json"
 SQUAD_DEV_JSON = config["squad"]["dev_json"]
 WORLD_JSONL = f"{RESULTS}/data/world.jsonl"  # the tiny base's pretraining corpus (regenerated)
@@ -79,6 +80,7 @@ HAS_WORLD = "corpus" in config["base"]  # a tiny base with its own pretraining c
 BASE_LOSS_PNG = f"{RESULTS}/model/base_loss.png"
 BASE_WORKDIR = f"{RESULTS}/model/base.run"  # MindFormers output_dir of the pretraining run
 FINETUNE_DIR = f"{RESULTS}/finetune"
+FINETUNE_WORKDIR = f"{FINETUNE_DIR}/output"  # MindFormers output_dir of the fine-tuning run
 FINETUNE_JSON = f"{RESULTS}/finetune/train.json"
 LOSS_PNG = f"{RESULTS}/finetune/loss.png"
 LORA_CKPT = f"{RESULTS}/finetune/checkpoints/lora{{k}}.ckpt"
@@ -97,12 +99,16 @@ SQUAD_JSON = f"{RESULTS}/eval/{{model}}/squad.json"
 TEMPLATE_EVAL = f"{RESULTS}/eval/{{model}}/template"
 TEMPLATE_PREDICTIONS_JSONL = f"{TEMPLATE_EVAL}/predictions.jsonl"
 TEMPLATE_PREDICT_JSON = f"{TEMPLATE_EVAL}/predict.json"
+TEMPLATE_RESULT_NPY = f"{TEMPLATE_EVAL}/result_npy.npy"
 TEMPLATE_MATH_JSON = f"{TEMPLATE_EVAL}/math.json"
+TEMPLATE_MATH_PNG = f"{TEMPLATE_EVAL}/math.png"
 # the same models on the development set: what every choice reads (no template diagnostic there)
 DEV_EVAL = f"{RESULTS}/eval/{{model}}/dev"
 DEV_PREDICTIONS_JSONL = f"{DEV_EVAL}/predictions.jsonl"
 DEV_PREDICT_JSON = f"{DEV_EVAL}/predict.json"
+DEV_RESULT_NPY = f"{DEV_EVAL}/result_npy.npy"
 DEV_MATH_JSON = f"{DEV_EVAL}/math.json"
+DEV_MATH_PNG = f"{DEV_EVAL}/math.png"
 HELD_OUT = {"dev": DEV_JSONL, "test": TEST_JSONL}
 # the held-out sets the tiny base's world leaves out (the shipped base's: as it was built)
 WORLD_HELD_OUT = config["base"].get("corpus", {}).get("held_out", ["dev", "test"])
@@ -110,10 +116,16 @@ CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.{{split}}.json"
 # the shipped run_llama3_test.py, run here on the last checkpoint and compared with `predict`
 ENTRY_SCRIPT_DIR = f"{RESULTS}/eval/entry_script"
 ENTRY_SCRIPT_JSON = f"{ENTRY_SCRIPT_DIR}/entry_script.json"
+ENTRY_SCRIPT_WORKDIR = f"{ENTRY_SCRIPT_DIR}/work"
 SUMMARY_JSON = f"{RESULTS}/summary.json"
 TRAJECTORY_PNG = f"{RESULTS}/trajectory.png"
 
 # package
+SUBMISSION_FOLDER = "submission"  # shipped verbatim in the zip's submission/ folder
+SUBMISSION_FILES = sorted(
+    str(p) for p in Path(SUBMISSION_FOLDER).glob("*") if p.is_file() and not p.name.startswith(".")
+)
+ENTRY_SCRIPT = f"{SUBMISSION_FOLDER}/run_llama3_test.py"  # the entry's own evaluation script
 REPORT_MD = f"{RESULTS}/submission/REPORT.md"
 SUBMISSION_ZIP = f"{RESULTS}/submission/{RUN}.zip"
 SUBMISSION_VERIFY = f"{RESULTS}/submission/{RUN}.verify.json"
@@ -130,11 +142,28 @@ JUDGE_WEIGHTS = f"{JUDGE_DIR}/weights/{{model}}.ckpt"
 JUDGE_WEIGHTS_JSON = f"{JUDGE_DIR}/weights/{{model}}.json"
 JUDGE_EVAL = f"{JUDGE_DIR}/eval/{{model}}"
 JUDGE_PREDICTIONS_JSONL = f"{JUDGE_EVAL}/predictions.jsonl"
+JUDGE_RESULT_NPY = f"{JUDGE_EVAL}/result_npy.npy"
+JUDGE_PREDICT_JSON = f"{JUDGE_EVAL}/predict.json"
 JUDGE_MATH_JSON = f"{JUDGE_EVAL}/math.json"
+JUDGE_MATH_PNG = f"{JUDGE_EVAL}/math.png"
 JUDGE_SQUAD_JSON = f"{JUDGE_EVAL}/squad.json"
 JUDGE_TEST = config["evaluate"]["judge_test"] or TEST_JSONL
 JUDGE_BASE = ["base"] if config["squad"]["thresholds"] == "relative" else []
 JUDGE_SUMMARY_JSON = f"{JUDGE_DIR}/summary.json"
+JUDGE_TRAJECTORY_PNG = f"{JUDGE_DIR}/trajectory.png"
+
+# leaderboard: every team of a contest folder (evaluate.contest) one {team}
+LB_ENTRY = f"{config['evaluate']['contest']}/{{team}}"
+LB_DIR = f"{RESULTS}/leaderboard"
+LB_TEAM = f"{LB_DIR}/teams/{{team}}"
+LB_UNPACKED = f"{LB_TEAM}/unpacked"
+LB_INTAKE_JSON = f"{LB_TEAM}/intake.json"
+LB_PARAMS_JSON = f"{LB_TEAM}/params.json"
+LB_EVALUATE_JSON = f"{LB_TEAM}/evaluate.json"
+LB_SUMMARY_JSON = f"{LB_TEAM}/summary.json"
+LEADERBOARD_JSON = f"{LB_DIR}/leaderboard.json"
+LEADERBOARD_MD = f"{LB_DIR}/LEADERBOARD.md"
+LEADERBOARD_HTML = f"{LB_DIR}/leaderboard.html"
 
 
 # Files a run takes from outside (config key -> path). A real run stops at once when one is missing;

@@ -149,7 +149,7 @@ rule mindrecord:
         tokenizer=TOKENIZER_MODEL,
     output:
         data=TRAIN_MINDRECORD,
-        index=f"{TRAIN_MINDRECORD}.db",
+        index=TRAIN_MINDRECORD_INDEX,
         report=reported(MINDRECORD_JSON, "1. Data", report="mindrecord"),
     params:
         seq_length=config["mindrecord"]["seq_length"],

@@ -78,7 +78,7 @@ use rule predict as predict_dev with:
         tokenizer=TOKENIZER_MODEL,
     output:
         jsonl=DEV_PREDICTIONS_JSONL,
-        npy=f"{DEV_EVAL}/result_npy.npy",
+        npy=DEV_RESULT_NPY,
         json=DEV_PREDICT_JSON,
     log:
         logged("predict_dev/{model}"),
@@ -92,7 +92,7 @@ use rule math as math_dev with:
         test=DEV_JSONL,
     output:
         json=DEV_MATH_JSON,
-        png=f"{DEV_EVAL}/math.png",
+        png=DEV_MATH_PNG,
     log:
         logged("math_dev/{model}"),
     benchmark:
@@ -103,7 +103,7 @@ use rule math as math_dev with:
 use rule predict as predict_template with:
     output:
         jsonl=TEMPLATE_PREDICTIONS_JSONL,
-        npy=f"{TEMPLATE_EVAL}/result_npy.npy",
+        npy=TEMPLATE_RESULT_NPY,
         json=TEMPLATE_PREDICT_JSON,
     params:
         settings=stage_settings(PredictSettings, prompt="finetune"),
@@ -119,7 +119,7 @@ use rule math as math_template with:
         test=TEST_JSONL,
     output:
         json=TEMPLATE_MATH_JSON,
-        png=f"{TEMPLATE_EVAL}/math.png",
+        png=TEMPLATE_MATH_PNG,
     params:
         settings=stage_settings(MathSettings, prompt="finetune"),
     log:
@@ -152,7 +152,7 @@ rule squad:
 
 rule entry_script:
     input:
-        script="submission/run_llama3_test.py",
+        script=ENTRY_SCRIPT,
         yaml=PREDICT_YAML,
         checkpoint=MERGED_CKPT.format(k=CHECKPOINTS[-1]),
         tokenizer=TOKENIZER_MODEL,
@@ -164,7 +164,7 @@ rule entry_script:
         reported(ENTRY_SCRIPT_JSON, "3. Evaluation", report="entry script"),
     params:
         compare=lambda wildcards, input: f"--compare {input.compare}" if input.compare else "",
-        workdir=f"{ENTRY_SCRIPT_DIR}/work",
+        workdir=ENTRY_SCRIPT_WORKDIR,
         subset=config["evaluate"].get("entry_script_items", 0),
         max_length=config["evaluate"]["max_length"],
         rel_tol=config["evaluate"]["rel_tol"],

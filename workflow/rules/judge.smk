@@ -53,8 +53,8 @@ use rule predict as judge_predict with:
         tokenizer=TOKENIZER_MODEL,
     output:
         jsonl=JUDGE_PREDICTIONS_JSONL,
-        npy=f"{JUDGE_EVAL}/result_npy.npy",
-        json=f"{JUDGE_EVAL}/predict.json",
+        npy=JUDGE_RESULT_NPY,
+        json=JUDGE_PREDICT_JSON,
     log:
         logged("judge/predict/{model}"),
     benchmark:
@@ -67,7 +67,7 @@ use rule math as judge_math with:
         test=JUDGE_TEST,
     output:
         json=JUDGE_MATH_JSON,
-        png=f"{JUDGE_EVAL}/math.png",
+        png=JUDGE_MATH_PNG,
     log:
         logged("judge/math/{model}"),
     benchmark:
@@ -96,7 +96,7 @@ use rule summary as judge_summary with:
         squad=lambda wildcards: expand(JUDGE_SQUAD_JSON, model=judged_models()),
     output:
         json=JUDGE_SUMMARY_JSON,
-        plot=f"{JUDGE_DIR}/trajectory.png",
+        plot=JUDGE_TRAJECTORY_PNG,
     params:
         thresholds=config["squad"]["thresholds"],
         relative=config["squad"]["relative"],

@@ -10,9 +10,6 @@ from mathlora.package.leaderboard_stages import contest_entries, duplicate_names
 LB_CONTEST = config["evaluate"]["contest"]
 LB_ENTRIES = contest_entries(LB_CONTEST) if LB_CONTEST else []
 LB_DUPLICATES = duplicate_names(LB_ENTRIES)
-LB_DIR = f"{RESULTS}/leaderboard"
-LB_TEAM = f"{LB_DIR}/teams/{{team}}"
-LEADERBOARD_JSON = f"{LB_DIR}/leaderboard.json"
 LB_BASE = {"base_math": JUDGE_MATH_JSON.format(model="base"),
            "base_squad": JUDGE_SQUAD_JSON.format(model="base")} if JUDGE_BASE else {}
 
@@ -24,10 +21,10 @@ wildcard_constraints:
 
 rule leaderboard_intake:
     input:
-        entry=f"{LB_CONTEST}/{{team}}",
+        entry=LB_ENTRY,
     output:
-        folder=directory(f"{LB_TEAM}/unpacked"),
-        record=f"{LB_TEAM}/intake.json",
+        folder=directory(LB_UNPACKED),
+        record=LB_INTAKE_JSON,
     params:
         refuse=lambda wildcards: (f"--refuse {shlex.quote(LB_DUPLICATES[wildcards.team])}"
                                   if wildcards.team in LB_DUPLICATES else ""),
@@ -44,10 +41,10 @@ rule leaderboard_intake:
 
 rule leaderboard_params:
     input:
-        record=f"{LB_TEAM}/intake.json",
+        record=LB_INTAKE_JSON,
         yaml=FINETUNE_YAML,  # the network of a team that declares only its LoRA settings
     output:
-        f"{LB_TEAM}/params.json",
+        LB_PARAMS_JSON,
     conda:
         MATHLORA_ENV
     log:
@@ -61,14 +58,14 @@ rule leaderboard_params:
 
 rule leaderboard_evaluate:
     input:
-        record=f"{LB_TEAM}/params.json",
+        record=LB_PARAMS_JSON,
         yaml=PREDICT_YAML,
         base=BASE_CKPT,
         tokenizer=TOKENIZER_MODEL,
         test=JUDGE_TEST,
         dev=SQUAD_DEV_JSON,
     output:
-        f"{LB_TEAM}/evaluate.json",
+        LB_EVALUATE_JSON,
     params:
         work=lambda wildcards, output: os.path.dirname(output[0]),
         settings=judging_settings(),
@@ -87,10 +84,10 @@ rule leaderboard_evaluate:
 
 rule leaderboard_summary:
     input:
-        record=f"{LB_TEAM}/evaluate.json",
+        record=LB_EVALUATE_JSON,
         **LB_BASE,
     output:
-        f"{LB_TEAM}/summary.json",
+        LB_SUMMARY_JSON,
     params:
         base=lambda wildcards, input: (f"--base-math {input.base_math} --base-squad {input.base_squad}"
                                        if LB_BASE else ""),
@@ -112,12 +109,12 @@ rule leaderboard_summary:
 
 rule leaderboard_rank:
     input:
-        records=expand(f"{LB_TEAM}/summary.json", team=LB_ENTRIES),
+        records=expand(LB_SUMMARY_JSON, team=LB_ENTRIES),
         test=JUDGE_TEST,
     output:
         json=LEADERBOARD_JSON,
-        markdown=f"{LB_DIR}/LEADERBOARD.md",
-        html=f"{LB_DIR}/leaderboard.html",
+        markdown=LEADERBOARD_MD,
+        html=LEADERBOARD_HTML,
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output.json),
     conda:

@@ -1,8 +1,6 @@
 # Rules of the model stage group: yaml -> (tiny base) -> LoRA fine-tuning -> merged checkpoints.
 from mathlora.model.workflow import model_settings, training_command
 
-FINETUNE_WORKDIR = f"{FINETUNE_DIR}/output"
-
 
 rule render_yaml:
     input:

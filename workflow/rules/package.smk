@@ -1,11 +1,4 @@
 # Rules of the package stage group: REPORT.md, then the submission zip, verified before it counts.
-from pathlib import Path
-
-
-# Files shipped verbatim in the zip's submission/ folder.
-SUBMISSION_FILES = sorted(
-    str(p) for p in Path("submission").glob("*") if p.is_file() and not p.name.startswith(".")
-)
 # Every JSON report of the graph goes into the bundle (its kind is recorded in the manifest).
 BUNDLED_REPORTS = [
     *([BASE_JSON] if BASE_JSON else []),
