@@ -136,12 +136,12 @@ class StageSettings:
         validator = _filling_validator()
         for key in cls.keys():
             prop = section_property(cls.SECTION, key)
+            if values.get(key) is None and key in cls.optional():
+                values[key] = None  # left to the stage (e.g. SQuAD's length: max_length)
+                continue
             if key not in values and "default" in prop:
                 values[key] = copy.deepcopy(prop["default"])
             if key not in values:
-                if key in cls.optional():
-                    values[key] = None
-                    continue
                 raise ConfigError(f"{source}: {cls.SECTION}.{key}: required, not given")
             error = jsonschema.exceptions.best_match(validator(prop).iter_errors(values[key]))
             if error is not None:

@@ -93,6 +93,7 @@ def test_squad_length_falls_back_to_max_length():
     assert SquadSettings.from_section(section).length == 64
     assert SquadSettings.from_section({**section, "squad_max_length": 8192}).length == 8192
     assert "squad_max_length" not in json.loads(SquadSettings.from_section(section).to_json())
+    assert SquadSettings.from_section({**section, "squad_max_length": None}).length == 64
 
 
 def test_every_settings_field_is_a_config_key_with_a_description():
