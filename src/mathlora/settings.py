@@ -182,6 +182,12 @@ class StageSettings:
     def check(self, source: str) -> None:
         """Rules across fields (the schema checks each field alone)."""
 
+    def at_most(self, source: str, low: str, high: str) -> None:
+        """Field ``low`` must not exceed field ``high`` (the error names both config keys)."""
+        if getattr(self, low) > getattr(self, high):
+            raise ConfigError(f"{source}: {self.SECTION}.{low}: {getattr(self, low)} exceeds "
+                              f"{self.SECTION}.{high} {getattr(self, high)}")
+
 
 def _flag(key: str) -> str:
     return "--" + key.replace("_", "-")
@@ -240,9 +246,7 @@ class PredictSettings(GenerationSettings):
     prompt: str
 
     def check(self, source: str) -> None:
-        if self.min_new_tokens > self.max_new_tokens:
-            raise ConfigError(f"{source}: evaluate.min_new_tokens: {self.min_new_tokens} exceeds "
-                              f"evaluate.max_new_tokens {self.max_new_tokens}")
+        self.at_most(source, "min_new_tokens", "max_new_tokens")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,9 +267,7 @@ class SquadSettings(GenerationSettings):
         return self.squad_max_length or self.max_length
 
     def check(self, source: str) -> None:
-        if self.squad_min_new_tokens > self.squad_max_new_tokens:
-            raise ConfigError(f"{source}: evaluate.squad_min_new_tokens: {self.squad_min_new_tokens} "
-                              f"exceeds evaluate.squad_max_new_tokens {self.squad_max_new_tokens}")
+        self.at_most(source, "squad_min_new_tokens", "squad_max_new_tokens")
 
 
 @dataclasses.dataclass(frozen=True)
