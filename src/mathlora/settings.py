@@ -13,7 +13,6 @@ an unrelated key reruns nothing. Errors name the config field, whoever gave the 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import functools
@@ -187,44 +186,6 @@ class StageSettings:
         if getattr(self, low) > getattr(self, high):
             raise ConfigError(f"{source}: {self.SECTION}.{low}: {getattr(self, low)} exceeds "
                               f"{self.SECTION}.{high} {getattr(self, high)}")
-
-
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def add_settings_arguments(parser, cls: type[StageSettings]) -> None:
-    """``--settings JSON`` and one flag per field, typed and described by the config schema."""
-    group = parser.add_argument_group(
-        f"{cls.SECTION} settings", f"config keys {cls.SECTION}.*: as one JSON object (--settings), "
-        "or one flag each (a flag wins); unset keys take the schema's default")
-    group.add_argument("--settings", metavar="JSON",
-                       help=f"the {cls.SECTION} keys {', '.join(cls.keys())} as one JSON object")
-    for key in cls.keys():
-        prop = section_property(cls.SECTION, key)
-        text = prop.get("description", "")
-        if "default" in prop:
-            text += f" (default: {json.dumps(prop['default'])})"
-        kind = prop.get("type")
-        options: dict[str, Any] = {"dest": f"setting_{key}", "default": None, "help": text.strip(),
-                                   "metavar": None if kind == "boolean" or "enum" in prop else key.upper()}
-        if "enum" in prop:
-            options["choices"] = prop["enum"]
-        elif kind == "boolean":
-            options["action"] = argparse.BooleanOptionalAction
-        else:
-            options["type"] = {"integer": int, "number": float}.get(kind, str)
-        group.add_argument(_flag(key), **options)
-
-
-def settings_from_arguments(args: argparse.Namespace, cls: type[StageSettings]):
-    """The stage's settings from ``--settings`` overlaid by its flags (errors name the config key)."""
-    section = {} if args.settings is None else cls.parse_json(args.settings)
-    for key in cls.keys():
-        value = getattr(args, f"setting_{key}")
-        if value is not None:
-            section[key] = value
-    return cls.from_section(section, source="command line")
 
 
 # --- the evaluate stages ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from mathlora.data import synth
 from mathlora.prompts import train_human
 from mathlora.tokenizer.bpe import piece_counts, train
-from mathlora.tokenizer.cli import training_texts
+from mathlora.tokenizer.training import training_texts
 
 SEED = 20240705
 RANKS = 3000

@@ -128,7 +128,7 @@ def checkpoint_bytes(k: int, tags: tuple[str, ...] = ("model.tok_embeddings.embe
 def make_run(root: Path) -> dict[str, Any]:
     """Write a finished run under ``root`` (a git checkout with a commit); returns its facts."""
     (root / "src" / "mathlora").mkdir(parents=True)
-    (root / "src" / "mathlora" / "cli.py").write_text('"""cli"""\nprint("hello")\n')
+    (root / "src" / "mathlora" / "__init__.py").write_text('"""package"""\nprint("hello")\n')
     (root / "pyproject.toml").write_text('[project]\nname = "x"\n')
     (root / "Snakefile").write_text('rule all:\n    input: "a"\n')
     (root / ".gitignore").write_text("results/\nlogs/\nbenchmarks/\n")
@@ -233,7 +233,7 @@ def run(tmp_path, schemas, monkeypatch):
     root.mkdir()
     monkeypatch.chdir(root)
     facts = make_run(root)
-    from mathlora.package import report
+    from mathlora.cli import report
 
     report.main(report_args(root, root / "results/submission/REPORT.md"))
     return facts
@@ -242,7 +242,7 @@ def run(tmp_path, schemas, monkeypatch):
 @pytest.fixture
 def built(run):
     """The run's bundle, built by the real bundler."""
-    from mathlora.package import bundle
+    from mathlora.cli import bundle
 
     assert bundle.main(parse(bundle, bundle_argv())) == 0
     return Path("results/submission/tiny-cpu.zip").resolve()

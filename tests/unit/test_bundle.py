@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from package_kit import bundle_argv, parse
 
+from mathlora.cli import bundle as bundle_cli
 from mathlora.errors import ConfigError, InputError
 from mathlora.package import bundle
 
@@ -54,7 +55,7 @@ def test_required_contents_and_roles(built):
 def test_code_package_is_the_commit_without_results_or_untracked_files(built):
     manifest = manifest_of(built)
     code = sorted(e["path"] for e in manifest["members"] if e["role"] == "code")
-    assert "code/src/mathlora/cli.py" in code and "code/pyproject.toml" in code
+    assert "code/src/mathlora/__init__.py" in code and "code/pyproject.toml" in code
     assert "code/untracked.txt" not in code
     assert not [p for p in code if p.startswith(("code/results/", "code/logs/"))]
     # the shipped tiny base is source; an input copied into resources/ is not
@@ -75,7 +76,7 @@ def test_logs_are_redacted_and_the_bundles_own_log_left_out(built, run):
 
 def test_members_are_reproducible(built, tmp_path):
     again = tmp_path / "again.zip"
-    bundle.main(parse(bundle, bundle_argv(str(again))))
+    bundle_cli.main(parse(bundle_cli, bundle_argv(str(again))))
     first, second = members(built), members(again)
     first.pop("tiny-cpu/manifest.json"), second.pop("tiny-cpu/manifest.json")
     assert first == second
@@ -87,7 +88,7 @@ def test_members_are_reproducible(built, tmp_path):
 def test_dirty_tree_is_recorded(run, tmp_path):
     Path("pyproject.toml").write_text('[project]\nname = "changed"\n')
     out = tmp_path / "dirty.zip"
-    bundle.main(parse(bundle, bundle_argv(str(out))))
+    bundle_cli.main(parse(bundle_cli, bundle_argv(str(out))))
     manifest = manifest_of(out)
     assert manifest["code"]["dirty"] is True
     assert members(out)["tiny-cpu/code/pyproject.toml"] == b'[project]\nname = "x"\n'  # the commit's
@@ -99,35 +100,35 @@ def test_links_mode_needs_real_links_and_bundles_no_checkpoints(run, tmp_path):
     real = links.read_text()
     links.write_text(real.replace("btbdzzz.obs.cn-southwest-2.myhuaweicloud.com", "obs.placeholder.invalid"))
     with pytest.raises(ConfigError, match="placeholders"):
-        bundle.main(parse(bundle, argv))
+        bundle_cli.main(parse(bundle_cli, argv))
     links.write_text(real)
-    assert bundle.main(parse(bundle, argv)) == 0
+    assert bundle_cli.main(parse(bundle_cli, argv)) == 0
     manifest = manifest_of(tmp_path / "links.zip")
     assert manifest["checkpoints"] == "links"
     assert not [e for e in manifest["members"] if e["role"] == "checkpoint"]
     with pytest.raises(ConfigError, match="drop --checkpoint"):
-        bundle.main(parse(bundle, argv + ["--checkpoint", "results/merged/ckpt1.ckpt"]))
+        bundle_cli.main(parse(bundle_cli, argv + ["--checkpoint", "results/merged/ckpt1.ckpt"]))
 
 
 def test_local_mode_needs_checkpoints(run, tmp_path):
     argv = [a for a in bundle_argv(str(tmp_path / "x.zip")) if not a.endswith(".ckpt")]
     argv = [a for a in argv if a != "--checkpoint"]
     with pytest.raises(ConfigError, match="--checkpoint"):
-        bundle.main(parse(bundle, argv))
+        bundle_cli.main(parse(bundle_cli, argv))
     assert not (tmp_path / "x.zip").exists()
 
 
 def test_bad_inputs_leave_no_zip(run, tmp_path):
     out = tmp_path / "bad.zip"
     with pytest.raises(InputError, match="file not found"):
-        bundle.main(parse(bundle, bundle_argv(str(out)) + ["--figure", "results/missing.png"]))
+        bundle_cli.main(parse(bundle_cli, bundle_argv(str(out)) + ["--figure", "results/missing.png"]))
     Path("results/stray.json").write_text(json.dumps({"schema_version": "1.0", "what": 1}))
     with pytest.raises(InputError, match="not a mathlora report: kind None"):
-        bundle.main(parse(bundle, bundle_argv(str(out)) + ["--artifact", "results/stray.json"]))
+        bundle_cli.main(parse(bundle_cli, bundle_argv(str(out)) + ["--artifact", "results/stray.json"]))
     outside = tmp_path / "outside.png"  # the build folder is tmp_path / "build"
     outside.write_bytes(b"x")
     with pytest.raises(InputError, match="outside the build folder"):
-        bundle.main(parse(bundle, bundle_argv(str(out)) + ["--figure", str(outside)]))
+        bundle_cli.main(parse(bundle_cli, bundle_argv(str(out)) + ["--figure", str(outside)]))
     assert not out.exists() and not list(tmp_path.glob(".bad.zip*"))
 
 

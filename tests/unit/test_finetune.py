@@ -18,7 +18,7 @@ from _model_helpers import mathlora, render_tiny, save_random_base
 
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import training
-from mathlora.model.finetune import _prepare_workdir, follow_decision, wait_for_decision, write_decision
+from mathlora.model.finetune import follow_decision, prepare_workdir, wait_for_decision, write_decision
 from mathlora.model.schedule import schedule
 
 ROWS, BATCH, EPOCHS = 42, 4, 2  # 42 rows: the last partial batch (2 rows) is dropped
@@ -116,21 +116,21 @@ def test_workdir_resumes_only_for_the_same_yaml(tmp_path):
     yaml_a.write_text("seed: 1\n")
     yaml_b.write_text("seed: 2\n")
     work = tmp_path / "work"
-    assert _prepare_workdir(work, str(yaml_a), True) is None  # fresh
+    assert prepare_workdir(work, str(yaml_a), True) is None  # fresh
     ckpt = work / "checkpoint" / "rank_0"
     ckpt.mkdir(parents=True)
     (ckpt / "x-1_4.ckpt").write_bytes(b"weights")
     (ckpt / "meta.json").write_text(json.dumps({"last_ckpt_file": "x-1_4.ckpt"}))
-    assert _prepare_workdir(work, str(yaml_a), True) == ckpt / "x-1_4.ckpt"
-    assert _prepare_workdir(work, str(yaml_a), False) is None and not ckpt.exists()  # --no-resume
+    assert prepare_workdir(work, str(yaml_a), True) == ckpt / "x-1_4.ckpt"
+    assert prepare_workdir(work, str(yaml_a), False) is None and not ckpt.exists()  # --no-resume
     ckpt.mkdir(parents=True)
     (ckpt / "x-1_4.ckpt").write_bytes(b"weights")
     (ckpt / "meta.json").write_text(json.dumps({"last_ckpt_file": "x-1_4.ckpt"}))
-    assert _prepare_workdir(work, str(yaml_b), True) is None and not ckpt.exists()  # another yaml
+    assert prepare_workdir(work, str(yaml_b), True) is None and not ckpt.exists()  # another yaml
     ckpt.mkdir(parents=True)
     (ckpt / "meta.json").write_text("{not json")
     with pytest.raises(InputError, match="meta.json: cannot resume"):
-        _prepare_workdir(work, str(yaml_b), True)
+        prepare_workdir(work, str(yaml_b), True)
 
 
 # --- a real run (slow) ------------------------------------------------------------------------

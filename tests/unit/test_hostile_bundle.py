@@ -18,11 +18,12 @@ import pytest
 from package_kit import REPO, bundle_argv, checkpoint_bytes, fake_recount, parse, set_member
 
 from mathlora.artifacts import read_artifact
+from mathlora.cli import bundle as bundle_cli
 from mathlora.cli import main as cli
 from mathlora.errors import ConfigError, InputError
 from mathlora.evaluate import judge
 from mathlora.model import checkpoint_file
-from mathlora.package import bundle, unpack, verify
+from mathlora.package import unpack, verify
 
 CKPT2 = "results/merged/ckpt2.ckpt"
 
@@ -176,7 +177,7 @@ def test_bundle_ships_checkpoints_only_from_the_merged_folder(run, tmp_path):
     Path("results/other.ckpt").write_bytes(checkpoint_bytes(3))
     argv = bundle_argv(str(tmp_path / "b.zip")) + ["--checkpoint", "results/other.ckpt"]
     with pytest.raises(ConfigError, match="results/other.ckpt: a bundle ships the graph's merged"):
-        bundle.main(parse(bundle, argv))
+        bundle_cli.main(parse(bundle_cli, argv))
 
 
 @pytest.mark.parametrize("cut", [1, 700])

@@ -65,8 +65,8 @@ def test_ascend_second_machine_follows_rank_0s_decision(tmp_path, monkeypatch):
     _stale_folder(work, yaml_path)
     monkeypatch.setenv(workflow.LAUNCH_ENV, workflow.launch_id(_config("config/ascend-2x4.yaml")))
     machine0 = finetune.launch_id(work, str(yaml_path))  # rank 0, before preparing
-    assert finetune._prepare_workdir(work, str(yaml_path), True) is None  # cleared: another yaml
-    finetune.write_decision(work, machine0, finetune._yaml_hash(yaml_path), None)
+    assert finetune.prepare_workdir(work, str(yaml_path), True) is None  # cleared: another yaml
+    finetune.write_decision(work, machine0, finetune.yaml_hash(yaml_path), None)
     monkeypatch.setattr(finetune.os, "getppid", lambda: 99999)  # the other machine's msrun
     machine1 = finetune.launch_id(work, str(yaml_path))  # rank 4, after rank 0 prepared
     assert machine1 == machine0
@@ -82,8 +82,8 @@ def test_ascend_relaunch_from_another_start_ignores_the_earlier_decision(tmp_pat
     work = tmp_path / "work"
     monkeypatch.setenv(workflow.LAUNCH_ENV, "config-0123456789abcdef")
     first = finetune.launch_id(work, str(yaml_path))
-    finetune._prepare_workdir(work, str(yaml_path), True)
-    finetune.write_decision(work, first, finetune._yaml_hash(yaml_path), None)
+    finetune.prepare_workdir(work, str(yaml_path), True)
+    finetune.write_decision(work, first, finetune.yaml_hash(yaml_path), None)
     folder = work / "checkpoint" / "rank_0"  # the first launch saved a checkpoint, then crashed
     folder.mkdir(parents=True)
     (folder / "x-1_4.ckpt").write_bytes(b"weights")

@@ -63,3 +63,18 @@ def test_no_module_imports_a_layer_above_its_own():
 def test_every_module_belongs_to_a_layer():
     for path in PACKAGE.rglob("*.py"):
         layer_of(module_name(path))
+
+
+def test_the_command_line_lives_in_mathlora_cli_only():
+    """argparse, configure() and main() belong to mathlora.cli: the library never sees a Namespace."""
+    misplaced = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if module_name(path).startswith("mathlora.cli"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if "argparse" in {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                          for alias in node.names}:
+            misplaced.append(f"{module_name(path)} imports argparse")
+        misplaced += [f"{module_name(path)}.{node.name}()" for node in tree.body
+                      if isinstance(node, ast.FunctionDef) and node.name in ("configure", "main")]
+    assert not misplaced, misplaced

@@ -12,11 +12,12 @@ from leaderboard_kit import math_report, params_report
 
 from mathlora.artifacts import read_artifact, write_artifact
 from mathlora.cli import main as cli
+from mathlora.cli.arguments import settings_from_arguments
 from mathlora.errors import InputError
 from mathlora.evaluate.predict import write_result_npy
 from mathlora.package import leaderboard_stages as stages
 from mathlora.prompts import math_prompt
-from mathlora.settings import MathSettings, PredictSettings, SquadSettings, settings_from_arguments
+from mathlora.settings import MathSettings, PredictSettings, SquadSettings
 
 N = 40
 TEST = [{"problem": f"计算 {i} + 1 等于多少？", "solution": f"{i} + 1 = {i + 1}"} for i in range(1, N + 1)]

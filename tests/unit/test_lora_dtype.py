@@ -110,8 +110,9 @@ def test_ascend_one_entry_step_changes_lora_as_on_r11():
 
 
 def test_ascend_unstated_lora_dtype_beside_a_bf16_base_is_an_error(tmp_path):
+    from mathlora.cli import finetune
     from mathlora.errors import ConfigError, InputError
-    from mathlora.model import finetune, lora_dtype, render
+    from mathlora.model import lora_dtype, render
     from mathlora.tokenizer.llama3 import special_ids
 
     config = yaml.safe_load((ROOT / "config" / "ascend.yaml").read_text(encoding="utf-8"))

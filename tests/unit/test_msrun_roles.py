@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from _model_helpers import settings, write_mindrecord, write_tokenizer
 
-from mathlora.model import finetune, render, training
+from mathlora.cli import finetune as finetune_cli
+from mathlora.model import render, training
+from mathlora.model.finetune import DECISION
 from mathlora.tokenizer.llama3 import read_vocab
 
 ROWS = 40
@@ -87,14 +89,14 @@ def _start(tmp: Path, paths: dict[str, Path], monkeypatch, environment: dict[str
 
     monkeypatch.setattr(training, "serve_cluster", serve, raising=False)
     monkeypatch.setattr(training, "run_trainer", train)
-    monkeypatch.setattr(finetune, "collect", lambda *a, **k: {"final_loss": 0.0})
+    monkeypatch.setattr(finetune_cli, "collect", lambda *a, **k: {"final_loss": 0.0})
     parser = __import__("argparse").ArgumentParser()
-    finetune.configure(parser)
+    finetune_cli.configure(parser)
     args = parser.parse_args([
         "--yaml", str(paths["yaml"]), "--base", str(paths["base"]), "--dataset", str(paths["dataset"]),
         "--workdir", str(tmp / "work"), "--ckpt-out", str(tmp / "out" / "lora{k}.ckpt"),
         "--report", str(tmp / "out" / "train.json"), "--plot", str(tmp / "out" / "loss.png")])
-    seen["exit"] = finetune.main(args)
+    seen["exit"] = finetune_cli.main(args)
     return seen
 
 
@@ -123,7 +125,7 @@ def test_ascend_msrun_scheduler_prepares_and_writes_nothing_beside_rank_0(
     # rank 0 side by side: it prepares the folder and writes the decision for the other ranks
     seen = _start(tmp_path, paths, monkeypatch, msrun_environments["rank0"])
     assert seen == {"served": 0, "trained": 1, "exit": 0}
-    assert (work / "yaml.sha256").is_file() and (work / finetune.DECISION).is_file()
+    assert (work / "yaml.sha256").is_file() and (work / DECISION).is_file()
     # a scheduler started beside a prepared folder (the race): the folder stays as rank 0 left it
     (work / "checkpoint" / "rank_0").mkdir(parents=True)
     (work / "checkpoint" / "rank_0" / "stale.ckpt").write_bytes(b"shard")

@@ -10,6 +10,7 @@ from package_kit import PREPARE, TRAINABLE, report_args
 
 from mathlora import prompts
 from mathlora.artifacts import write_artifact
+from mathlora.cli import report as report_cli
 from mathlora.errors import InputError, MathloraError
 from mathlora.package import report
 
@@ -88,8 +89,8 @@ def test_environment_lists_exact_versions(text, run):
 
 def test_same_artifacts_same_report(run, tmp_path):
     a, b = tmp_path / "a.md", tmp_path / "b.md"
-    report.main(report_args(Path.cwd(), a))
-    report.main(report_args(Path.cwd(), b))
+    report_cli.main(report_args(Path.cwd(), a))
+    report_cli.main(report_args(Path.cwd(), b))
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -110,14 +111,14 @@ def test_broken_inputs_fail_without_output(run, tmp_path):
     args = report_args(Path.cwd(), tmp_path / "r.md")
     Path("results/model/finetune.yaml").write_text("model: [unclosed\n")
     with pytest.raises(InputError, match="finetune.yaml"):
-        report.main(args)
+        report_cli.main(args)
     assert not args.out.exists()
     args = report_args(Path.cwd(), tmp_path / "r.md")
     summary = json.loads(Path("results/summary.json").read_text())
     summary["best"] = 7
     Path("results/summary.json").write_text(json.dumps(summary))
     with pytest.raises(MathloraError, match="summary.json"):
-        report.main(args)
+        report_cli.main(args)
 
 
 def sources(args) -> report.Sources:

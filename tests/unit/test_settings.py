@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mathlora.cli.arguments import add_settings_arguments, settings_from_arguments
 from mathlora.errors import ConfigError
 from mathlora.prompts import MATH_PROMPTS
 from mathlora.settings import (
@@ -17,10 +18,8 @@ from mathlora.settings import (
     MathSettings,
     PredictSettings,
     SquadSettings,
-    add_settings_arguments,
     config_schema,
     load_config,
-    settings_from_arguments,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,7 +165,7 @@ def test_math_settings_keep_the_organisers_rule():
 
 def test_a_new_option_reaches_its_stage_by_the_schema_and_one_field():
     """evaluate.max_prompt_not_found: the config's value, the schema's default, the derived flag."""
-    from mathlora.evaluate import math_eval
+    from mathlora.cli import math_eval
 
     parser = argparse.ArgumentParser(exit_on_error=False)
     math_eval.configure(parser)

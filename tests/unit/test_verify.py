@@ -13,6 +13,7 @@ import pytest
 from package_kit import fake_recount, rewrite_zip, set_member
 
 from mathlora.artifacts import read_artifact
+from mathlora.cli import verify as verify_cli
 from mathlora.package import verify
 
 
@@ -54,7 +55,7 @@ def test_cli_writes_a_verify_artifact_and_exits_zero(built, tmp_path, capsys):
     args = argparse.Namespace(zip=built, json=True, out=out, no_recount=True, fail_fast=False,
                               max_member_bytes=verify.Limits.max_member_bytes,
                               max_ratio=verify.Limits.max_ratio)
-    assert verify.main(args) == 0
+    assert verify_cli.main(args) == 0
     printed = json.loads(capsys.readouterr().out)
     written = read_artifact(out, "verify")
     assert printed["ok"] is written["ok"] is True
@@ -167,8 +168,8 @@ def test_absolute_build_path_fails(built, tmp_path):
 def test_this_machines_folders_are_caught_in_code_too(built, tmp_path):
     bad = tmp_path / "root.zip"
     with zipfile.ZipFile(built) as z:
-        code = z.read("tiny-cpu/code/src/mathlora/cli.py").decode()
-    set_member(built, bad, "code/src/mathlora/cli.py", (code + "# /srv/build/x\n").encode(),
+        code = z.read("tiny-cpu/code/src/mathlora/__init__.py").decode()
+    set_member(built, bad, "code/src/mathlora/__init__.py", (code + "# /srv/build/x\n").encode(),
                update_manifest=True)
     assert check(bad).ok  # code may mention example paths ...
     assert failed(check(bad, build_roots=["/srv/build"])) == {"paths.no_absolute"}  # ... not ours

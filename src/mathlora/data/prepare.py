@@ -11,7 +11,6 @@ kept them, and counted. Writes the sample (same JSON Lines format, in file order
 
 from __future__ import annotations
 
-import argparse
 import random
 import re
 from collections import Counter
@@ -19,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import write_artifact
 from mathlora.data.categories import category_of, in_order
-from mathlora.data.clean import TEMPLATE_TEXTS, Line, Table, bulk_objects, read_table
+from mathlora.data.clean import TEMPLATE_TEXTS, Line, Table
 from mathlora.data.numbers import DECIMAL_PATTERN as _NUM
-from mathlora.errors import ConfigError, InputError
-from mathlora.jsonl import BadLines, write_problems
+from mathlora.errors import ConfigError
+from mathlora.jsonl import BadLines
 
 EMPTY = "empty_after_template_removal"
 # The solution of a multiplication or division problem: ``a * b = c`` / ``a / b = c``.
@@ -136,48 +134,8 @@ def report(path: Path, chinese_lines: int, seed: int, sizes: dict[str, int], on_
     }
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--in", dest="input", required=True, type=Path,
-                        help="the raw train.json (JSON Lines with problem and solution)")
-    parser.add_argument("--chinese-lines", type=int, required=True,
-                        help="the first N lines are Chinese, the rest English (800000 in the real file)")
-    parser.add_argument("--seed", type=int, required=True, help="random seed of the sample")
-    parser.add_argument("--on-error", choices=("fail", "skip"), default="fail",
-                        help="bad input lines: fail (default) or skip and count them in the report")
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_input_options(parser)
-    parser.add_argument("--chinese", type=int, required=True,
-                        help="Chinese lines to sample (the entry: 88800)")
-    parser.add_argument("--english", type=int, required=True,
-                        help="English lines to sample (the entry: 1200)")
-    parser.add_argument("--out", required=True, type=Path, help="sampled training JSON Lines")
-    parser.add_argument("--report", required=True, type=Path, help="prepare.json report")
-
-
 def require_counts(counts: dict[str, int], minimum: int = 0) -> None:
     """Each count (named as its command-line option) must be at least ``minimum``."""
     for name, value in counts.items():
         if value < minimum:
             raise ConfigError(f"--{name.replace('_', '-')}: expected a count >= {minimum}, got {value}")
-
-
-def main(args: argparse.Namespace) -> int:
-    require_counts({"chinese_lines": args.chinese_lines, "chinese": args.chinese,
-                    "english": args.english})
-    sizes = {"chinese": args.chinese, "english": args.english}
-    bad = BadLines()
-    with bulk_objects():
-        table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
-        if args.chinese_lines > table.lines:  # every English line would be sampled as Chinese
-            raise InputError(args.input, f"{table.lines} lines, fewer than --chinese-lines "
-                             f"{args.chinese_lines} (data.chinese_lines): the Chinese lines come "
-                             "first and the English after them, so the count must fit the file")
-        result = tally(table)
-        chosen = sample(table, result.kept, sizes, args.seed)
-        payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result,
-                         chosen)
-    write_problems(args.out, ((line.problem, line.solution) for line in chosen))
-    write_artifact(args.report, "prepare", payload)
-    return 0

@@ -17,19 +17,15 @@ sample and each other and states the overlap found (it must be 0).
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import write_artifact
 from mathlora.data.categories import category_of, in_order
-from mathlora.data.clean import FIELDS, Line, Table, bulk_objects, normalize, read_table
-from mathlora.data.prepare import EMPTY, add_input_options, drop_reason, is_empty, language, require_counts
-from mathlora.errors import ConfigError, MathloraError
-from mathlora.jsonl import BadLines, iter_records, write_problems
+from mathlora.data.clean import Line, Table, normalize
+from mathlora.data.prepare import EMPTY, drop_reason, is_empty, language
+from mathlora.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -142,64 +138,7 @@ def overlap(rows: list[dict[str, str]], other: Training) -> dict[str, int]:
             "normalized": sum(normalize(row["problem"]) in other.normalized for row in rows)}
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_input_options(parser)
-    parser.add_argument("--train", required=True, type=Path, help="the training sample (train.jsonl)")
-    parser.add_argument("--dev-size", type=int, required=True, help="development problems to draw")
-    parser.add_argument("--test-size", type=int, required=True, help="test problems to draw")
-    parser.add_argument("--pool", choices=("all", "kept"), default="all",
-                        help="all: any category (default); kept: only lines prepare keeps")
-    parser.add_argument("--out-dev", required=True, type=Path, help="development set JSON Lines")
-    parser.add_argument("--out-test", required=True, type=Path, help="test set JSON Lines")
-    parser.add_argument("--report", required=True, type=Path, help="split.json report")
-
-
 def described(rows: list[dict[str, str]], lines: list[Line]) -> dict[str, Any]:
     return {"size": len(rows),
             "by_language": dict(Counter(language(line) for line in lines)),
             "by_category": in_order(Counter(category_of(row["problem"]) for row in rows))}
-
-
-def main(args: argparse.Namespace) -> int:
-    require_counts({"chinese_lines": args.chinese_lines})
-    require_counts({"dev_size": args.dev_size, "test_size": args.test_size}, minimum=1)
-    train = Training.of({record["problem"] for _, record in iter_records(args.train, FIELDS)})
-    bad = BadLines()
-    with bulk_objects():
-        table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
-        pool, excluded = candidates(table, train, args.pool)
-    dev = draw_dev(pool, args.dev_size, args.seed)
-    test = draw_test(table, pool, dev, args.test_size, args.seed)
-    written = {}
-    for name, path, chosen in (("dev", args.out_dev, dev), ("test", args.out_test, test)):
-        lines = [table.line(at) for at in chosen]
-        write_problems(path, ((line.problem, line.solution) for line in lines))
-        written[name] = ([record for _, record in iter_records(path, FIELDS)], lines)
-    found = {"dev": {"train": overlap(written["dev"][0], train)},
-             "test": {"train": overlap(written["test"][0], train),
-                      "dev": overlap(written["test"][0],
-                                     Training.of({row["problem"] for row in written["dev"][0]}))}}
-    leaks = {f"{name} with {other}": counts for name, by in found.items()
-             for other, counts in by.items() if any(counts.values())}
-    if leaks:  # cannot happen by construction; never ship a contaminated held-out set
-        args.out_dev.unlink()
-        args.out_test.unlink()
-        raise MathloraError(f"{args.out_dev}, {args.out_test}: held-out sets overlap {leaks}")
-    payload: dict[str, Any] = {
-        "input": str(args.input),
-        "train": str(args.train),
-        "seed": args.seed,
-        "pool": args.pool,
-        "on_error": args.on_error,
-        "lines_read": table.size + bad.total,
-        "invalid": {"total": bad.total, "by_reason": dict(sorted(bad.counts.items()))},
-        "training_problems": len(train.exact),
-        "excluded": {name: excluded[name] for name in
-                     ("in_training_exact", "in_training_normalized", "dropped_by_prepare_rules",
-                      EMPTY, "repeated_problem")},
-        "candidates": len(pool),
-        "splits": {name: {"path": str(path), **described(*written[name]), "overlap": found[name]}
-                   for name, path in (("dev", args.out_dev), ("test", args.out_test))},
-    }
-    write_artifact(args.report, "split", payload)
-    return 0

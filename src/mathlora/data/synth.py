@@ -17,18 +17,14 @@ the addition and subtraction problems as integers 0..N instead of two-decimal nu
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 from mathlora.data import numbers as num
-from mathlora.data.prepare import require_counts
 from mathlora.errors import ConfigError
-from mathlora.jsonl import write_problems
 from mathlora.prompts import ENTRY, TRAIN_HUMAN_PREFIX
 
 REAL_CHINESE_LINES = 800_000
@@ -282,24 +278,3 @@ def generate(chinese: int, english: int, seed: int, template_rate: float = 0.0,
              small_operands: int | None = None) -> list[Line]:
     lines = chinese_lines(chinese, seed, small_operands) + english_lines(english, seed)
     return embed_templates(lines, template_rate, seed)[0]
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, help="train.json to write (JSON Lines)")
-    parser.add_argument("--chinese-lines", type=int, default=REAL_CHINESE_LINES,
-                        help="Chinese lines at the start of the file (default: the real 800000)")
-    parser.add_argument("--english-lines", type=int, default=REAL_ENGLISH_LINES,
-                        help="English lines after them (default: the real 9993)")
-    parser.add_argument("--seed", type=int, required=True, help="random seed")
-    parser.add_argument("--template-rate", type=float, default=0.0,
-                        help="share of problems wrapped in instruction-template text (default 0)")
-    parser.add_argument("--small-operands", type=int,
-                        help="integer operands 0..N for + and - (default: the organisers' two-decimal "
-                             "numbers)")
-
-
-def main(args: argparse.Namespace) -> int:
-    require_counts({"chinese_lines": args.chinese_lines, "english_lines": args.english_lines}, minimum=1)
-    write_problems(args.out, generate(args.chinese_lines, args.english_lines, args.seed,
-                                      args.template_rate, args.small_operands))
-    return 0

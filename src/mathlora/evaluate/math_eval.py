@@ -16,7 +16,6 @@ is counted as ``prompt_not_found`` (scored whole) and fails the command past
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from mathlora.evaluate.extract import MODES, Answer, continuation, extract, extr
 from mathlora.evaluate.stats import wilson
 from mathlora.jsonl import read_records, read_test_file
 from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS, MathPrompt, math_prompt_named
-from mathlora.settings import MathSettings, add_settings_arguments, settings_from_arguments
 
 PRIMARY_MODE = "first_answer"
 PREDICTION_FIELDS = ("id", "prompt", "output", "generation")
@@ -217,56 +215,11 @@ def plot(report: dict, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--predictions", required=True, help="predictions.jsonl of mathlora predict")
-    parser.add_argument("--test", required=True,
-                        help="test set of {problem, solution}: a JSON array or JSON Lines")
-    parser.add_argument("--out", required=True, help="math.json report to write")
-    parser.add_argument("--png", help="per-category accuracy chart to write")
-    parser.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
-    add_settings_arguments(parser, MathSettings)
-
-
-def add_prompt_argument(parser) -> None:
-    parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
-                        help="math prompt variant the predictions were made with (default: "
-                             "%(default)s, the entry's run_llama3_test.py byte for byte)")
-    add_not_found_argument(parser)
-
-
-def add_not_found_argument(parser) -> None:
-    parser.add_argument("--max-prompt-not-found", type=int, default=0, metavar="N",
-                        help="fail when more than N texts hold no prompt (outputs saved without "
-                             "it; scored whole, in the order given) (default: %(default)s)")
-
-
-def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rel-tol", type=float, default=DEFAULT_RULE.rel_tol,
-                        help="relative tolerance of the equality rule (default %(default)g)")
-    parser.add_argument("--no-round", action="store_true",
-                        help="do not accept a prediction that rounds to the reference's decimals")
-
-
 def equality_rule(rel_tol: float, round_to_reference: bool = True) -> Rule:
     """The rule answers are compared under: within ``rel_tol``, or rounded to the reference's decimals."""
     if not math.isfinite(rel_tol) or rel_tol < 0:
         raise ConfigError(f"--rel-tol must be a finite number >= 0, got {rel_tol}")
     return Rule(round_to_reference=round_to_reference, rel_tol=rel_tol)
-
-
-def main(args: argparse.Namespace) -> int:
-    from mathlora.artifacts import write_artifact
-
-    settings = settings_from_arguments(args, MathSettings)
-    rule = equality_rule(settings.rel_tol, settings.round_to_reference)
-    items = items_from_predictions(args.test, args.predictions, settings.prompt)
-    check_pairing(args.predictions, items, math_prompt_named(settings.prompt), settings.max_prompt_not_found)
-    report = math_report(args.model, items, rule, settings.prompt)
-    write_artifact(args.out, "math", report)
-    if args.png:
-        plot(report, args.png, f"math accuracy: {args.model}")
-    print(format_table(report))
-    return 0
 
 
 def format_table(report: dict) -> str:

@@ -13,10 +13,7 @@ empty generation (scored as "no answer").
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,9 +22,9 @@ from typing import Any
 
 from mathlora.artifacts import atomic_output
 from mathlora.contest import RESULT_KEY
-from mathlora.jsonl import dumps_line, read_test_file
+from mathlora.jsonl import dumps_line
 from mathlora.prompts import math_prompt_named
-from mathlora.settings import PredictSettings, add_settings_arguments, settings_from_arguments
+from mathlora.settings import PredictSettings
 
 
 @dataclass
@@ -162,41 +159,3 @@ def load_model_and_tokenizer(model_yaml: str, checkpoint: str | None, tokenizer_
     tokenizer = Llama3Tokenizer.from_file(tokenizer_path)
     model = load_causal_lm(model_yaml, checkpoint, batch_size=batch_size, seq_length=seq_length)
     return model, tokenizer
-
-
-def add_model_arguments(parser, *, required: bool = True) -> None:
-    """Options that load a model; ``parser`` may be an argument group."""
-    parser.add_argument("--model-yaml", required=required,
-                        help="rendered MindFormers predict yaml (the graph's predict.yaml)")
-    parser.add_argument("--checkpoint", required=required, help="full (merged) weights to evaluate")
-    parser.add_argument("--tokenizer", required=required,
-                        help="Llama3-format tiktoken tokenizer.model")
-    parser.add_argument("--seq-length", type=int,
-                        help="model sequence length (default: the yaml's)")
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--test", required=True,
-                        help="test set of {problem, solution}: a JSON array or JSON Lines")
-    parser.add_argument("--model", default="model", help="name shown in reports (base, ckpt1, ...)")
-    add_model_arguments(parser)
-    add_settings_arguments(parser, PredictSettings)
-    parser.add_argument("--out-jsonl", required=True, help="predictions.jsonl to write")
-    parser.add_argument("--out-npy", required=True, help="result_npy.npy to write (entry format)")
-    parser.add_argument("--out-json", required=True, help="predict.json report to write")
-
-
-def main(args: argparse.Namespace) -> int:
-    settings = settings_from_arguments(args, PredictSettings)
-    test = read_test_file(args.test)
-    model, tokenizer = load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
-                                                batch_size=settings.batch_size,
-                                                seq_length=args.seq_length)
-    records, gen = predict_math(model, tokenizer, test, settings)
-    write_predictions(records, gen, settings, model_name=args.model, checkpoint=args.checkpoint,
-                      out_jsonl=args.out_jsonl, out_npy=args.out_npy, out_json=args.out_json)
-    stats = gen.stats()
-    print(json.dumps({"model": args.model, **stats}, ensure_ascii=False), file=sys.stderr)
-    print(f"{args.model}: {stats['n']} predictions, {stats['generated_tokens']} tokens in "
-          f"{stats['seconds']:.1f} s ({stats['tokens_per_second']:.1f} tokens/s)")
-    return 0

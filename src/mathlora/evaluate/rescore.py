@@ -13,17 +13,10 @@ published none.
 
 from __future__ import annotations
 
-import argparse
-import json
-
 from mathlora.evaluate.math_eval import (
     Item,
-    add_prompt_argument,
-    add_rule_arguments,
     check_one_per_item,
     check_pairing,
-    equality_rule,
-    format_table,
     score_item,
     summarise,
 )
@@ -48,29 +41,3 @@ def rescore(predictions: str, test: str, rule, prompt: str = DEFAULT_MATH_PROMPT
             max_not_found: int = 0) -> dict:
     return rescore_texts(load_result_texts(predictions), read_test_file(test), rule,
                          source=predictions, prompt=prompt, max_not_found=max_not_found)
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--predictions", required=True, help="result_npy.npy as the entry saves it")
-    parser.add_argument("--test", required=True,
-                        help="the test set the predictions were made for: a JSON array of "
-                             "{problem, solution} objects or JSON Lines")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--out", help="also write the report as a rescore.json artifact")
-    add_prompt_argument(parser)
-    add_rule_arguments(parser)
-
-
-def main(args: argparse.Namespace) -> int:
-    rule = equality_rule(args.rel_tol, not args.no_round)
-    report = {"predictions": str(args.predictions), "test": str(args.test),
-              **rescore(args.predictions, args.test, rule, args.prompt, args.max_prompt_not_found)}
-    if args.out:
-        from mathlora.artifacts import write_artifact
-
-        write_artifact(args.out, "rescore", report)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        print(format_table(report))
-    return 0

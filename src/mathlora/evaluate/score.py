@@ -8,10 +8,7 @@ set, both in [0, 1]. The published table reproduces with this formula to 9 decim
 
 from __future__ import annotations
 
-import argparse
-import json
-
-from mathlora.contest import ACCURACY_WEIGHT, RATIO_WEIGHT, SCORE_DECIMALS
+from mathlora.contest import ACCURACY_WEIGHT, RATIO_WEIGHT
 from mathlora.errors import ConfigError
 
 
@@ -21,20 +18,3 @@ def composite(accuracy: float, ratio: float) -> float:
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"{name} must lie in [0, 1], got {value}")
     return (1.0 - ratio) * RATIO_WEIGHT + accuracy * ACCURACY_WEIGHT
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--accuracy", type=float, required=True, help="math accuracy in [0, 1]")
-    parser.add_argument("--ratio", type=float, required=True,
-                        help="trainable parameters / 8.03e9 (the organisers' denominator), in [0, 1]")
-    parser.add_argument("--json", action="store_true", help="print a JSON object")
-
-
-def main(args: argparse.Namespace) -> int:
-    score = composite(args.accuracy, args.ratio)
-    if args.json:
-        print(json.dumps({"accuracy": args.accuracy, "ratio": args.ratio,
-                          "score": round(score, SCORE_DECIMALS)}))
-    else:
-        print(f"{score:.{SCORE_DECIMALS}f}")
-    return 0

@@ -14,7 +14,6 @@ the contest's fixed marks is decided in ``mathlora summary``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Sequence
@@ -23,7 +22,6 @@ from pathlib import Path
 
 from mathlora.errors import InputError
 from mathlora.prompts import squad_prompt
-from mathlora.settings import SquadSettings, add_settings_arguments, settings_from_arguments
 
 # EmF1Metric's punctuation list, in its order.
 SP_CHAR = ('-', ':', '_', '*', '^', '/', '\\', '~', '`', '+', '=', '，', '。', '：', '？', '！', '“',
@@ -214,84 +212,3 @@ def read_generations(path: str | Path, examples: Sequence[Example]) -> list[str]
             raise InputError(path, f"id {record['id']!r} where example {example.id!r} was expected",
                              line=number, field="id")
     return [r["generation"] for r in records]
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    from mathlora.evaluate.predict import add_model_arguments
-
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{eval,synth}")
-    ev = sub.add_parser("eval", help="F1/EM of one model on a SQuAD v1.1 dev file",
-                        description="F1/EM of one model (or of saved generations) on a SQuAD v1.1 "
-                                    "dev file, with EmF1Metric semantics.")
-    ev.add_argument("--dev", required=True, help="SQuAD v1.1 JSON (dev-v1.1.json or generated)")
-    ev.add_argument("--out", required=True, help="squad.json report to write")
-    ev.add_argument("--model", default="model", help="name shown in the report (base, ckpt1, ...)")
-    ev.add_argument("--generations", help="saved generations (JSON Lines {id, generation}) instead "
-                                          "of running a model")
-    ev.add_argument("--limit", type=int, help="evaluate only the first N examples (quick checks)")
-    add_model_arguments(ev.add_argument_group("model (needed unless --generations)"), required=False)
-    add_settings_arguments(ev, SquadSettings)
-    sy = sub.add_parser("synth", help="write the generated SQuAD-format dev set",
-                        description="Write a seeded SQuAD v1.1-format dev set whose answers are "
-                                    "spans of their passages.")
-    sy.add_argument("--seed", type=int, required=True)
-    sy.add_argument("--dev-paragraphs", type=int, required=True)
-    sy.add_argument("--dev-out", required=True, help="dev-v1.1.json to write")
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.action == "synth":
-        from mathlora.data.squad_synth import synthesise
-
-        if args.dev_paragraphs < 1:
-            from mathlora.errors import ConfigError
-
-            raise ConfigError("--dev-paragraphs must be >= 1")
-        synthesise(args.seed, args.dev_paragraphs, args.dev_out)
-        return 0
-    return _evaluate(args)
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    from mathlora.artifacts import write_artifact
-    from mathlora.errors import ConfigError
-
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    examples, without = read_examples(args.dev)
-    if args.limit is not None:
-        examples = examples[:args.limit]
-    run = None
-    if args.generations:
-        generations = read_generations(args.generations, examples)
-    else:
-        missing = [name for name in ("model_yaml", "checkpoint", "tokenizer")
-                   if not getattr(args, name)]
-        if missing:
-            raise ConfigError("squad eval needs --generations or all of --model-yaml, --checkpoint, "
-                              "--tokenizer (missing: " + ", ".join(missing) + ")")
-        from mathlora.evaluate.predict import generate_texts, load_model_and_tokenizer
-
-        settings = settings_from_arguments(args, SquadSettings)
-        # SQuAD passages are longer than math prompts: the network is built for their own length
-        model, tokenizer = load_model_and_tokenizer(
-            args.model_yaml, args.checkpoint, args.tokenizer, batch_size=settings.batch_size,
-            seq_length=args.seq_length or settings.squad_max_length)
-        gen = generate_texts(model, tokenizer, [e.prompt for e in examples],
-                             max_new_tokens=settings.squad_max_new_tokens, max_length=settings.length,
-                             batch_size=settings.batch_size,
-                             min_new_tokens=settings.squad_min_new_tokens)
-        generations = gen.texts
-        run = generation_run(gen, batch_size=settings.batch_size, max_length=settings.length,
-                             max_new_tokens=settings.squad_max_new_tokens,
-                             min_new_tokens=settings.squad_min_new_tokens)
-    report = squad_report(args.model, args.dev, without, examples, generations, run)
-    write_artifact(args.out, "squad", report)
-    line = f"{args.model}: SQuAD F1 {report['f1']:.3f}, EM {report['em']:.3f} over {report['n']}"
-    if run:
-        line += f" ({run['tokens_per_second']:.1f} tokens/s)"
-        if run["prompt_too_long"]:
-            line += (f"; {run['prompt_too_long']} passage(s) longer than max_length {run['max_length']}: "
-                     "empty predictions (evaluate.squad_max_length fits them)")
-    print(line)
-    return 0

@@ -19,7 +19,6 @@ plus one tensor. Needs numpy and tokenizers only (no torch, no transformers).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -31,7 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import atomic_output, dump_json, file_sha256, write_artifact
+from mathlora.artifacts import atomic_output, dump_json, file_sha256
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import network, stack
 from mathlora.model.params import model_config_from_yaml
@@ -443,31 +442,3 @@ def export(checkpoint: str | Path, model_yaml: str | Path, tokenizer_file: str |
 
 
 # --- command ------------------------------------------------------------------------------------
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True,
-                        help="merged full-weight MindFormers checkpoint (.ckpt) without LoRA parameters")
-    parser.add_argument("--model-yaml", required=True,
-                        help="the rendered MindFormers yaml the checkpoint was trained with "
-                        "(its model.model_config gives the architecture)")
-    parser.add_argument("--tokenizer", required=True,
-                        help="the Llama3-format tiktoken tokenizer file (tokenizer.model) of the model")
-    parser.add_argument("--out", required=True,
-                        help="directory to create with config.json, model.safetensors and tokenizer files")
-    parser.add_argument("--dtype", choices=sorted(SAFETENSORS_DTYPES), default="float32",
-                        help="weight dtype of model.safetensors: float32 (exact), or bfloat16 (half the "
-                        "size; exact for a checkpoint trained in bfloat16, like the Ascend entry's)")
-    parser.add_argument("--report", help="also write an export_hf JSON report (files, sizes, sha256)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing --out directory (only after the new export succeeded)")
-
-
-def main(args: argparse.Namespace) -> int:
-    summary = export(args.checkpoint, args.model_yaml, args.tokenizer, args.out, dtype=args.dtype,
-                     overwrite=args.overwrite)
-    if args.report:
-        write_artifact(args.report, "export_hf", summary)
-    print(f"exported {summary['tensors']} tensors ({summary['parameters']:,} parameters) -> {args.out} "
-          f"in {summary['seconds']:.1f} s; skipped {summary['skipped_entries']['count']} non-weight "
-          "checkpoint entries")
-    return 0

@@ -10,7 +10,6 @@ interruption resumes from the last checkpoint it left.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -21,36 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import atomic_output, write_artifact
-from mathlora.errors import ConfigError, InputError, MathloraError
-from mathlora.model import lora_dtype, network, training
-from mathlora.model.render import mindrecord_rows
+from mathlora.errors import InputError, MathloraError
+from mathlora.model import training
 from mathlora.model.schedule import schedule
 from mathlora.model.workflow import LAUNCH_ENV
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yaml", required=True, help="rendered MindFormers yaml (FINETUNE_YAML)")
-    parser.add_argument("--base", required=True, help="base weights the LoRA run starts from")
-    parser.add_argument("--dataset", required=True, help="training MindRecord (qa: input_ids, labels)")
-    parser.add_argument("--workdir", required=True,
-                        help="MindFormers output_dir: rank checkpoints, strategy files, loss log")
-    parser.add_argument("--checkpoints", type=int, default=5, help="number of evenly spaced checkpoints")
-    parser.add_argument("--ckpt-out", required=True,
-                        help="path pattern of checkpoint k, with '{k}' (e.g. .../lora{k}.ckpt)")
-    parser.add_argument("--report", required=True, help="training report (steps, losses, files)")
-    parser.add_argument("--plot", required=True, help="loss curve PNG")
-    parser.add_argument("--no-resume", action="store_true",
-                        help="start afresh even if an interrupted run left checkpoints")
-    parser.add_argument("--wait-shards", type=float, default=600,
-                        help="seconds rank 0 waits for the other ranks' checkpoints, and the other "
-                             "ranks wait for rank 0's resume decision")
-
-
-def _yaml_hash(path: str | Path) -> str:
+def yaml_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _plan(cfg, rows: int, checkpoints: int):
+def checkpoint_plan(cfg, rows: int, checkpoints: int):
     dp = int(cfg.parallel_config.data_parallel) if cfg.use_parallel else 1
     global_batch = int(cfg.runner_config.batch_size) * dp
     monitor = training.checkpoint_monitor(cfg)
@@ -63,18 +43,18 @@ def _plan(cfg, rows: int, checkpoints: int):
 def _resume_point(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
     """The checkpoint rank 0 resumes from (same yaml, a readable last checkpoint), or None."""
     stamp = workdir / "yaml.sha256"
-    if resume_allowed and stamp.is_file() and stamp.read_text().strip() == _yaml_hash(yaml_path):
+    if resume_allowed and stamp.is_file() and stamp.read_text().strip() == yaml_hash(yaml_path):
         return training.resumable(workdir)
     return None
 
 
-def _prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
+def prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
     """The checkpoint to resume from, or None after clearing a stale/foreign working folder."""
     last = _resume_point(workdir, yaml_path, resume_allowed)
     if last is not None:
         return last
     stamp = workdir / "yaml.sha256"
-    current = _yaml_hash(yaml_path)
+    current = yaml_hash(yaml_path)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -204,62 +184,3 @@ def collect(cfg, plan, workdir: Path, *, ckpt_out: str, json_out: str, plot_out:
         "yaml": yaml_path,
     }
     return write_artifact(json_out, "train", payload)
-
-
-def main(args: argparse.Namespace) -> int:
-    if "{k}" not in args.ckpt_out:
-        raise ConfigError(f"--ckpt-out {args.ckpt_out!r}: expected a pattern containing '{{k}}'")
-    cfg = network.read_yaml(args.yaml)
-    if not cfg.model.model_config.get("pet_config"):
-        raise InputError(args.yaml, "no pet_config; expected a LoRA fine-tuning yaml", field="pet_config")
-    lora_dtype.check_yaml(cfg.model.model_config, args.yaml)
-    base = Path(args.base)
-    if not base.is_file() or base.stat().st_size == 0:
-        raise InputError(base, "base checkpoint not found or empty")
-    rows = mindrecord_rows(args.dataset)
-    plan = _plan(cfg, rows, args.checkpoints)
-    if training.is_scheduler():
-        # msrun's scheduler runs this command too (RANK_ID=0): it must neither prepare the folder
-        # nor write rank 0's decision, or it races the real rank 0 for them.
-        training.serve_cluster(cfg)
-        print("msrun scheduler: served the cluster; nothing written", flush=True)
-        return 0
-    workdir = Path(args.workdir)
-    rank = training.rank_id()
-    # One decision for every rank: rank 0 checks the yaml stamp and --no-resume, prepares the
-    # folder and writes the decision; the others wait for it, so none races the folder's removal.
-    offset = 0
-    launch = launch_id(workdir, args.yaml, not args.no_resume)  # before rank 0 touches the folder
-    if rank == 0:
-        resume_from = _prepare_workdir(workdir, args.yaml, not args.no_resume)
-        if resume_from is not None:
-            offset = training.global_step(resume_from)
-        if cfg.use_parallel:
-            write_decision(workdir, launch, _yaml_hash(args.yaml),
-                           offset if resume_from is not None else None)
-    else:
-        decision = wait_for_decision(workdir, launch, args.wait_shards)
-        if decision.get("yaml_sha256") != _yaml_hash(args.yaml):
-            raise InputError(args.yaml, f"rank {rank} was given another yaml than rank 0; expected "
-                             "every rank to run the same command")
-        resume_from = follow_decision(workdir, rank, decision)
-        offset = decision["resume_step"] or 0
-    cfg.output_dir = str(workdir)
-    cfg.train_dataset.data_loader.dataset_dir = args.dataset
-    cfg.train_dataset_task.dataset_config.data_loader.dataset_dir = args.dataset
-    if resume_from is not None:
-        print(f"resuming from {resume_from} (step {offset})", flush=True)
-    started = time.monotonic()
-    trainable = training.run_trainer(
-        cfg, mode="finetune", resume=resume_from is not None,
-        checkpoint=str(workdir / "checkpoint") if resume_from is not None else str(base),
-        loss_path=workdir / f"loss.rank{rank}.jsonl", step_offset=offset)
-    if rank != 0:
-        return 0
-    report = collect(cfg, plan, workdir, ckpt_out=args.ckpt_out, json_out=args.report,
-                     plot_out=args.plot, trainable=trainable, yaml_path=args.yaml,
-                     resumed_from=str(resume_from) if resume_from else None,
-                     seconds=time.monotonic() - started, wait=args.wait_shards)
-    print(f"fine-tuned {plan.total_steps} steps; checkpoints at {list(plan.checkpoint_steps)}; "
-          f"final loss {report['final_loss']:.4f}; trainable {trainable}")
-    return 0

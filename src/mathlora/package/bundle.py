@@ -11,7 +11,6 @@ its size and sha256. Members are written in sorted order with fixed timestamps.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -247,84 +246,39 @@ def declared_files(paths: tuple[Path, ...], role: str, base: Path, roots: dict[s
     return [m for m in found if m]
 
 
-def collect(args: Contents, base: Path) -> tuple[list[Member], dict[str, Any], list[dict]]:
+def collect(contents: Contents, base: Path) -> tuple[list[Member], dict[str, Any], list[dict]]:
     skipped: list[dict[str, str]] = []
     roots = scan.build_roots()
-    members, code = code_members(args.repo, skipped)
-    members.append(Member("REPORT.md", "document", source=require_file(args.report)))
-    submission = sorted(p for p in args.submission_dir.iterdir()
+    members, code = code_members(contents.repo, skipped)
+    members.append(Member("REPORT.md", "document", source=require_file(contents.report)))
+    submission = sorted(p for p in contents.submission_dir.iterdir()
                         if p.is_file() and not p.name.startswith(".")) \
-        if args.submission_dir.is_dir() else []
+        if contents.submission_dir.is_dir() else []
     if not submission:
-        raise InputError(args.submission_dir, "no submission files (run_llama3_test.py, links.yaml)")
+        raise InputError(contents.submission_dir, "no submission files (run_llama3_test.py, links.yaml)")
     members += [Member(f"submission/{p.name}", "submission", source=p) for p in submission]
-    links = load_links(args.submission_dir / "links.yaml")
-    if args.checkpoints == "links":
+    links = load_links(contents.submission_dir / "links.yaml")
+    if contents.checkpoints == "links":
         placeholders = [u for u in all_urls(links) if is_placeholder(u)]
         if placeholders:
-            raise ConfigError(f"{args.submission_dir / 'links.yaml'}: {len(placeholders)} URLs are "
+            raise ConfigError(f"{contents.submission_dir / 'links.yaml'}: {len(placeholders)} URLs are "
                               "placeholders on .invalid; put the published https links there first")
-        if args.checkpoint_files:
+        if contents.checkpoint_files:
             raise ConfigError("--checkpoints links bundles no checkpoint files; drop --checkpoint")
-    elif not args.checkpoint_files:
+    elif not contents.checkpoint_files:
         raise ConfigError("--checkpoints local needs the merged checkpoints (--checkpoint PATH ...)")
-    members.append(Member(relative(require_file(args.yaml), base), "yaml", source=args.yaml))
-    members += [report_member(spec, base) for spec in args.artifacts]
-    members += [Member(relative(require_file(p), base), "figure", source=p) for p in args.figures]
+    members.append(Member(relative(require_file(contents.yaml), base), "yaml", source=contents.yaml))
+    members += [report_member(spec, base) for spec in contents.artifacts]
+    members += [Member(relative(require_file(p), base), "figure", source=p) for p in contents.figures]
     checkpoints = [Member(relative(require_file(p), base), "checkpoint", source=p)
-                   for p in args.checkpoint_files]
+                   for p in contents.checkpoint_files]
     misplaced = [m.path for m in checkpoints if not role_fits("checkpoint", m.path)]
     if misplaced:
         raise ConfigError(f"--checkpoint {misplaced[0]}: a bundle ships the graph's merged "
                           "checkpoints, results/<run>/merged/ckpt<k>.ckpt, and judges take no other")
     members += checkpoints
-    members += declared_files(args.logs, "log", base, roots, skipped)
-    for folder in args.log_dirs:
+    members += declared_files(contents.logs, "log", base, roots, skipped)
+    for folder in contents.log_dirs:
         members += tree_members(folder, base, roots, skipped)
-    members += declared_files(args.benchmarks, "benchmark", base, roots, skipped)
+    members += declared_files(contents.benchmarks, "benchmark", base, roots, skipped)
     return members, code, skipped
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="the zip to write (results/<run>/submission/<run>.zip)")
-    parser.add_argument("--name", required=True, help="the run name: the zip's top-level folder")
-    parser.add_argument("--repo", type=Path, default=Path("."),
-                        help="git checkout whose HEAD is the code package (default: .)")
-    parser.add_argument("--report", type=Path, required=True, help="REPORT.md")
-    parser.add_argument("--submission-dir", type=Path, default=Path("submission"),
-                        help="files shipped verbatim: run_llama3_test.py, links.yaml, yamls")
-    parser.add_argument("--yaml", type=Path, required=True,
-                        help="the MindFormers training yaml of this run (bundled; `mathlora verify` "
-                        "recounts the ratio from it)")
-    parser.add_argument("--artifact", action="append", default=[], metavar="[KIND=]PATH",
-                        help="a JSON report (it carries its kind; KIND= checks it)")
-    parser.add_argument("--figure", action="append", type=Path, default=[], help="a figure (png)")
-    parser.add_argument("--checkpoints", choices=["local", "links"], required=True,
-                        help="local: bundle the merged checkpoints; links: submission/links.yaml")
-    parser.add_argument("--checkpoint", action="append", type=Path, default=[],
-                        help="a merged checkpoint to bundle (local mode), in training order")
-    parser.add_argument("--log", action="append", type=Path, default=[],
-                        help="a log file of the graph's jobs (bundled if it was written)")
-    parser.add_argument("--log-dir", action="append", type=Path, default=[],
-                        help="a folder of logs the jobs' programs write (bundled whole)")
-    parser.add_argument("--benchmark", action="append", type=Path, default=[],
-                        help="a benchmark timing file of the graph's jobs (bundled if it was written)")
-
-
-def main(args: argparse.Namespace) -> int:
-    base = Path.cwd()
-    contents = Contents(repo=args.repo, report=args.report, submission_dir=args.submission_dir,
-                        yaml=args.yaml, checkpoints=args.checkpoints, artifacts=tuple(args.artifact),
-                        figures=tuple(args.figure), checkpoint_files=tuple(args.checkpoint),
-                        logs=tuple(args.log), log_dirs=tuple(args.log_dir),
-                        benchmarks=tuple(args.benchmark))
-    members, code, skipped = collect(contents, base)
-    manifest = write_bundle(args.out, args.name, members, checkpoints=args.checkpoints, code=code,
-                            skipped=skipped)
-    total = sum(e["size"] for e in manifest["members"])
-    print(f"{args.out}: {len(manifest['members'])} members, {total} bytes; code at "
-          f"{code['commit'][:12]}{' (dirty tree)' if code['dirty'] else ''}; "
-          f"{len(skipped)} files skipped")
-    for item in skipped:
-        print(f"  skipped {item['path']}: {item['reason']}")
-    return 0

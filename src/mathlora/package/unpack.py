@@ -27,16 +27,14 @@ with sizes and sha256, and the checks verify passed.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
-import shutil
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import atomic_output, write_artifact
+from mathlora.artifacts import atomic_output
 from mathlora.errors import InputError
 from mathlora.package.verify import (
     MANIFEST,
@@ -256,35 +254,3 @@ def unpack(source: str | Path, out_dir: str | Path, limits: Limits = Limits(),
         raise InputError(source, "holds no *.ckpt file: a bundle with checkpoint links must be "
                                  "downloaded first (its links.yaml lists them)")
     return {"submission": str(source), **found}
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", help="a submission zip, or a folder of *.ckpt files")
-    parser.add_argument("--out-dir", required=True, help="where ckpt1..N.ckpt (and yaml, params) go")
-    parser.add_argument("--out", required=True, help="unpack.json report to write")
-    parser.add_argument("--links", help="for a folder: the links.yaml whose checkpoints it holds "
-                                        "(their order and file names)")
-    parser.add_argument("--max-member-bytes", type=int, default=Limits.max_member_bytes,
-                        help="refuse members larger than this (default: %(default)s)")
-    parser.add_argument("--max-ratio", type=float, default=Limits.max_ratio,
-                        help="refuse members compressed more than this ratio (default: %(default)s)")
-    parser.add_argument("--no-recount", action="store_true",
-                        help="verify a bundle without rebuilding the network to recount its ratio")
-
-
-def main(args: argparse.Namespace) -> int:
-    out_dir = Path(args.out_dir)
-    limits = Limits(max_member_bytes=args.max_member_bytes, max_ratio=args.max_ratio)
-    # The folder appears whole or not at all; nothing is left from an earlier bundle.
-    with atomic_output(out_dir) as staging:
-        report = unpack(args.submission, staging, limits, args.links,
-                        None if args.no_recount else recount_with_cli)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-    write_artifact(args.out, "unpack", report)
-    checkpoints = sum(m["role"] == "checkpoint" for m in report["members"])
-    print(f"{args.submission}: {checkpoints} checkpoints, {len(report['members']) - checkpoints} "
-          f"other members -> {out_dir}; left out: {len(report['skipped'])}")
-    for entry in report["skipped"]:
-        print(f"  {entry['member']}: {entry['reason']}")
-    return 0

@@ -12,7 +12,6 @@ or damaged file fails, whatever the manifest says). Every check is listed in the
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mathlora.artifacts import file_sha256, validate, validator, write_artifact
+from mathlora.artifacts import file_sha256, validate
 from mathlora.contest import OFFICIAL_DENOMINATOR
 from mathlora.errors import InputError, MathloraError
 from mathlora.model.params import params_counts
@@ -42,7 +41,7 @@ RATIO_TOLERANCE = 1e-12
 GENERIC_PATH_ROLES = {"submission", "report", "document", "log", "benchmark", "yaml", "manifest"}
 UNSCANNED_ROLES = {"checkpoint", "figure"}
 REQUIRED_PATHS = ("REPORT.md", "submission/run_llama3_test.py", "submission/links.yaml",
-                  "code/pyproject.toml", "code/Snakefile", "code/src/mathlora/cli.py")
+                  "code/pyproject.toml", "code/Snakefile", "code/src/mathlora/__init__.py")
 REQUIRED_KINDS = ("prepare", "params", "math", "squad", "summary")
 
 
@@ -604,33 +603,3 @@ def render_text(path: Path, outcome: Outcome) -> str:
     lines = [f"{c.status.upper():4}  {c.name}: {c.detail}" for c in outcome.checks]
     verdict = "OK" if outcome.ok else f"FAILED ({outcome.failures} checks)"
     return "\n".join([f"verify {path.name}", *lines, verdict]) + "\n"
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("zip", type=Path, help="the submission zip to check")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--out", type=Path, help="also write the report as a 'verify' artifact here")
-    parser.add_argument("--no-recount", action="store_true",
-                        help="skip rebuilding the network to recount the ratio (the check is "
-                             "reported as skipped)")
-    parser.add_argument("--fail-fast", action="store_true",
-                        help="stop at the first failed check (the rest are reported as skipped)")
-    parser.add_argument("--max-member-bytes", type=int, default=Limits.max_member_bytes,
-                        help="refuse members larger than this (default: %(default)s)")
-    parser.add_argument("--max-ratio", type=float, default=Limits.max_ratio,
-                        help="refuse members compressed more than this ratio (default: %(default)s)")
-
-
-def main(args: argparse.Namespace) -> int:
-    limits = Limits(max_member_bytes=args.max_member_bytes, max_ratio=args.max_ratio)
-    outcome = verify_zip(args.zip, recount=None if args.no_recount else recount_with_cli, limits=limits,
-                         fail_fast=args.fail_fast)
-    report = payload(args.zip, outcome)
-    if args.out:
-        validator("verify")  # fail on a missing schema before printing anything
-        write_artifact(args.out, "verify", report)
-    if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
-        sys.stdout.write(render_text(args.zip, outcome))
-    return 0 if outcome.ok else 1

@@ -43,16 +43,15 @@ def submission_yamls(config_path: str | Path = ASCEND_CONFIG) -> dict[str, str]:
     return texts
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_submission_yamls(folder: str | Path = "submission") -> None:
+    """Refresh the shipped yamls in ``folder`` (each written whole, then renamed into place)."""
     from mathlora.artifacts import atomic_output
 
-    out = Path(argv[0] if argv else "submission")
     for name, text in submission_yamls().items():
-        with atomic_output(out / name) as tmp:
+        with atomic_output(Path(folder) / name) as tmp:
             tmp.write_text(text, encoding="utf-8")
-        print(f"wrote {out / name}")
-    return 0
+        print(f"wrote {Path(folder) / name}")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    write_submission_yamls(*sys.argv[1:2])
