@@ -232,15 +232,21 @@ class SquadSettings(GenerationSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class MathSettings(StageSettings):
-    """How a prediction is compared with its reference."""
+class RuleSettings(StageSettings):
+    """How a prediction is compared with its reference (the shipped script's rescoring reads only this)."""
 
     SECTION: ClassVar[str] = "evaluate"
 
-    prompt: str
     rel_tol: float
     round_to_reference: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class MathSettings(RuleSettings):
+    """Scoring a model's texts: the rule, and the prompt they were asked with."""
+
+    prompt: str
     max_prompt_not_found: int
 
 
-STAGE_SETTINGS: tuple[type[StageSettings], ...] = (PredictSettings, SquadSettings, MathSettings)
+STAGE_SETTINGS: tuple[type[StageSettings], ...] = (PredictSettings, SquadSettings, RuleSettings, MathSettings)

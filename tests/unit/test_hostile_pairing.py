@@ -66,7 +66,7 @@ def test_texts_without_prompt_fail_past_the_threshold_and_are_counted_below_it(t
     assert rescore(tmp_path, bare) == 1
     err = capsys.readouterr().err
     assert "6 of 6 texts hold no prompt (prompt_not_found; items 1, 2, 3, 4, 5 and 1 more)" in err
-    assert "--max-prompt-not-found 0" in err
+    assert "more than evaluate.max_prompt_not_found 0" in err
     assert rescore(tmp_path, bare, "--max-prompt-not-found", "6") == 0
     assert "prompt not found: 6" in capsys.readouterr().out
 
@@ -86,7 +86,7 @@ def test_whitespace_the_tokenizer_changed_still_pairs(tmp_path, capsys):
 
 def test_negative_threshold_is_a_configuration_error(tmp_path, capsys):
     assert rescore(tmp_path, honest_texts(), "--max-prompt-not-found", "-1") == 1
-    assert "--max-prompt-not-found must be >= 0" in capsys.readouterr().err
+    assert "evaluate.max_prompt_not_found: -1 is less than the minimum of 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("swap", [True, False])

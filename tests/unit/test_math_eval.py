@@ -115,7 +115,7 @@ def test_rel_tol_must_be_a_finite_non_negative_number(tmp_path, capsys, value):
     if float(value) < 0:  # the schema's minimum, named as the config key the graph sets
         assert "evaluate.rel_tol: -1.0 is less than the minimum of 0" in error
     else:
-        assert f"--rel-tol must be a finite number >= 0, got {float(value)}" in error
+        assert f"evaluate.rel_tol: must be a finite number >= 0, got {float(value)}" in error
 
 
 def test_math_report_of_records_equals_the_report_of_the_predictions_file(tmp_path):

@@ -103,6 +103,17 @@ def test_every_settings_field_is_a_config_key_with_a_description():
             assert evaluate[key].get("description"), f"evaluate.{key} has no description (its --help)"
 
 
+def test_the_library_s_own_defaults_are_the_schema_s():
+    """Library calls without settings (a notebook, a test) compare and prompt as the config does."""
+    from mathlora.evaluate.compare import DEFAULT_RULE
+    from mathlora.prompts import DEFAULT_MATH_PROMPT
+
+    evaluate = config_schema()["properties"]["evaluate"]["properties"]
+    assert DEFAULT_RULE.rel_tol == evaluate["rel_tol"]["default"]
+    assert DEFAULT_RULE.round_to_reference == evaluate["round_to_reference"]["default"]
+    assert DEFAULT_MATH_PROMPT == evaluate["prompt"]["default"]
+
+
 def test_prompt_names_are_one_registry():
     """The config and every artifact schema that names a prompt allow exactly the registry's."""
     names = sorted(MATH_PROMPTS)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 from mathlora.package.unpack import natural_key
-from mathlora.settings import MathSettings, PredictSettings, SquadSettings
+from mathlora.settings import MathSettings, PredictSettings, RuleSettings, SquadSettings
 from snakemake.exceptions import WorkflowError
 
 RUN = config["run_name"]

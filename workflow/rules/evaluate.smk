@@ -167,8 +167,7 @@ rule entry_script:
         workdir=ENTRY_SCRIPT_WORKDIR,
         subset=config["evaluate"].get("entry_script_items", 0),
         max_length=config["evaluate"]["max_length"],
-        rel_tol=config["evaluate"]["rel_tol"],
-        no_round="" if config["evaluate"]["round_to_reference"] else "--no-round",
+        settings=stage_settings(RuleSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -177,7 +176,7 @@ rule entry_script:
         timed("entry_script/entry_script")
     shell:
         "mathlora entry-script --script {input.script} --workdir {params.workdir}"
-        " --items {params.subset} {params.compare} --rel-tol {params.rel_tol} {params.no_round} --out {output}"
+        " --items {params.subset} {params.compare} --settings {params.settings:q} --out {output}"
         " -- --config {input.yaml} --run_mode predict"
         " --use_parallel False --load_checkpoint {input.checkpoint} --vocab_file {input.tokenizer}"
         " --auto_trans_ckpt False --input_dir {input.test} --max_length {params.max_length}"

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.contest import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
-from mathlora.evaluate.compare import DEFAULT_RULE
-from mathlora.prompts import DEFAULT_MATH_PROMPT, MATH_PROMPTS
 from mathlora.settings import StageSettings, section_property
 
 
@@ -35,26 +33,6 @@ def add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
                         help="contest F1 mark (default %(default)s)")
     parser.add_argument("--fixed-em", type=float, default=SQUAD_FIXED_EM,
                         help="contest EM mark (default %(default)s)")
-
-
-def add_prompt_argument(parser) -> None:
-    parser.add_argument("--prompt", choices=list(MATH_PROMPTS), default=DEFAULT_MATH_PROMPT,
-                        help="math prompt variant the predictions were made with (default: "
-                             "%(default)s, the entry's run_llama3_test.py byte for byte)")
-    add_not_found_argument(parser)
-
-
-def add_not_found_argument(parser) -> None:
-    parser.add_argument("--max-prompt-not-found", type=int, default=0, metavar="N",
-                        help="fail when more than N texts hold no prompt (outputs saved without "
-                             "it; scored whole, in the order given) (default: %(default)s)")
-
-
-def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rel-tol", type=float, default=DEFAULT_RULE.rel_tol,
-                        help="relative tolerance of the equality rule (default %(default)g)")
-    parser.add_argument("--no-round", action="store_true",
-                        help="do not accept a prediction that rounds to the reference's decimals")
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:

@@ -9,11 +9,12 @@ import argparse
 import time
 from pathlib import Path
 
-from mathlora.cli.arguments import add_rule_arguments
+from mathlora.cli.arguments import add_settings_arguments, settings_from_arguments
 from mathlora.errors import ConfigError, InputError, MathloraError
 from mathlora.evaluate.entry_script import compare_texts, resolved, script_option, subset, with_option
 from mathlora.evaluate.math_eval import equality_rule
 from mathlora.jsonl import read_test_file, write_problems
+from mathlora.settings import RuleSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--items", type=int, default=0,
                         help="run on a stratified subset of this many problems (default 0: all)")
     parser.add_argument("--out", required=True, help="entry_script.json report to write")
-    add_rule_arguments(parser)
+    add_settings_arguments(parser, RuleSettings)
     parser.add_argument("arguments", nargs=argparse.REMAINDER,
                         help="-- then the script's own flags (--config ... --input_dir ...)")
 
@@ -61,7 +62,8 @@ def main(args: argparse.Namespace) -> int:
     if not result.is_file():
         raise InputError(result, f"{args.script} finished but wrote no result file")
     texts = load_result_texts(result)
-    rule = equality_rule(args.rel_tol, not args.no_round)
+    settings = settings_from_arguments(args, RuleSettings)
+    rule = equality_rule(settings.rel_tol, settings.round_to_reference)
     scored = rescore(str(result), test, rule)
     compared = None
     if args.compare:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from mathlora.cli.arguments import add_prompt_argument, add_rule_arguments
+from mathlora.cli.arguments import add_settings_arguments, settings_from_arguments
 from mathlora.evaluate.math_eval import equality_rule, format_table
 from mathlora.evaluate.rescore import rescore
+from mathlora.settings import MathSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,14 +21,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "{problem, solution} objects or JSON Lines")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", help="also write the report as a rescore.json artifact")
-    add_prompt_argument(parser)
-    add_rule_arguments(parser)
+    add_settings_arguments(parser, MathSettings)
 
 
 def main(args: argparse.Namespace) -> int:
-    rule = equality_rule(args.rel_tol, not args.no_round)
+    settings = settings_from_arguments(args, MathSettings)
+    rule = equality_rule(settings.rel_tol, settings.round_to_reference)
     report = {"predictions": str(args.predictions), "test": str(args.test),
-              **rescore(args.predictions, args.test, rule, args.prompt, args.max_prompt_not_found)}
+              **rescore(args.predictions, args.test, rule, settings.prompt,
+                         settings.max_prompt_not_found)}
     if args.out:
         from mathlora.artifacts import write_artifact
 

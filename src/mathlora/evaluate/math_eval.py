@@ -11,7 +11,7 @@ Each output must belong to its item: it starts with that item's own prompt (whit
 output that starts with another problem's prompt is an error naming the first such items (the
 predictions were made in another order, or for another test set); an output with no prompt at all
 is counted as ``prompt_not_found`` (scored whole) and fails the command past
-``--max-prompt-not-found``.
+``evaluate.max_prompt_not_found``.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def check_pairing(path: str | Path, items: Sequence[Item], prompt: MathPrompt,
                   max_not_found: int = 0) -> None:
     """Each output starts with its own item's prompt; at most ``max_not_found`` hold no prompt."""
     if max_not_found < 0:
-        raise ConfigError(f"--max-prompt-not-found must be >= 0, got {max_not_found}")
+        raise ConfigError(f"evaluate.max_prompt_not_found: must be >= 0, got {max_not_found}")
     foreign, bare = [], []
     for item in items:
         if prompt_end(prompt(item.problem), item.output) is None:
@@ -164,7 +164,7 @@ def check_pairing(path: str | Path, items: Sequence[Item], prompt: MathPrompt,
                          f"test-set order, made for this test set with the {prompt.name!r} prompt")
     if len(bare) > max_not_found:
         raise InputError(path, f"{len(bare)} of {len(items)} texts hold no prompt (prompt_not_found; "
-                         f"items {_named(bare)}), more than --max-prompt-not-found {max_not_found}: "
+                         f"items {_named(bare)}), more than evaluate.max_prompt_not_found {max_not_found}: "
                          "their order cannot be checked; raise the limit to score them whole")
 
 
@@ -218,7 +218,7 @@ def plot(report: dict, path: str | Path, title: str) -> None:
 def equality_rule(rel_tol: float, round_to_reference: bool = True) -> Rule:
     """The rule answers are compared under: within ``rel_tol``, or rounded to the reference's decimals."""
     if not math.isfinite(rel_tol) or rel_tol < 0:
-        raise ConfigError(f"--rel-tol must be a finite number >= 0, got {rel_tol}")
+        raise ConfigError(f"evaluate.rel_tol: must be a finite number >= 0, got {rel_tol}")
     return Rule(round_to_reference=round_to_reference, rel_tol=rel_tol)
 
 
