@@ -103,10 +103,14 @@ def load_config(*paths: str | Path, overrides: Mapping[str, Any] | None = None) 
 
 # --- one stage's settings ---------------------------------------------------------------------
 
-def section_property(section: str, name: str) -> dict[str, Any]:
-    """The schema of ``section.name``, its ``$ref`` resolved (one level, as the schema uses it)."""
+def section_property(section: str | None, name: str) -> dict[str, Any]:
+    """The schema of ``section.name`` (``section`` dotted, e.g. ``base.corpus``; None: a top-level
+    key), its ``$ref`` resolved (one level, as the schema uses it)."""
     schema = config_schema()
-    prop = dict(schema["properties"][section]["properties"][name])
+    node = schema
+    for part in (section.split(".") if section else []):
+        node = node["properties"][part]
+    prop = dict(node["properties"][name])
     ref = prop.pop("$ref", None)
     if ref:
         prop = {**schema["$defs"][ref.rsplit("/", 1)[1]], **prop}
@@ -115,13 +119,33 @@ def section_property(section: str, name: str) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class StageSettings:
-    """Settings of one stage: fields named as the keys of one config section."""
+    """Settings of one stage: fields named as the keys of one config section (``SECTION``, dotted
+    for a nested one), and of the top level for the fields in ``ROOT`` (the run's seed)."""
 
     SECTION: ClassVar[str]
+    ROOT: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def key_name(cls, key: str) -> str:
+        """The field's name in the config, as errors and help give it (``data.dev_size``, ``seed``)."""
+        return key if key in cls.ROOT else f"{cls.SECTION}.{key}"
+
+    @classmethod
+    def property_of(cls, key: str) -> dict[str, Any]:
+        return section_property(None if key in cls.ROOT else cls.SECTION, key)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, source: str = "config", **fixed: Any):
+        """The stage's settings from a whole (validated) config; ``fixed`` overrides fields."""
+        section: Any = config
+        for part in cls.SECTION.split("."):
+            section = section.get(part, {}) if isinstance(section, Mapping) else {}
+        values = {**{key: config[key] for key in cls.ROOT if key in config}, **section, **fixed}
+        return cls.from_section(values, source=source)
 
     @classmethod
     def narrow(cls, section: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,17 +158,17 @@ class StageSettings:
         values = cls.narrow(section)
         validator = _filling_validator()
         for key in cls.keys():
-            prop = section_property(cls.SECTION, key)
+            prop = cls.property_of(key)
             if values.get(key) is None and key in cls.optional():
                 values[key] = None  # left to the stage (e.g. SQuAD's length: max_length)
                 continue
             if key not in values and "default" in prop:
                 values[key] = copy.deepcopy(prop["default"])
             if key not in values:
-                raise ConfigError(f"{source}: {cls.SECTION}.{key}: required, not given")
+                raise ConfigError(f"{source}: {cls.key_name(key)}: required, not given")
             error = jsonschema.exceptions.best_match(validator(prop).iter_errors(values[key]))
             if error is not None:
-                raise ConfigError(f"{source}: {cls.SECTION}.{key}: {error.message}")
+                raise ConfigError(f"{source}: {cls.key_name(key)}: {error.message}")
         settings = cls(**values)
         settings.check(source)
         return settings
@@ -184,8 +208,8 @@ class StageSettings:
     def at_most(self, source: str, low: str, high: str) -> None:
         """Field ``low`` must not exceed field ``high`` (the error names both config keys)."""
         if getattr(self, low) > getattr(self, high):
-            raise ConfigError(f"{source}: {self.SECTION}.{low}: {getattr(self, low)} exceeds "
-                              f"{self.SECTION}.{high} {getattr(self, high)}")
+            raise ConfigError(f"{source}: {self.key_name(low)}: {getattr(self, low)} exceeds "
+                              f"{self.key_name(high)} {getattr(self, high)}")
 
 
 # --- the evaluate stages ----------------------------------------------------------------------
@@ -249,4 +273,120 @@ class MathSettings(RuleSettings):
     max_prompt_not_found: int
 
 
-STAGE_SETTINGS: tuple[type[StageSettings], ...] = (PredictSettings, SquadSettings, RuleSettings, MathSettings)
+@dataclasses.dataclass(frozen=True)
+class ThresholdSettings(StageSettings):
+    """The SQuAD rule a checkpoint must pass to be chosen (the organisers': 90 % of the base)."""
+
+    SECTION: ClassVar[str] = "squad"
+
+    thresholds: str
+    relative: float
+    fixed: dict
+
+
+# --- the data stages --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SynthSettings(StageSettings):
+    """The generated train.json in the organisers' format (``data.source: synth``)."""
+
+    SECTION: ClassVar[str] = "data"
+    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    seed: int
+    chinese_lines: int
+    english_lines: int
+    template_rate: float
+    small_operands: int | None
+
+    @classmethod
+    def optional(cls) -> frozenset[str]:
+        return frozenset({"small_operands"})
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSettings(StageSettings):
+    """How the raw train.json is read: where its English lines start, what a bad line does."""
+
+    SECTION: ClassVar[str] = "data"
+    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    seed: int
+    chinese_lines: int
+    on_error: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareSettings(InputSettings):
+    """The training sample: how many Chinese and English lines."""
+
+    sample: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitSettings(InputSettings):
+    """The two held-out sets."""
+
+    dev_size: int
+    test_size: int
+    test_pool: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationSettings(StageSettings):
+    """Which of the sample's categories the LoRA trains on."""
+
+    SECTION: ClassVar[str] = "data"
+
+    finetune_categories: str | list
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerSettings(StageSettings):
+    """The small BPE trained for the embedded default (``tokenizer.source: train``)."""
+
+    SECTION: ClassVar[str] = "tokenizer"
+
+    ranks: int
+    single_digits: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class MindrecordSettings(StageSettings):
+    """The tokenized training rows."""
+
+    SECTION: ClassVar[str] = "mindrecord"
+
+    seq_length: int
+    mask: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldSettings(StageSettings):
+    """The tiny base's pretraining corpus."""
+
+    SECTION: ClassVar[str] = "base.corpus"
+    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    seed: int
+    arithmetic: int
+    paragraphs: int
+    largest: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseSettings(StageSettings):
+    """Pretraining the tiny base on that corpus (``base.source: pretrain``)."""
+
+    SECTION: ClassVar[str] = "base"
+    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    seed: int
+    steps: int
+    batch_size: int
+    learning_rate: float
+
+
+STAGE_SETTINGS: tuple[type[StageSettings], ...] = (
+    PredictSettings, SquadSettings, RuleSettings, MathSettings, ThresholdSettings, SynthSettings, PrepareSettings,
+    SplitSettings, ConversationSettings, TokenizerSettings, MindrecordSettings, WorldSettings, BaseSettings)

@@ -51,7 +51,7 @@ def commands(root, raw, tokenizer):
     """The four commands of the stage at the entry's sizes (mindrecord only with a tokenizer)."""
     common = ["--in", str(raw), "--chinese-lines", "800000", "--seed", str(SEED)]
     found = {
-        "prepare": ["prepare", *common, "--chinese", "88800", "--english", "1200",
+        "prepare": ["prepare", *common, "--sample", '{"chinese": 88800, "english": 1200}',
                     "--out", str(root / "train.jsonl"), "--report", str(root / "prepare.json")],
         "split": ["split", *common, "--train", str(root / "train.jsonl"), "--size", "2000",
                   "--out", str(root / "test.jsonl"), "--report", str(root / "split.json")],

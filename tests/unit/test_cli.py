@@ -45,7 +45,7 @@ def test_unreadable_input_names_the_file(tmp_path, capsys):
     raw = tmp_path / "train.json"
     raw.mkdir()  # unreadable as a file, whoever runs the test
     code = cli.main(["prepare", "--in", str(raw), "--chinese-lines", "1", "--seed", "1",
-                     "--chinese", "1", "--english", "0", "--out", str(tmp_path / "t.jsonl"),
+                     "--sample", '{"chinese": 1, "english": 0}', "--out", str(tmp_path / "t.jsonl"),
                      "--report", str(tmp_path / "p.json")])
     assert code == 1
     assert capsys.readouterr().err == f"mathlora prepare: error: {raw}: Is a directory\n"

@@ -61,7 +61,7 @@ def write_sample(path):
 
 def test_categories_keep_their_lines_in_order_and_count_the_rest(tmp_path):
     source, out, report = write_sample(tmp_path / "train.jsonl"), tmp_path / "c.json", tmp_path / "r.json"
-    assert cli(["conversation", "--in", str(source), "--categories", "subtract", "add",
+    assert cli(["conversation", "--in", str(source), "--finetune-categories", '["subtract", "add"]',
                 "--out", str(out), "--report", str(report)]) == 0
     assert [row["id"] for row in json.loads(out.read_text(encoding="utf-8"))] == ["1", "2", "3"]
     kept = ("计算 1 + 1 等于多少？", "计算 5 - 3 等于多少？", "计算 9 + 1 等于多少？")
@@ -83,7 +83,7 @@ def test_without_categories_every_line_is_written(tmp_path):
 
 def test_categories_that_leave_nothing_are_refused(tmp_path, capsys):
     source, out = write_sample(tmp_path / "train.jsonl"), tmp_path / "c.json"
-    assert cli(["conversation", "--in", str(source), "--categories", "sqrt", "--out", str(out),
+    assert cli(["conversation", "--in", str(source), "--finetune-categories", '["sqrt"]', "--out", str(out),
                 "--report", str(tmp_path / "r.json")]) == 1
     err = capsys.readouterr().err
     assert str(source) in err and "no line of the categories sqrt among its 6" in err

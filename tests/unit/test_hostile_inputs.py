@@ -75,8 +75,9 @@ def test_the_array_reader_names_file_line_and_item(tmp_path, case):
 def test_prepare_refuses_a_surrogate_before_writing_anything(tmp_path, capsys):
     source = write_lines(tmp_path / "train.json", GOOD, HOSTILE_LINES["lone surrogate"][0])
     out = tmp_path / "train.jsonl"
-    assert cli(["prepare", "--in", str(source), "--chinese-lines", "2", "--seed", "1", "--chinese", "1",
-                "--english", "0", "--out", str(out), "--report", str(tmp_path / "p.json")]) == 1
+    assert cli(["prepare", "--in", str(source), "--chinese-lines", "2", "--seed", "1",
+                "--sample", '{"chinese": 1, "english": 0}', "--out", str(out),
+                "--report", str(tmp_path / "p.json")]) == 1
     assert f"{source}:2: field 'problem': lone surrogate" in capsys.readouterr().err
     assert not out.exists()
 
@@ -84,8 +85,9 @@ def test_prepare_refuses_a_surrogate_before_writing_anything(tmp_path, capsys):
 def test_prepare_refuses_chinese_lines_larger_than_the_file(tmp_path, capsys):
     source = write_lines(tmp_path / "train.json", GOOD, GOOD,
                          '{"problem": "What is 1 + 1?", "solution": "2"}')
-    code = cli(["prepare", "--in", str(source), "--chinese-lines", "20", "--seed", "1", "--chinese", "1",
-                "--english", "1", "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "p.json")])
+    code = cli(["prepare", "--in", str(source), "--chinese-lines", "20", "--seed", "1",
+                "--sample", '{"chinese": 1, "english": 1}', "--out", str(tmp_path / "o.jsonl"),
+                "--report", str(tmp_path / "p.json")])
     assert code == 1
     assert "3 lines, fewer than --chinese-lines 20" in capsys.readouterr().err
 

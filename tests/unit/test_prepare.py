@@ -35,8 +35,8 @@ def raw_file(tmp_path):
 def run(tmp_path, source, chinese=3, english=2, extra=(), chinese_lines=8):
     out, report = tmp_path / "train.jsonl", tmp_path / "prepare.json"
     code = cli(["prepare", "--in", str(source), "--chinese-lines", str(chinese_lines), "--seed", "11",
-                "--chinese",
-                str(chinese), "--english", str(english), "--out", str(out), "--report", str(report),
+                "--sample", json.dumps({"chinese": chinese, "english": english}), "--out", str(out),
+                "--report", str(report),
                 *extra])
     return code, out, report
 

@@ -96,11 +96,13 @@ def test_squad_length_falls_back_to_max_length():
 
 
 def test_every_settings_field_is_a_config_key_with_a_description():
-    evaluate = config_schema()["properties"]["evaluate"]["properties"]
     for kind in STAGE_SETTINGS:
         for key in kind.keys():
-            assert key in evaluate, f"{kind.__name__}.{key} is no evaluate key of the config schema"
-            assert evaluate[key].get("description"), f"evaluate.{key} has no description (its --help)"
+            try:
+                prop = kind.property_of(key)
+            except KeyError:
+                raise AssertionError(f"{kind.__name__}.{key}: {kind.key_name(key)} is no config key") from None
+            assert prop.get("description"), f"{kind.key_name(key)} has no description (its --help)"
 
 
 def test_the_library_s_own_defaults_are_the_schema_s():
@@ -112,6 +114,14 @@ def test_the_library_s_own_defaults_are_the_schema_s():
     assert DEFAULT_RULE.rel_tol == evaluate["rel_tol"]["default"]
     assert DEFAULT_RULE.round_to_reference == evaluate["round_to_reference"]["default"]
     assert DEFAULT_MATH_PROMPT == evaluate["prompt"]["default"]
+
+
+def test_the_squad_rule_s_defaults_are_the_contest_s():
+    from mathlora.contest import SQUAD_FIXED_EM, SQUAD_FIXED_F1, SQUAD_RELATIVE
+
+    squad = config_schema()["properties"]["squad"]["properties"]
+    assert squad["relative"]["default"] == SQUAD_RELATIVE
+    assert squad["fixed"]["default"] == {"f1": SQUAD_FIXED_F1, "em": SQUAD_FIXED_EM}
 
 
 def test_prompt_names_are_one_registry():

@@ -18,15 +18,16 @@ def build(tmp_path, dev_size, test_size=None, pool="all", test_rows=None):
     raw = tmp_path / "train.json"
     write_problems(raw, synth.generate(600, 20, seed=4, template_rate=0.05))
     train, prep = tmp_path / "train.jsonl", tmp_path / "prepare.json"
-    assert cli(["prepare", "--in", str(raw), "--chinese-lines", "600", "--seed", "9", "--chinese", "200",
-                "--english", "5", "--out", str(train), "--report", str(prep)]) == 0
+    assert cli(["prepare", "--in", str(raw), "--chinese-lines", "600", "--seed", "9",
+                "--sample", '{"chinese": 200, "english": 5}', "--out", str(train),
+                "--report", str(prep)]) == 0
     if test_rows is not None:  # a training sample written by hand
         train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in test_rows),
                          encoding="utf-8")
     dev, test, report = tmp_path / "dev.jsonl", tmp_path / "test.jsonl", tmp_path / "split.json"
     code = cli(["split", "--in", str(raw), "--train", str(train), "--chinese-lines", "600", "--seed", "9",
                 "--dev-size", str(dev_size), "--test-size", str(dev_size if test_size is None else test_size),
-                "--pool", pool, "--out-dev", str(dev), "--out-test", str(test), "--report", str(report)])
+                "--test-pool", pool, "--out-dev", str(dev), "--out-test", str(test), "--report", str(report)])
     return code, raw, train, dev, test, report
 
 
@@ -78,7 +79,8 @@ def test_a_test_set_smaller_than_the_stratification_needs_names_the_split(tmp_pa
     assert not test.exists() and not report.exists()
 
 
-@pytest.mark.parametrize("dev_size, test_size, field", [(0, 5, "--dev-size"), (5, 0, "--test-size")])
+@pytest.mark.parametrize("dev_size, test_size, field", [(0, 5, "data.dev_size: 0 is less than the minimum of 1"),
+                                                          (5, 0, "data.test_size: 0 is less than the minimum of 1")])
 def test_an_empty_split_is_refused(tmp_path, capsys, dev_size, test_size, field):
     code, *_, dev, test, report = build(tmp_path, dev_size, test_size)
     assert code == 1 and field in capsys.readouterr().err
@@ -135,7 +137,7 @@ def split_by_hand(tmp_path, pool, size):
                                 ensure_ascii=False) + "\n", encoding="utf-8")
     dev, test, report = (tmp_path / f"{name}-{pool}.json" for name in ("dev", "test", "split"))
     code = cli(["split", "--in", str(raw), "--train", str(train), "--chinese-lines", "100", "--seed", "3",
-                "--dev-size", str(size), "--test-size", "1", "--pool", pool, "--out-dev", str(dev),
+                "--dev-size", str(size), "--test-size", "1", "--test-pool", pool, "--out-dev", str(dev),
                 "--out-test", str(test), "--report", str(report)])
     return code, dev, report
 

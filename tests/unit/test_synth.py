@@ -146,9 +146,9 @@ def test_cli_is_seeded_and_byte_identical(tmp_path):
 
 def test_bad_sizes_are_config_errors(tmp_path, capsys):
     out = tmp_path / "x.json"
-    assert cli(["synth", "--out", str(out), "--seed", "1", "--chinese-lines", "5"]) == 1
+    assert cli(["synth", "--out", str(out), "--seed", "1", "--chinese-lines", "5", "--english-lines", "3"]) == 1
     assert "data.chinese_lines" in capsys.readouterr().err and not out.exists()
-    assert cli(["synth", "--out", str(out), "--seed", "1", "--english-lines", "0"]) == 1
+    assert cli(["synth", "--out", str(out), "--seed", "1", "--chinese-lines", "800", "--english-lines", "0"]) == 1
     assert not out.exists()
     with pytest.raises(Exception, match="template rate"):
         synth.embed_templates([], 1.5, seed=1)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 from mathlora.package.unpack import natural_key
-from mathlora.settings import MathSettings, PredictSettings, RuleSettings, SquadSettings
+from mathlora.settings import (BaseSettings, ConversationSettings, MathSettings, MindrecordSettings,
+                               PredictSettings, PrepareSettings, RuleSettings, SplitSettings,
+                               SquadSettings, SynthSettings, ThresholdSettings, TokenizerSettings,
+                               WorldSettings)
 from snakemake.exceptions import WorkflowError
 
 RUN = config["run_name"]
@@ -195,8 +198,7 @@ wildcard_constraints:
 def stage_settings(kind, **fixed):
     """A stage's config section as its one JSON argument: only the keys it reads (a rule's params
     are its rerun trigger), checked and completed by the schema; ``fixed`` overrides keys."""
-    section = {**config[kind.SECTION], **fixed}
-    return kind.from_section(section, source="config").to_json()
+    return kind.from_config(config, source="config", **fixed).to_json()
 
 
 def judging_settings():

@@ -10,11 +10,7 @@ if DATA["source"] == "synth":
         output:
             TRAIN_JSON,
         params:
-            seed=config["seed"],
-            chinese=DATA["chinese_lines"],
-            english=DATA["english_lines"],
-            template_rate=DATA["template_rate"],
-            small=f"--small-operands {DATA['small_operands']}" if DATA.get("small_operands") else "",
+            settings=stage_settings(SynthSettings),
         conda:
             MATHLORA_ENV
         log:
@@ -22,9 +18,7 @@ if DATA["source"] == "synth":
         benchmark:
             timed("synth/synth")
         shell:
-            "mathlora synth --seed {params.seed} --chinese-lines {params.chinese}"
-            " --english-lines {params.english} --template-rate {params.template_rate} {params.small}"
-            " --out {output} > {log} 2>&1"
+            "mathlora synth --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule prepare:
@@ -34,11 +28,7 @@ rule prepare:
         jsonl=TRAIN_JSONL,
         report=reported(PREPARE_JSON, "1. Data", report="prepare"),
     params:
-        seed=config["seed"],
-        chinese_lines=DATA["chinese_lines"],
-        chinese=DATA["sample"]["chinese"],
-        english=DATA["sample"]["english"],
-        on_error=DATA["on_error"],
+        settings=stage_settings(PrepareSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -46,8 +36,7 @@ rule prepare:
     benchmark:
         timed("prepare/prepare")
     shell:
-        "mathlora prepare --in {input} --chinese-lines {params.chinese_lines} --seed {params.seed}"
-        " --chinese {params.chinese} --english {params.english} --on-error {params.on_error}"
+        "mathlora prepare --in {input} --settings {params.settings:q}"
         " --out {output.jsonl} --report {output.report} > {log} 2>&1"
 
 
@@ -60,12 +49,7 @@ rule split:
         test=TEST_JSONL,
         report=reported(SPLIT_JSON, "1. Data", report="split"),
     params:
-        seed=config["seed"],
-        chinese_lines=DATA["chinese_lines"],
-        dev_size=DATA["dev_size"],
-        test_size=DATA["test_size"],
-        pool=DATA["test_pool"],
-        on_error=DATA["on_error"],
+        settings=stage_settings(SplitSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -73,9 +57,7 @@ rule split:
     benchmark:
         timed("split/split")
     shell:
-        "mathlora split --in {input.raw} --train {input.train} --chinese-lines {params.chinese_lines}"
-        " --seed {params.seed} --dev-size {params.dev_size} --test-size {params.test_size}"
-        " --pool {params.pool} --on-error {params.on_error}"
+        "mathlora split --in {input.raw} --train {input.train} --settings {params.settings:q}"
         " --out-dev {output.dev} --out-test {output.test} --report {output.report} > {log} 2>&1"
 
 
@@ -86,9 +68,7 @@ rule conversation:
         conversations=CONVERSATION_JSON,
         report=reported(CONVERSATION_REPORT, "1. Data", report="conversation"),
     params:
-        categories=(""
-                    if DATA["finetune_categories"] == "all"
-                    else "--categories " + " ".join(DATA["finetune_categories"])),
+        settings=stage_settings(ConversationSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -96,7 +76,7 @@ rule conversation:
     benchmark:
         timed("conversation/conversation")
     shell:
-        "mathlora conversation --in {input} {params.categories} --out {output.conversations}"
+        "mathlora conversation --in {input} --settings {params.settings:q} --out {output.conversations}"
         " --report {output.report} > {log} 2>&1"
 
 
@@ -110,8 +90,7 @@ if config["tokenizer"]["source"] == "train":
             model=TOKENIZER_MODEL,
             report=reported(TOKENIZER_JSON, "1. Data", report="tokenizer"),
         params:
-            ranks=config["tokenizer"]["ranks"],
-            digits="--single-digits" if config["tokenizer"]["single_digits"] else "",
+            settings=stage_settings(TokenizerSettings),
             corpus=f"--corpus {WORLD_JSONL}" if HAS_WORLD else "",
         conda:
             MATHLORA_ENV
@@ -121,7 +100,7 @@ if config["tokenizer"]["source"] == "train":
             timed("tokenizer/tokenizer")
         shell:
             "mathlora tokenizer train --in {input.conversations} {params.corpus}"
-            " --ranks {params.ranks} {params.digits} --out {output.model}"
+            " --settings {params.settings:q} --out {output.model}"
             " --report {output.report} > {log} 2>&1"
 
 else:
@@ -152,8 +131,7 @@ rule mindrecord:
         index=TRAIN_MINDRECORD_INDEX,
         report=reported(MINDRECORD_JSON, "1. Data", report="mindrecord"),
     params:
-        seq_length=config["mindrecord"]["seq_length"],
-        mask=config["mindrecord"]["mask"],
+        settings=stage_settings(MindrecordSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -162,7 +140,7 @@ rule mindrecord:
         timed("mindrecord/mindrecord")
     shell:
         "mathlora mindrecord --in {input.conversations} --tokenizer {input.tokenizer}"
-        " --seq-length {params.seq_length} --mask {params.mask} --out {output.data}"
+        " --settings {params.settings:q} --out {output.data}"
         " --report {output.report} > {log} 2>&1"
 
 
@@ -176,10 +154,7 @@ if HAS_WORLD:
             corpus=WORLD_JSONL,
             report=reported(WORLD_JSON, "1. Data", report="world"),
         params:
-            seed=config["seed"],
-            arithmetic=config["base"]["corpus"]["arithmetic"],
-            paragraphs=config["base"]["corpus"]["paragraphs"],
-            largest=config["base"]["corpus"]["largest"],
+            settings=stage_settings(WorldSettings),
         conda:
             MATHLORA_ENV
         log:
@@ -187,7 +162,6 @@ if HAS_WORLD:
         benchmark:
             timed("world/world")
         shell:
-            "mathlora world --seed {params.seed} --arithmetic {params.arithmetic}"
-            " --paragraphs {params.paragraphs} --largest {params.largest}"
+            "mathlora world --settings {params.settings:q}"
             " --exclude {input.train} {input.held_out} --out {output.corpus} --report {output.report}"
             " > {log} 2>&1"

@@ -214,10 +214,7 @@ rule summary:
         json=reported(SUMMARY_JSON, "3. Evaluation", report="summary"),
         plot=reported(TRAJECTORY_PNG, "3. Evaluation", "trajectory.rst", report="trajectory"),
     params:
-        thresholds=config["squad"]["thresholds"],
-        relative=config["squad"]["relative"],
-        f1=config["squad"]["fixed"]["f1"],
-        em=config["squad"]["fixed"]["em"],
+        marks=stage_settings(ThresholdSettings),
         contamination=lambda wildcards, input: f"--contamination {' '.join(input.contamination)}",
         dev=lambda wildcards, input: f"--dev {' '.join(input.dev)}",
         claimed="",
@@ -230,7 +227,6 @@ rule summary:
         timed("summary/summary")
     shell:
         "mathlora summary --params {input.params} --math {input.math} --squad {input.squad}"
-        " {params.dev} {params.template} {params.contamination} {params.claimed} --thresholds {params.thresholds}"
-        " --relative {params.relative} --fixed-f1 {params.f1} --fixed-em {params.em}"
+        " {params.dev} {params.template} {params.contamination} {params.claimed} --settings {params.marks:q}"
         " --out {output.json} --plot {output.plot} > {log} 2>&1"
 

@@ -98,10 +98,7 @@ use rule summary as judge_summary with:
         json=JUDGE_SUMMARY_JSON,
         plot=JUDGE_TRAJECTORY_PNG,
     params:
-        thresholds=config["squad"]["thresholds"],
-        relative=config["squad"]["relative"],
-        f1=config["squad"]["fixed"]["f1"],
-        em=config["squad"]["fixed"]["em"],
+        marks=stage_settings(ThresholdSettings),
         contamination="",
         template="",
         dev="",  # the judge's hidden set is all it has: the choice reads it, as the organisers' did

@@ -91,10 +91,7 @@ rule leaderboard_summary:
     params:
         base=lambda wildcards, input: (f"--base-math {input.base_math} --base-squad {input.base_squad}"
                                        if LB_BASE else ""),
-        thresholds=config["squad"]["thresholds"],
-        relative=config["squad"]["relative"],
-        f1=config["squad"]["fixed"]["f1"],
-        em=config["squad"]["fixed"]["em"],
+        marks=stage_settings(ThresholdSettings),
     conda:
         MATHLORA_ENV
     log:
@@ -103,8 +100,7 @@ rule leaderboard_summary:
         timed("leaderboard/{team}/summary")
     shell:
         "mathlora leaderboard summary --record {input.record:q} {params.base}"
-        " --thresholds {params.thresholds} --relative {params.relative} --fixed-f1 {params.f1}"
-        " --fixed-em {params.em} --out {output:q} > {log:q} 2>&1"
+        " --settings {params.marks:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule leaderboard_rank:

@@ -54,10 +54,7 @@ if config["base"]["source"] == "pretrain":
             report=reported(BASE_JSON, "2. Training", report="base"),
             plot=BASE_LOSS_PNG,
         params:
-            steps=config["base"]["steps"],
-            batch=config["base"]["batch_size"],
-            lr=config["base"]["learning_rate"],
-            seed=config["seed"],
+            settings=stage_settings(BaseSettings),
             workdir=BASE_WORKDIR,
         resources:
             devices=1,
@@ -71,8 +68,7 @@ if config["base"]["source"] == "pretrain":
             timed("base/base")
         shell:
             "mathlora base --yaml {input.yaml} --tokenizer {input.tokenizer}"
-            " --corpus {input.corpus} --steps {params.steps}"
-            " --batch-size {params.batch} --learning-rate {params.lr} --seed {params.seed}"
+            " --corpus {input.corpus} --settings {params.settings:q}"
             " --workdir {params.workdir} --out {output.ckpt} --report {output.report}"
             " --plot {output.plot} > {log} 2>&1"
 

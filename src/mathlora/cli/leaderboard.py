@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from mathlora.artifacts import atomic_output
+from mathlora.cli.arguments import add_settings_arguments, settings_from_arguments
 from mathlora.package.leaderboard_stages import (
     evaluate_section,
     intake,
@@ -26,6 +27,7 @@ from mathlora.package.leaderboard_stages import (
     timed,
     write_record,
 )
+from mathlora.settings import ThresholdSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,11 +65,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--record", required=True)
     p.add_argument("--base-math")
     p.add_argument("--base-squad")
-    p.add_argument("--thresholds", choices=("relative", "fixed"), default="relative")
-    p.add_argument("--relative", type=float, default=0.9)
-    p.add_argument("--fixed-f1", type=float, default=53.883)
-    p.add_argument("--fixed-em", type=float, default=39.753)
     p.add_argument("--out", required=True)
+    add_settings_arguments(p, ThresholdSettings)
 
     p = stages.add_parser("rank", help="rank the teams; write leaderboard.json, LEADERBOARD.md, html")
     p.add_argument("--records", nargs="+", required=True, help="each team's last record")
@@ -105,8 +104,8 @@ def main(args: argparse.Namespace) -> int:
             Path(args.log).parent.mkdir(parents=True, exist_ok=True)
             body = stage_evaluate(previous, Path(args.work_dir), _settings(args), Path(args.log))
         else:
-            marks = {"mode": args.thresholds, "relative": args.relative, "f1": args.fixed_f1,
-                     "em": args.fixed_em}
+            settings = settings_from_arguments(args, ThresholdSettings)
+            marks = {"mode": settings.thresholds, "relative": settings.relative, **settings.fixed}
             body = stage_summary(previous, Path(args.out), args.base_math, args.base_squad, marks)
     write_record(args.out, timed(body, args.stage, started))
     print(f"{body['team']}: {args.stage}: " + (f"refused: {body['refused']}" if body["refused"] else "ok"))

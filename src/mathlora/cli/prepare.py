@@ -9,37 +9,34 @@ import argparse
 from pathlib import Path
 
 from mathlora.artifacts import write_artifact
-from mathlora.cli.arguments import add_input_options
+from mathlora.cli.arguments import add_input_argument, add_settings_arguments, settings_from_arguments
 from mathlora.data.clean import bulk_objects, read_table
-from mathlora.data.prepare import report, require_counts, sample, tally
+from mathlora.data.prepare import report, sample, tally
 from mathlora.errors import InputError
 from mathlora.jsonl import BadLines, write_problems
+from mathlora.settings import PrepareSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    add_input_options(parser)
-    parser.add_argument("--chinese", type=int, required=True,
-                        help="Chinese lines to sample (the entry: 88800)")
-    parser.add_argument("--english", type=int, required=True,
-                        help="English lines to sample (the entry: 1200)")
+    add_input_argument(parser)
     parser.add_argument("--out", required=True, type=Path, help="sampled training JSON Lines")
     parser.add_argument("--report", required=True, type=Path, help="prepare.json report")
+    add_settings_arguments(parser, PrepareSettings)
 
 
 def main(args: argparse.Namespace) -> int:
-    require_counts({"chinese_lines": args.chinese_lines, "chinese": args.chinese,
-                    "english": args.english})
-    sizes = {"chinese": args.chinese, "english": args.english}
+    settings = settings_from_arguments(args, PrepareSettings)
+    sizes = {"chinese": settings.sample["chinese"], "english": settings.sample["english"]}
     bad = BadLines()
     with bulk_objects():
-        table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
-        if args.chinese_lines > table.lines:  # every English line would be sampled as Chinese
+        table = read_table(args.input, settings.chinese_lines, on_error=settings.on_error, bad=bad)
+        if settings.chinese_lines > table.lines:  # every English line would be sampled as Chinese
             raise InputError(args.input, f"{table.lines} lines, fewer than --chinese-lines "
-                             f"{args.chinese_lines} (data.chinese_lines): the Chinese lines come "
+                             f"{settings.chinese_lines} (data.chinese_lines): the Chinese lines come "
                              "first and the English after them, so the count must fit the file")
         result = tally(table)
-        chosen = sample(table, result.kept, sizes, args.seed)
-        payload = report(args.input, args.chinese_lines, args.seed, sizes, args.on_error, bad, result,
+        chosen = sample(table, result.kept, sizes, settings.seed)
+        payload = report(args.input, settings.chinese_lines, settings.seed, sizes, settings.on_error, bad, result,
                          chosen)
     write_problems(args.out, ((line.problem, line.solution) for line in chosen))
     write_artifact(args.report, "prepare", payload)

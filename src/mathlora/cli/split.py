@@ -10,36 +10,33 @@ from pathlib import Path
 from typing import Any
 
 from mathlora.artifacts import write_artifact
-from mathlora.cli.arguments import add_input_options
+from mathlora.cli.arguments import add_input_argument, add_settings_arguments, settings_from_arguments
 from mathlora.data.clean import FIELDS, bulk_objects, read_table
-from mathlora.data.prepare import EMPTY, require_counts
+from mathlora.data.prepare import EMPTY
 from mathlora.data.split import Training, candidates, described, draw_dev, draw_test, overlap
 from mathlora.errors import MathloraError
 from mathlora.jsonl import BadLines, iter_records, write_problems
+from mathlora.settings import SplitSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    add_input_options(parser)
+    add_input_argument(parser)
     parser.add_argument("--train", required=True, type=Path, help="the training sample (train.jsonl)")
-    parser.add_argument("--dev-size", type=int, required=True, help="development problems to draw")
-    parser.add_argument("--test-size", type=int, required=True, help="test problems to draw")
-    parser.add_argument("--pool", choices=("all", "kept"), default="all",
-                        help="all: any category (default); kept: only lines prepare keeps")
     parser.add_argument("--out-dev", required=True, type=Path, help="development set JSON Lines")
     parser.add_argument("--out-test", required=True, type=Path, help="test set JSON Lines")
     parser.add_argument("--report", required=True, type=Path, help="split.json report")
+    add_settings_arguments(parser, SplitSettings)
 
 
 def main(args: argparse.Namespace) -> int:
-    require_counts({"chinese_lines": args.chinese_lines})
-    require_counts({"dev_size": args.dev_size, "test_size": args.test_size}, minimum=1)
+    settings = settings_from_arguments(args, SplitSettings)
     train = Training.of({record["problem"] for _, record in iter_records(args.train, FIELDS)})
     bad = BadLines()
     with bulk_objects():
-        table = read_table(args.input, args.chinese_lines, on_error=args.on_error, bad=bad)
-        pool, excluded = candidates(table, train, args.pool)
-    dev = draw_dev(pool, args.dev_size, args.seed)
-    test = draw_test(table, pool, dev, args.test_size, args.seed)
+        table = read_table(args.input, settings.chinese_lines, on_error=settings.on_error, bad=bad)
+        pool, excluded = candidates(table, train, settings.test_pool)
+    dev = draw_dev(pool, settings.dev_size, settings.seed)
+    test = draw_test(table, pool, dev, settings.test_size, settings.seed)
     written = {}
     for name, path, chosen in (("dev", args.out_dev, dev), ("test", args.out_test, test)):
         lines = [table.line(at) for at in chosen]
@@ -58,9 +55,9 @@ def main(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {
         "input": str(args.input),
         "train": str(args.train),
-        "seed": args.seed,
-        "pool": args.pool,
-        "on_error": args.on_error,
+        "seed": settings.seed,
+        "pool": settings.test_pool,
+        "on_error": settings.on_error,
         "lines_read": table.size + bad.total,
         "invalid": {"total": bad.total, "by_reason": dict(sorted(bad.counts.items()))},
         "training_problems": len(train.exact),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from mathlora.cli.arguments import add_threshold_arguments
+from mathlora.cli.arguments import add_settings_arguments, settings_from_arguments
 from mathlora.evaluate.summary import (
     BASE,
     by_model,
@@ -18,6 +18,7 @@ from mathlora.evaluate.summary import (
     summarise,
     thresholds,
 )
+from mathlora.settings import ThresholdSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="math.json of each model on the development set (the choice reads "
                              "only these); without it the choice reads --math, as a judge's does")
     parser.add_argument("--squad", nargs="+", required=True, help="squad.json of each model")
-    add_threshold_arguments(parser)
+    add_settings_arguments(parser, ThresholdSettings)
     parser.add_argument("--diagnostic", nargs="+",
                         help="math.json of each model under the fine-tuning template")
     parser.add_argument("--contamination", nargs="+",
@@ -46,8 +47,9 @@ def main(args: argparse.Namespace) -> int:
     ratio = read_params(args.params)["ratio"]
     math = by_model(args.math, "math")
     squad = by_model(args.squad, "squad")
-    limits = thresholds(args.thresholds, relative=args.relative, fixed_f1=args.fixed_f1,
-                        fixed_em=args.fixed_em, base=squad.get(BASE))
+    marks = settings_from_arguments(args, ThresholdSettings)
+    limits = thresholds(marks.thresholds, relative=marks.relative, fixed_f1=marks.fixed["f1"],
+                        fixed_em=marks.fixed["em"], base=squad.get(BASE))
     diagnostic = by_model(args.diagnostic, "math") if args.diagnostic else None
     dev = by_model(args.dev, "math") if args.dev else None
     summary = summarise(ratio, math, squad, limits, diagnostic, dev)

@@ -10,30 +10,30 @@ import hashlib
 import json
 
 from mathlora.artifacts import atomic_output, write_artifact
+from mathlora.cli.arguments import add_settings_arguments, settings_from_arguments
 from mathlora.data.world import corpus, excluded_keys
+from mathlora.settings import WorldSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--arithmetic", type=int, required=True, help="arithmetic documents")
-    parser.add_argument("--paragraphs", type=int, required=True, help="reading passages")
-    parser.add_argument("--largest", type=int, required=True, help="largest operand")
     parser.add_argument("--exclude", nargs="*", default=[],
                         help="problem files (JSON Lines) whose operand pairs the corpus leaves out")
     parser.add_argument("--out", required=True, help="corpus JSON Lines to write")
     parser.add_argument("--report", required=True, help="world.json report to write")
+    add_settings_arguments(parser, WorldSettings)
 
 
 def main(args: argparse.Namespace) -> int:
+    settings = settings_from_arguments(args, WorldSettings)
     excluded = excluded_keys(args.exclude)
-    documents = corpus(arithmetic=args.arithmetic, paragraphs=args.paragraphs, largest=args.largest,
-                       seed=args.seed, excluded=excluded)
+    documents = corpus(arithmetic=settings.arithmetic, paragraphs=settings.paragraphs,
+                       largest=settings.largest, seed=settings.seed, excluded=excluded)
     text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
     with atomic_output(args.out, suffix=".jsonl") as tmp:
         tmp.write_text(text, encoding="utf-8")
     kinds = {kind: sum(d["kind"] == kind for d in documents) for kind in ("arithmetic", "reading")}
     write_artifact(args.report, "world", {
-        "seed": args.seed, "largest": args.largest, "documents": kinds,
+        "seed": settings.seed, "largest": settings.largest, "documents": kinds,
         "excluded_pairs": len(excluded), "exclude": list(args.exclude), "output": args.out,
         "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
     print(f"world corpus: {kinds['arithmetic']} arithmetic, {kinds['reading']} reading documents "

@@ -4,7 +4,7 @@ Each line of the training sample becomes ``{"id": "<n>", "conversations": [{"fro
 "value": "请解答如下数学问题： <problem>"}, {"from": "gpt", "value": "<solution>"}]}`` with ids
 counted from "1" in file order; the output is one JSON list (UTF-8, not ASCII-escaped).
 
-``--categories`` keeps only the sample's lines of those categories (the entry keeps them all); the
+``data.finetune_categories`` keeps only the sample's lines of those categories (the entry keeps them all); the
 report (``conversation.json``) counts the lines written and those left out, per category. The
 sample itself is not changed, so the test set, drawn from lines never sampled, stays the same.
 """

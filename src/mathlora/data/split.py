@@ -3,7 +3,7 @@
 Candidates are the valid lines of the raw train.json (template text removed, as prepare does; a
 line left without a problem or a solution is excluded and counted) whose problem text (compared
 exactly and after folding whitespace and case) never occurs in the training sample; each distinct
-problem is a candidate once. ``--pool kept`` further restricts candidates to
+problem is a candidate once. ``data.test_pool: kept`` further restricts candidates to
 lines prepare would keep (no * or / problems); ``all`` (default) keeps every category, like the hidden
 test set.
 
