@@ -284,6 +284,17 @@ class ThresholdSettings(StageSettings):
     fixed: dict
 
 
+@dataclasses.dataclass(frozen=True)
+class SquadSynthSettings(StageSettings):
+    """The generated SQuAD-format dev set (``squad.source: synth``)."""
+
+    SECTION: ClassVar[str] = "squad.synth_paragraphs"
+    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+    seed: int
+    dev: int
+
+
 # --- the data stages --------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -388,5 +399,6 @@ class BaseSettings(StageSettings):
 
 
 STAGE_SETTINGS: tuple[type[StageSettings], ...] = (
-    PredictSettings, SquadSettings, RuleSettings, MathSettings, ThresholdSettings, SynthSettings, PrepareSettings,
-    SplitSettings, ConversationSettings, TokenizerSettings, MindrecordSettings, WorldSettings, BaseSettings)
+    PredictSettings, SquadSettings, RuleSettings, MathSettings, ThresholdSettings, SquadSynthSettings,
+    SynthSettings, PrepareSettings, SplitSettings, ConversationSettings, TokenizerSettings,
+    MindrecordSettings, WorldSettings, BaseSettings)

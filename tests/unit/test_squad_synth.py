@@ -32,7 +32,7 @@ def test_cli_is_deterministic_and_readable(tmp_path):
     paths = []
     for run in ("a", "b"):
         dev = tmp_path / f"{run}-dev.json"
-        assert cli(["squad", "synth", "--seed", "5", "--dev-paragraphs", "12", "--dev-out", str(dev)]) == 0
+        assert cli(["squad", "synth", "--seed", "5", "--dev", "12", "--dev-out", str(dev)]) == 0
         paths.append(dev)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     examples, without = read_examples(paths[0])

@@ -11,8 +11,8 @@ from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 from mathlora.package.unpack import natural_key
 from mathlora.settings import (BaseSettings, ConversationSettings, MathSettings, MindrecordSettings,
                                PredictSettings, PrepareSettings, RuleSettings, SplitSettings,
-                               SquadSettings, SynthSettings, ThresholdSettings, TokenizerSettings,
-                               WorldSettings)
+                               SquadSettings, SquadSynthSettings, SynthSettings, ThresholdSettings,
+                               TokenizerSettings, WorldSettings)
 from snakemake.exceptions import WorkflowError
 
 RUN = config["run_name"]

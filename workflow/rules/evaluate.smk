@@ -10,8 +10,7 @@ if config["squad"]["source"] == "synth":
         output:
             SQUAD_DEV_JSON,
         params:
-            seed=config["seed"],
-            dev=config["squad"]["synth_paragraphs"]["dev"],
+            settings=stage_settings(SquadSynthSettings),
         conda:
             MATHLORA_ENV
         log:
@@ -19,8 +18,7 @@ if config["squad"]["source"] == "synth":
         benchmark:
             timed("squad_synth/squad_synth")
         shell:
-            "mathlora squad synth --seed {params.seed} --dev-paragraphs {params.dev}"
-            " --dev-out {output} > {log} 2>&1"
+            "mathlora squad synth --settings {params.settings:q} --dev-out {output} > {log} 2>&1"
 
 
 rule predict:

@@ -9,7 +9,7 @@ import argparse
 
 from mathlora.cli.arguments import add_model_arguments, add_settings_arguments, settings_from_arguments
 from mathlora.evaluate.squad import generation_run, read_examples, read_generations, squad_report
-from mathlora.settings import SquadSettings
+from mathlora.settings import SquadSettings, SquadSynthSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,20 +28,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sy = sub.add_parser("synth", help="write the generated SQuAD-format dev set",
                         description="Write a seeded SQuAD v1.1-format dev set whose answers are "
                                     "spans of their passages.")
-    sy.add_argument("--seed", type=int, required=True)
-    sy.add_argument("--dev-paragraphs", type=int, required=True)
     sy.add_argument("--dev-out", required=True, help="dev-v1.1.json to write")
+    add_settings_arguments(sy, SquadSynthSettings)
 
 
 def main(args: argparse.Namespace) -> int:
     if args.action == "synth":
         from mathlora.data.squad_synth import synthesise
 
-        if args.dev_paragraphs < 1:
-            from mathlora.errors import ConfigError
-
-            raise ConfigError("--dev-paragraphs must be >= 1")
-        synthesise(args.seed, args.dev_paragraphs, args.dev_out)
+        settings = settings_from_arguments(args, SquadSynthSettings)
+        synthesise(settings.seed, settings.dev, args.dev_out)
         return 0
     return _evaluate(args)
 
