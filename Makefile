@@ -33,13 +33,16 @@ base-model: $(STAMP)
 	$(BIN)/snakemake base_model --cores $(CORES) --profile workflow/profiles/default \
 		--configfile config/config.yaml config/base-model.yaml --forcerun tokenizer base
 
-## All tests, the end-to-end graph test included (marked slow); ruff first (a second).
+## All tests, the end-to-end graph tests included (marked slow); ruff first (a second). Two pytest
+## workers, a test module each at a time (its fixtures built once); the two whole-graph modules are
+## collected first, so they start at once and the unit modules fill the gaps their jobs leave.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest tests/unit tests/integration
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope tests/integration tests/unit
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests/unit -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope tests/unit -m "not slow"
 
 ## The speed gate: this tree's decoding against a reference tree's (the merge-base with main, or
 ## REF=...), alternated in fresh processes in one run; fails only on a slowdown beyond 10 %.
