@@ -1,6 +1,8 @@
 # mathlora: raw math data -> LoRA fine-tuned Llama3 -> evaluation -> submission bundle.
 # Thin on purpose: every rule calls one `mathlora` subcommand; the logic lives in src/mathlora.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from mathlora.settings import validated
 
 min_version("9.0")
 
@@ -13,13 +15,16 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "src/mathlora/schemas/config.schema.json")
+# The one validation of the graph and the library (mathlora.settings): the schema applied, its
+# defaults filled, the first error naming its field.
+config.update(validated(config, source="config"))
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/environment.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"

@@ -4,10 +4,8 @@
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
-from mathlora.artifacts import CONFIG_SHA256_ENV, config_sha256
 from mathlora.package.unpack import natural_key
 from mathlora.settings import (BaseSettings, ConversationSettings, MathSettings, MindrecordSettings,
                                PredictSettings, PrepareSettings, RuleSettings, SplitSettings,
@@ -20,6 +18,7 @@ RESULTS = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCHMARKS = f"benchmarks/{RUN}"
 MSRUN_LOGS = f"{LOGS}/finetune/msrun"  # the fine-tuning workers' own logs (msrun --log_dir)
+MINDFORMERS_LOGS = f"{LOGS}/mindformers"  # MindFormers' own logs and stray ./output files
 
 
 def logged(name):
@@ -31,23 +30,6 @@ def timed(name):
     """The benchmark file of a job (``name`` may hold wildcards)."""
     return f"{BENCHMARKS}/{name}.tsv"
 
-
-# The project's own tools (mathlora) live beside the interpreter that runs Snakemake (.venv/bin):
-# put that folder first on PATH, so a rule finds them however Snakemake was started (by its full
-# path, with the venv not activated). A conda environment of a rule still comes first inside it.
-TOOLS_BIN = os.path.dirname(sys.executable)
-if os.get_exec_path()[:1] != [TOOLS_BIN]:
-    os.environ.update(PATH=os.pathsep.join([TOOLS_BIN, *os.get_exec_path()]))
-
-# Provenance of every artifact carries the hash of the configuration that made it.
-os.environ[CONFIG_SHA256_ENV] = config_sha256(config)
-# MindFormers writes its own logs and stray files under ./output unless told otherwise; keep them
-# inside the run's log folder (whatever the calling environment says), whose path the bundle
-# replaces by a placeholder in every log it ships.
-os.environ.update(
-    LOG_MF_PATH=os.path.abspath(f"{LOGS}/mindformers"),
-    LOCAL_DEFAULT_PATH=os.path.abspath(f"{LOGS}/mindformers/output"),
-)
 
 # Software of every rule (for --software-deployment-method conda; make uses .venv instead).
 MATHLORA_ENV = "../envs/mathlora.yaml"
