@@ -6,7 +6,7 @@ sees the same validated mapping and each default is written once, in the schema.
 
 A stage reads its settings as one frozen dataclass (:class:`PredictSettings`, ...), built from its
 config section (``from_section``), from the one JSON argument a rule passes (``from_json``), or from
-command-line flags that :func:`add_settings_arguments` derives from the dataclass and the schema.
+command-line flags that ``mathlora.cli.arguments`` derives from the dataclass and the schema.
 The rule narrows the section to the dataclass's fields (:meth:`StageSettings.narrow`), so changing
 an unrelated key reruns nothing. Errors name the config field, whoever gave the value.
 """
