@@ -149,3 +149,35 @@ def test_ascend_predict_network_keeps_use_past_and_decodes_through_the_library()
         with pytest.raises(ValueError, match="use_past"):
             decoding.greedy_generate(cached, [[1, 2]], max_new_tokens=2, min_new_tokens=0, eos_id=0, pad_id=0,
                                      batch_size=1, progress=False, method=method)
+
+
+def reference_margins(net, prompts, *, steps):
+    """Per prompt, the smallest gap between the top two logits over its plain-loop decisions."""
+    import mindspore as ms
+    import numpy as np
+
+    gaps = []
+    for prompt, continuation in zip(prompts, plain_loop(net, prompts, steps=steps, eos_id=None)):
+        seq, smallest = list(prompt), float("inf")
+        for token in continuation:
+            buffer = np.full((1, SEQ), PAD, np.int32)
+            buffer[0, :len(seq)] = seq
+            logits = net(ms.Tensor(buffer))
+            last = (logits[0] if isinstance(logits, tuple) else logits).asnumpy().reshape(SEQ, -1)[len(seq) - 1]
+            second, first = np.sort(last)[-2:]
+            smallest = min(smallest, float(first - second))
+            seq.append(token)
+        gaps.append(smallest)
+    return gaps
+
+
+@METHODS
+def test_each_prompts_closest_decision_is_traced(models, free_run, method):
+    """The margins say how near a text came to another: the plain loop's own top-two gaps."""
+    from mathlora.model.generate import greedy
+
+    out = greedy(models[0], PROMPTS, max_new_tokens=NEW, min_new_tokens=0, eos_id=RANKS + 255, pad_id=PAD,
+                 batch_size=2, progress=False, method=method)
+    assert out.ids == free_run
+    assert out.margins == pytest.approx(reference_margins(models[1], PROMPTS, steps=NEW), abs=1e-4)
+    assert all(0 < m < float("inf") for m in out.margins)

@@ -40,15 +40,15 @@ def test_budgets():
 def test_generate_texts_with_a_fake_model(monkeypatch):
     calls = []
 
-    def greedy_generate(model, prompts, *, max_new_tokens, min_new_tokens=0, eos_id, pad_id,
-                        batch_size, progress=True):
+    def greedy(model, prompts, *, max_new_tokens, min_new_tokens=0, eos_id, pad_id,
+               batch_size, progress=True):
         calls.append((len(prompts), max_new_tokens, min_new_tokens))
         # continuation: " =" then the prompt's last character, then "x" up to the budget (like
-        # greedy_generate, never more than max_new_tokens)
-        return [([ord(" "), ord("="), p[-1]] + [ord("x")] * 50)[:max_new_tokens] for p in prompts]
+        # greedy, never more than max_new_tokens); the second prompt's closest call a near tie
+        ids = [([ord(" "), ord("="), p[-1]] + [ord("x")] * 50)[:max_new_tokens] for p in prompts]
+        return types.SimpleNamespace(ids=ids, margins=[0.5, 2e-4][:len(prompts)])
 
-    monkeypatch.setitem(sys.modules, "mathlora.model.generate",
-                        types.SimpleNamespace(greedy_generate=greedy_generate))
+    monkeypatch.setitem(sys.modules, "mathlora.model.generate", types.SimpleNamespace(greedy=greedy))
     model = types.SimpleNamespace(config=types.SimpleNamespace(seq_length=30))
     prompts = ["a" * 5, "b" * 20, "c" * 40]
     gen = predict.generate_texts(model, CharTokenizer(), prompts, max_new_tokens=8, max_length=512,
@@ -60,6 +60,12 @@ def test_generate_texts_with_a_fake_model(monkeypatch):
     stats = gen.stats()
     assert stats["prompt_too_long"] == 1 and stats["hit_token_limit"] == 2
     assert stats["generated_tokens"] == 16 and stats["empty_generations"] == 1
+    # The prompt without room decided nothing; the near tie is counted and is the smallest margin.
+    assert gen.margins == [0.5, 2e-4, float("inf")]
+    assert stats["near_ties"] == 1 and stats["smallest_margin"] == 2e-4
+    # A decoder that shows no logits (MindFormers' generate on Ascend) counts no near ties.
+    untraced = predict.Generation(["a"], [1], [1], [1], 1.0, [float("nan")]).stats()
+    assert untraced["near_ties"] is None and untraced["smallest_margin"] is None
 
 
 def test_output_files(tmp_path):

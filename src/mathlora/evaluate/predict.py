@@ -14,6 +14,7 @@ empty generation (scored as "no answer").
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from mathlora.jsonl import dumps_line
 from mathlora.prompts import math_prompt_named
 from mathlora.settings import PredictSettings
 
+# A greedy decision whose top two logits are closer than this may go the other way on another CPU
+# (float32 sums in another order): about a hundred times the logit differences such kernels give.
+NEAR_TIE = 1e-3
+
 
 @dataclass
 class Generation:
@@ -36,9 +41,12 @@ class Generation:
     prompt_tokens: list[int]
     budgets: list[int]  # new tokens each prompt was allowed
     seconds: float
+    margins: list[float]  # per prompt: its closest decision's logit gap (inf: none; nan: not traced)
 
     def stats(self) -> dict[str, Any]:
         generated = sum(self.tokens)
+        traced = [m for m in self.margins if not math.isnan(m)]
+        decided = [m for m in traced if math.isfinite(m)]
         return {
             "n": len(self.texts),
             "generated_tokens": generated,
@@ -48,6 +56,9 @@ class Generation:
             "prompt_too_long": sum(1 for b in self.budgets if b <= 0),
             "seconds": round(self.seconds, 3),
             "tokens_per_second": round(generated / self.seconds, 3) if self.seconds > 0 else 0.0,
+            # None where the decoder shows no logits (MindFormers' own generate, on Ascend)
+            "near_ties": sum(m < NEAR_TIE for m in decided) if len(traced) == len(self.margins) else None,
+            "smallest_margin": min(decided) if decided else None,
         }
 
 
@@ -69,7 +80,7 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
     Prompts are encoded with a leading bos unless ``bos`` is false; each batch holds prompts with
     the identical budget (new tokens allowed), so no prompt gets more than its own.
     """
-    from mathlora.model.generate import greedy_generate
+    from mathlora.model.generate import greedy
 
     encoded = [tokenizer.encode(p, bos=bos) for p in prompts]
     # The network cannot attend beyond its own sequence length, whatever max_length says.
@@ -77,20 +88,20 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: 
     limit = min(max_length, model_length) if isinstance(model_length, int) else max_length
     allowed = budgets([len(e) for e in encoded], max_new_tokens=max_new_tokens, max_length=limit)
     ids: list[list[int]] = [[] for _ in prompts]
+    margins = [math.inf] * len(prompts)  # a prompt without room decides nothing
     runnable = [i for i, b in enumerate(allowed) if b > 0]
     start = time.perf_counter()
     for budget in sorted({allowed[i] for i in runnable}, reverse=True):
         group = [i for i in runnable if allowed[i] == budget]
-        out = greedy_generate(model, [encoded[i] for i in group], max_new_tokens=budget,
-                              min_new_tokens=min(min_new_tokens, budget),
-                              eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
-                              batch_size=batch_size, progress=True)
-        for i, continuation in zip(group, out):
-            ids[i] = list(continuation)
+        out = greedy(model, [encoded[i] for i in group], max_new_tokens=budget,
+                     min_new_tokens=min(min_new_tokens, budget), eos_id=tokenizer.eos_id,
+                     pad_id=tokenizer.pad_id, batch_size=batch_size, progress=True)
+        for i, continuation, margin in zip(group, out.ids, out.margins):
+            ids[i], margins[i] = list(continuation), margin
     seconds = time.perf_counter() - start
     # Special tokens are dropped from the text, as MindFormers' text-generation pipeline does.
     texts = [tokenizer.decode(x, skip_special=True) if x else "" for x in ids]
-    return Generation(texts, [len(x) for x in ids], [len(e) for e in encoded], allowed, seconds)
+    return Generation(texts, [len(x) for x in ids], [len(e) for e in encoded], allowed, seconds, margins)
 
 
 def predict_math(model, tokenizer, test: Sequence[dict],

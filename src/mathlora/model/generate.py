@@ -20,11 +20,18 @@ tests/unit/test_generate.py; speed-ups in docs/performance.md):
 Prompts are sorted by length before batching (rows of a batch then need about the same number of
 prefill chunks and decoding steps) and the results are put back in input order. The argmax is taken
 in numpy (``ArgMaxExt`` has no CPU kernel); ties go to the lowest id, as in the plain loop.
+
+``greedy`` also traces how close each prompt's decisions were: the smallest gap between the chosen
+token's logit and the runner-up's over its steps. A decision closer than the float32 rounding of
+another CPU's kernels can go the other way there, so the gap says which texts can differ between
+machines (docs/performance.md, "The same numbers on another machine").
 """
 
 from __future__ import annotations
 
+import math
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -119,10 +126,24 @@ class _Cached:
         return self._call(buffer, position, 1, np.zeros(buffer.shape[0], np.int32))
 
 
-def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min_new_tokens: int,
-                    eos_id: int, pad_id: int, batch_size: int, progress: bool = True,
-                    method: str = "auto", sort_by_length: bool = True) -> list[list[int]]:
-    """Greedy continuation ids per prompt (prompt excluded, cut at eos, eos excluded), in order.
+@dataclass(frozen=True)
+class Greedy:
+    """Greedy continuations and how narrowly each was decided."""
+
+    ids: list[list[int]]  # per prompt: continuation ids (prompt excluded, cut at eos, eos excluded)
+    margins: list[float]  # per prompt: smallest top-1 minus top-2 logit of its steps (nan: not traced)
+
+
+def greedy_generate(model, prompts: list[list[int]], **options) -> list[list[int]]:
+    """Greedy continuation ids per prompt (prompt excluded, cut at eos, eos excluded), in order;
+    the options are :func:`greedy`'s."""
+    return greedy(model, prompts, **options).ids
+
+
+def greedy(model, prompts: list[list[int]], *, max_new_tokens: int, min_new_tokens: int,
+           eos_id: int, pad_id: int, batch_size: int, progress: bool = True,
+           method: str = "auto", sort_by_length: bool = True) -> Greedy:
+    """Greedy continuations per prompt, in order, with the margin of their closest decision.
 
     ``method``: ``auto`` (``library`` where ``library_applies``, ``cache`` where ``cache_applies``,
     else ``full``), ``library``, ``cache`` or ``full``; ``sort_by_length`` batches prompts of similar
@@ -149,6 +170,7 @@ def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min
     if sort_by_length:
         order.sort(key=lambda i: len(prompts[i]))
     results: list[list[int]] = [[] for _ in prompts]
+    margins = [math.nan] * len(prompts)  # MindFormers' own generate shows no logits
     bar = tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not progress)
     for begin in range(0, len(order), batch_size):
         rows = order[begin:begin + batch_size]
@@ -165,15 +187,14 @@ def greedy_generate(model, prompts: list[list[int]], *, max_new_tokens: int, min
             stepper = _Cached(model, batch_size)
         else:
             stepper = _Full(model, _bucket(max(lengths) + max_new_tokens, limit) if dynamic else limit)
-        for slot, continuation in enumerate(_decode_batch(stepper, [prompts[i] for i in rows],
-                                                          batch_size=batch_size,
-                                                          max_new_tokens=max_new_tokens,
-                                                          min_new_tokens=min_new_tokens,
-                                                          eos_id=eos_id, pad_id=pad_id)):
-            results[rows[slot]] = continuation
+        found, closest = _decode_batch(stepper, [prompts[i] for i in rows], batch_size=batch_size,
+                                       max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                                       eos_id=eos_id, pad_id=pad_id)
+        for slot, (continuation, margin) in enumerate(zip(found, closest)):
+            results[rows[slot]], margins[rows[slot]] = continuation, margin
         bar.update(len(rows))
     bar.close()
-    return results
+    return Greedy(results, margins)
 
 
 def _host_argmax(tensor, dim=-1, keepdim=False):
@@ -216,8 +237,9 @@ def _library_batch(model, prompts: list[list[int]], *, batch_size: int, max_new_
 
 
 def _decode_batch(stepper, prompts: list[list[int]], *, batch_size: int, max_new_tokens: int,
-                  min_new_tokens: int, eos_id: int, pad_id: int) -> list[list[int]]:
-    """Greedy decoding of up to ``batch_size`` prompts in one fixed-shape batch (spare rows idle)."""
+                  min_new_tokens: int, eos_id: int, pad_id: int) -> tuple[list[list[int]], list[float]]:
+    """Greedy decoding of up to ``batch_size`` prompts in one fixed-shape batch (spare rows idle):
+    each prompt's continuation and the smallest margin of its decisions (inf: none made)."""
     width = stepper.width
     buffer = np.full((batch_size, width), pad_id, dtype=np.int32)
     for slot, prompt in enumerate(prompts):
@@ -226,14 +248,17 @@ def _decode_batch(stepper, prompts: list[list[int]], *, batch_size: int, max_new
     done = np.zeros(batch_size, dtype=bool)
     done[len(prompts):] = True
     out: list[list[int]] = [[] for _ in prompts]
+    closest = np.full(batch_size, np.inf)
     if max_new_tokens <= 0:
-        return out
+        return out, closest[:len(prompts)].tolist()
     logits = stepper.start(buffer, cursor)
     for step in range(max_new_tokens):
         if step < min_new_tokens:
             logits = logits.copy()
             logits[:, eos_id] = -np.inf
         chosen = logits.argmax(axis=-1)
+        runner_up, best = np.partition(logits, -2, axis=-1)[:, -2:].T
+        closest = np.where(done, closest, np.minimum(closest, best - runner_up))
         for slot in range(len(prompts)):
             if done[slot]:
                 continue
@@ -249,4 +274,4 @@ def _decode_batch(stepper, prompts: list[list[int]], *, batch_size: int, max_new
         if done.all() or step == max_new_tokens - 1:
             break
         logits = stepper.advance(buffer, cursor)
-    return out
+    return out, closest[:len(prompts)].astype(float).tolist()
