@@ -197,11 +197,16 @@ def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[
     lines += ["## 5. Original ability (SQuAD v1.1)", "",
               f"F1 and EM with EmF1Metric semantics; pass thresholds {words}.", ""]
     # A passage whose prompt leaves no room in the decoding length gets an empty prediction.
-    lines += table(["model", "n", "F1", "EM", "empty predictions", "passages too long", "kept"],
+    lines += table(["model", "n", "F1", "EM", "empty predictions", "passages too long", "near ties", "kept"],
                    [[f"`{r['model']}`", fmt(dig(squad.get(r["model"]), "n")), fmt(r["f1"], 3),
                      fmt(r["em"], 3), fmt(dig(squad.get(r["model"]), "empty_predictions")),
                      fmt(dig(squad.get(r["model"]), "predict.prompt_too_long")),
+                     fmt(dig(squad.get(r["model"]), "predict.near_ties")),
                      fmt(r["squad_pass"])] for r in summary["models"]])
+    lines += ["", "Near ties: answers whose greedy path passed a decision with its top two logits less "
+              "than 1e-3 apart. Another CPU's float rounding can turn such an answer, so on another "
+              "machine F1 and EM may move by up to 100 x near ties / n points; the other answers are "
+              "the same everywhere the weights are.", ""]
     lines += ["", "## 6. Math accuracy, ratio and composite", ""]
     for r in summary["models"]:
         m = math.get(r["model"], {})
