@@ -285,26 +285,31 @@ class ThresholdSettings(StageSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class SquadSynthSettings(StageSettings):
-    """The generated SQuAD-format dev set (``squad.source: synth``)."""
+class SeededSettings(StageSettings):
+    """A stage whose random choices take the run's top-level ``seed``."""
 
-    SECTION: ClassVar[str] = "squad.synth_paragraphs"
     ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
 
     seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SquadSynthSettings(SeededSettings):
+    """The generated SQuAD-format dev set (``squad.source: synth``)."""
+
+    SECTION: ClassVar[str] = "squad.synth_paragraphs"
+
     dev: int
 
 
 # --- the data stages --------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class SynthSettings(StageSettings):
+class SynthSettings(SeededSettings):
     """The generated train.json in the organisers' format (``data.source: synth``)."""
 
     SECTION: ClassVar[str] = "data"
-    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
 
-    seed: int
     chinese_lines: int
     english_lines: int
     template_rate: float
@@ -316,13 +321,11 @@ class SynthSettings(StageSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class InputSettings(StageSettings):
+class InputSettings(SeededSettings):
     """How the raw train.json is read: where its English lines start, what a bad line does."""
 
     SECTION: ClassVar[str] = "data"
-    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
 
-    seed: int
     chinese_lines: int
     on_error: str
 
@@ -373,26 +376,22 @@ class MindrecordSettings(StageSettings):
 
 
 @dataclasses.dataclass(frozen=True)
-class WorldSettings(StageSettings):
+class WorldSettings(SeededSettings):
     """The tiny base's pretraining corpus."""
 
     SECTION: ClassVar[str] = "base.corpus"
-    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
 
-    seed: int
     arithmetic: int
     paragraphs: int
     largest: int
 
 
 @dataclasses.dataclass(frozen=True)
-class BaseSettings(StageSettings):
+class BaseSettings(SeededSettings):
     """Pretraining the tiny base on that corpus (``base.source: pretrain``)."""
 
     SECTION: ClassVar[str] = "base"
-    ROOT: ClassVar[frozenset[str]] = frozenset({"seed"})
 
-    seed: int
     steps: int
     batch_size: int
     learning_rate: float
