@@ -206,7 +206,7 @@ def section_results(summary: dict[str, Any], math: dict[str, dict], squad: dict[
     lines += ["", "Near ties: answers whose greedy path passed a decision with its top two logits less "
               "than 1e-3 apart. Another CPU's float rounding can turn such an answer, so on another "
               "machine F1 and EM may move by up to 100 x near ties / n points; the other answers are "
-              "the same everywhere the weights are.", ""]
+              "the same everywhere the weights are."]
     lines += ["", "## 6. Math accuracy, ratio and composite", ""]
     for r in summary["models"]:
         m = math.get(r["model"], {})
