@@ -1,4 +1,4 @@
-"""Tiny base pretraining: seeded best-fit packing of the world corpus's documents and a three-step run."""
+"""Tiny base pretraining: seeded packing of the world corpus's documents and a three-step run."""
 
 from __future__ import annotations
 
@@ -15,49 +15,28 @@ from mathlora.errors import InputError
 from mathlora.model import base
 
 
-def _documents_of(row: np.ndarray, pad: int) -> list[list[int]]:
-    """A packed row read back into its documents (each starts with its own first id, here 1+)."""
-    docs: list[list[int]] = []
-    for token in row.tolist():
-        if token == pad:
-            break
-        if token in STARTS:
-            docs.append([])
-        docs[-1].append(token)
-    return docs
-
-
-DOCS = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10], [11, 12, 13, 14, 15, 16, 17]]
-STARTS = {1, 4, 6, 10, 11, 15}  # 15 starts the second piece of the 7-id document
-
-
-def test_pack_places_whole_documents_best_fit_and_pads_the_rest():
-    packed = base.pack(DOCS, rows=12, width=4, seed=3, pad_id=0)
-    assert packed.ids.shape == packed.labels.shape == (12, 4) and packed.ids.dtype == np.int32
-    pieces = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10], [11, 12, 13, 14], [15, 16, 17]]
-    rows = [_documents_of(row, 0) for row in packed.ids]
-    # No document is cut (but the one longer than a row, into row-sized pieces), and a pass places
-    # every piece once: 18 ids in rows of 4 fill at least 5 rows; best fit finds that 5.
-    assert all(doc in pieces for row in rows for doc in row)
-    first = sorted(doc for row in rows[:5] for doc in row)
-    assert first == sorted(pieces) and sorted(doc for row in rows[5:10] for doc in row) == sorted(pieces)
-    assert packed.passes == pytest.approx(12 / 5)
-    # The tail of a row is padding, left out of the loss; every other position is its own label.
-    assert np.array_equal(packed.labels == base.IGNORE, packed.ids == 0)
-    assert np.array_equal(packed.labels[packed.ids != 0], packed.ids[packed.ids != 0])
-    assert packed.fill == pytest.approx(float((packed.ids != 0).mean()))
-    again = base.pack(DOCS, rows=12, width=4, seed=3, pad_id=0)
-    assert np.array_equal(again.ids, packed.ids)
-    orders = {tuple(base.pack(DOCS, rows=5, width=4, seed=s, pad_id=0).ids.ravel()) for s in range(8)}
+def test_pack_concatenates_whole_documents_in_seeded_passes():
+    docs = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
+    rows = base.pack(docs, rows=5, width=4, seed=3)
+    assert rows.shape == (5, 4) and rows.dtype == np.int32
+    stream = rows.ravel().tolist()
+    # The first 10 ids are one pass: every document once, whole, in some order.
+    first, rest = stream[:10], stream[10:]
+    assert sorted(first) == list(range(1, 11))
+    position = {d[0]: i for i, d in enumerate(docs)}
+    cursor, order = 0, []
+    while cursor < 10:
+        doc = docs[position[first[cursor]]]
+        assert first[cursor:cursor + len(doc)] == doc
+        order.append(position[first[cursor]])
+        cursor += len(doc)
+    assert sorted(order) == [0, 1, 2, 3]
+    assert sorted(rest) == list(range(1, 11))  # 20 ids: exactly a second whole pass
+    assert np.array_equal(base.pack(docs, rows=5, width=4, seed=3), rows)
+    orders = {tuple(base.pack(docs, rows=5, width=4, seed=s).ravel()[:10]) for s in range(8)}
     assert len(orders) > 1  # the seed changes the order
     with pytest.raises(InputError, match="no documents"):
-        base.pack([], rows=1, width=4, seed=0, pad_id=0)
-
-
-def test_best_fit_takes_the_fullest_row_that_still_holds_a_document():
-    # Rows of 10: 6 opens row 0 (room 4), 7 opens row 1 (room 3), 3 goes to row 1 (the least room
-    # that holds it), 4 to row 0.
-    assert base._best_fit([6, 7, 3, 4], [0, 1, 2, 3], 10) == [[0, 3], [1, 2]]
+        base.pack([], rows=1, width=4, seed=0)
 
 
 def _byte_tokenizer(path: Path) -> Path:
@@ -114,8 +93,7 @@ def test_tiny_pretraining_run_is_deterministic_and_loadable(corpus):
     report = json.loads(report_path.read_text())
     assert report["documents"] == {"arithmetic": 30, "reading": paths["reading"]}
     assert report["corpus"]["path"] == str(paths["corpus"])
-    assert 0 < report["trained_tokens"] <= 3 * 2 * 33
-    assert report["trained_tokens"] == round(report["packing"]["fill"] * 3 * 2 * 33)
+    assert report["trained_tokens"] == 3 * 2 * 33
     assert [r["step"] for r in report["losses"]] == [1, 2, 3]
     assert abs(report["losses"][0]["loss"] - np.log(512)) < 0.3
     weights = ms.load_checkpoint(str(out))

@@ -16,7 +16,7 @@ from mathlora.cli.arguments import add_settings_arguments, settings_from_argumen
 from mathlora.data.mindrecord import write_mindrecord
 from mathlora.errors import InputError
 from mathlora.model import network, training
-from mathlora.model.base import IGNORE, base_config, pack
+from mathlora.model.base import base_config, pack
 from mathlora.model.merge import TRAINING_STATE
 from mathlora.settings import BaseSettings
 
@@ -49,14 +49,13 @@ def main(args: argparse.Namespace) -> int:
         texts.setdefault(record["kind"], []).append(record["text"])
     documents = [[tokenizer.bos_id, *ids, tokenizer.eos_id]
                  for kind in sorted(texts) for ids in tokenizer.encode_batch(texts[kind])]
-    packed = pack(documents, rows=settings.steps * settings.batch_size, width=width, seed=settings.seed,
-                  pad_id=tokenizer.pad_id)
+    ids = pack(documents, rows=settings.steps * settings.batch_size, width=width, seed=settings.seed)
     workdir = Path(args.workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     dataset = workdir / "corpus.mindrecord"
-    write_mindrecord(dataset, packed.ids, packed.labels)  # pretraining: every token but padding a label
+    write_mindrecord(dataset, ids, ids)  # pretraining: every token is a label
     cfg = base_config(args.yaml, steps=settings.steps, batch_size=settings.batch_size,
                       learning_rate=settings.learning_rate, seed=settings.seed, dataset=dataset, workdir=workdir)
     loss_path = workdir / "loss.rank0.jsonl"
@@ -78,9 +77,7 @@ def main(args: argparse.Namespace) -> int:
         "corpus": {"path": args.corpus, "sha256": file_sha256(args.corpus)},
         "checkpoint_sha256": file_sha256(args.out),
         "tokenizer_sha256": tokenizer.sha256,
-        "corpus_tokens": int(sum(len(d) for d in documents)),
-        "trained_tokens": int((packed.labels != IGNORE).sum()),
-        "packing": {"fill": round(packed.fill, 6), "passes": round(packed.passes, 6)},
+        "corpus_tokens": int(sum(len(d) for d in documents)), "trained_tokens": int(ids.size),
         "parameters": parameters, "losses": [{"step": r["step"], "loss": r["loss"]} for r in losses],
         "final_loss": losses[-1]["loss"] if losses else None,
         "seconds": round(time.monotonic() - started, 3), "output": args.out,
