@@ -9,6 +9,7 @@ past it) and re-runs the same command: it must resume at step 12 and end with th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from _model_helpers import mathlora, render_tiny, save_random_base
 
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import training
-from mathlora.model.finetune import follow_decision, prepare_workdir, wait_for_decision, write_decision
+from mathlora.model.finetune import FINISHED, follow_decision, prepare_workdir, wait_for_decision, write_decision
 from mathlora.model.schedule import schedule
 
 ROWS, BATCH, EPOCHS = 42, 4, 2  # 42 rows: the last partial batch (2 rows) is dropped
@@ -133,6 +134,39 @@ def test_workdir_resumes_only_for_the_same_yaml(tmp_path):
         prepare_workdir(work, str(yaml_b), True)
 
 
+def _interrupted(work: Path) -> Path:
+    """A run that saved a checkpoint and stopped."""
+    ckpt = work / "checkpoint" / "rank_0"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    (ckpt / "x-1_4.ckpt").write_bytes(b"weights")
+    (ckpt / "meta.json").write_text(json.dumps({"last_ckpt_file": "x-1_4.ckpt"}))
+    return ckpt / "x-1_4.ckpt"
+
+
+def test_workdir_resumes_only_an_unfinished_run_on_the_same_inputs(tmp_path):
+    """A base or dataset rebuilt at the same path is another run; a finished run is never resumed
+    (resuming past its last epoch is what MindSpore refuses: "'epoch' must bigger than ...")."""
+    yaml_path, base, dataset = tmp_path / "a.yaml", tmp_path / "base.ckpt", tmp_path / "rows.mindrecord"
+    yaml_path.write_text("seed: 1\n")
+    base.write_bytes(b"base weights")
+    dataset.write_bytes(b"rows")
+    inputs = (base, dataset)
+    work = tmp_path / "work"
+    assert prepare_workdir(work, str(yaml_path), True, inputs) is None
+    last = _interrupted(work)
+    assert prepare_workdir(work, str(yaml_path), True, inputs) == last  # the same files: resume
+    base.write_bytes(b"other weights")  # the base rebuilt in place
+    assert prepare_workdir(work, str(yaml_path), True, inputs) is None and not last.exists()
+    last = _interrupted(work)
+    os.utime(dataset, ns=(0, 0))  # the dataset rewritten (same bytes, another time)
+    assert prepare_workdir(work, str(yaml_path), True, inputs) is None and not last.exists()
+    last = _interrupted(work)
+    assert prepare_workdir(work, str(yaml_path), True, inputs) == last
+    (work / FINISHED).touch()  # rank 0 collected the run: a re-run starts afresh
+    assert prepare_workdir(work, str(yaml_path), True, inputs) is None and not last.exists()
+    assert not (work / FINISHED).exists()
+
+
 # --- a real run (slow) ------------------------------------------------------------------------
 
 def _finetune(root: Path, paths: dict, workdir: Path, out: Path):
@@ -217,6 +251,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(trained, tmp_path):
     log = work / "loss.rank0.jsonl"
     kept = log.read_text().splitlines()[:14]
     log.write_text("\n".join(kept) + "\n")
+    (work / FINISHED).unlink()  # a killed run never collected its checkpoints
 
     done = _finetune(tmp_path, paths, work, tmp_path / "out")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -249,6 +284,7 @@ def _crash_after(work: Path, step: int) -> Path:
         "last_epoch": int(epoch), "last_step": int(step_in_epoch), "last_ckpt_file": index[step].name}))
     log = work / "loss.rank0.jsonl"
     log.write_text("\n".join(log.read_text().splitlines()[:step]) + "\n")
+    (work / FINISHED).unlink(missing_ok=True)  # a killed run never collected its checkpoints
     return index[step]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from mathlora.errors import ConfigError, InputError
 from mathlora.model import lora_dtype, network, training
 from mathlora.model.finetune import (
+    FINISHED,
     checkpoint_plan,
     collect,
     follow_decision,
@@ -65,9 +66,10 @@ def main(args: argparse.Namespace) -> int:
     # One decision for every rank: rank 0 checks the yaml stamp and --no-resume, prepares the
     # folder and writes the decision; the others wait for it, so none races the folder's removal.
     offset = 0
-    launch = launch_id(workdir, args.yaml, not args.no_resume)  # before rank 0 touches the folder
+    inputs = (base, args.dataset)  # another base or dataset at the same path is another run
+    launch = launch_id(workdir, args.yaml, not args.no_resume, inputs)  # before rank 0 touches the folder
     if rank == 0:
-        resume_from = prepare_workdir(workdir, args.yaml, not args.no_resume)
+        resume_from = prepare_workdir(workdir, args.yaml, not args.no_resume, inputs)
         if resume_from is not None:
             offset = training.global_step(resume_from)
         if cfg.use_parallel:
@@ -96,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
                      plot_out=args.plot, trainable=trainable, yaml_path=args.yaml,
                      resumed_from=str(resume_from) if resume_from else None,
                      seconds=time.monotonic() - started, wait=args.wait_shards)
+    (workdir / FINISHED).touch()  # a later run of this folder starts afresh, never resumes it
     print(f"fine-tuned {plan.total_steps} steps; checkpoints at {list(plan.checkpoint_steps)}; "
           f"final loss {report['final_loss']:.4f}; trainable {trainable}")
     return 0

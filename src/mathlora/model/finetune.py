@@ -5,7 +5,8 @@ weights. Run it directly (one process) or under ``msrun`` (every worker runs thi
 collects; msrun's scheduler process runs it too and only serves the cluster). The checkpoint steps
 follow from the rows of the MindRecord, the epochs and the global batch size. Writes one checkpoint
 per saved step, the loss of every step (JSON + PNG) and the trainable count. A re-run after an
-interruption resumes from the last checkpoint it left.
+interruption resumes from the last checkpoint it left, if it was started on the same yaml, base
+and dataset files; a run that finished, or one of other inputs, starts afresh.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,18 @@ def yaml_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def run_stamp(yaml_path: str | Path, inputs: Sequence[str | Path] = ()) -> str:
+    """What a run was started on: the yaml's bytes and each input file's path, size and modification
+    time. A base or dataset rebuilt at the same path is another run, and resuming it would mix
+    the two (a 16 GB base is not hashed: the ranks read it from the shared folder, one file)."""
+    digest = hashlib.sha256(Path(yaml_path).read_bytes())
+    for name in inputs:
+        path = Path(name)
+        status = path.stat()
+        digest.update(f"\0{path.resolve()}\0{status.st_size}\0{status.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
 def checkpoint_plan(cfg, rows: int, checkpoints: int):
     dp = int(cfg.parallel_config.data_parallel) if cfg.use_parallel else 1
     global_batch = int(cfg.runner_config.batch_size) * dp
@@ -40,21 +53,28 @@ def checkpoint_plan(cfg, rows: int, checkpoints: int):
                     sink_size=int(runner.sink_size) if runner.sink_mode else 1)
 
 
-def _resume_point(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
-    """The checkpoint rank 0 resumes from (same yaml, a readable last checkpoint), or None."""
+FINISHED = "finished"  # written by rank 0 once the run's checkpoints are collected
+
+
+def _resume_point(workdir: Path, yaml_path: str, resume_allowed: bool,
+                  inputs: Sequence[str | Path] = ()) -> Path | None:
+    """The checkpoint rank 0 resumes from (an unfinished run of the same yaml and inputs, a
+    readable last checkpoint), or None."""
     stamp = workdir / "yaml.sha256"
-    if resume_allowed and stamp.is_file() and stamp.read_text().strip() == yaml_hash(yaml_path):
+    if (resume_allowed and stamp.is_file() and not (workdir / FINISHED).exists()
+            and stamp.read_text().strip() == run_stamp(yaml_path, inputs)):
         return training.resumable(workdir)
     return None
 
 
-def prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool) -> Path | None:
+def prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool,
+                    inputs: Sequence[str | Path] = ()) -> Path | None:
     """The checkpoint to resume from, or None after clearing a stale/foreign working folder."""
-    last = _resume_point(workdir, yaml_path, resume_allowed)
+    last = _resume_point(workdir, yaml_path, resume_allowed, inputs)
     if last is not None:
         return last
     stamp = workdir / "yaml.sha256"
-    current = yaml_hash(yaml_path)
+    current = run_stamp(yaml_path, inputs)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -67,7 +87,7 @@ DECISION = "resume-decision.json"
 
 
 def launch_id(workdir: Path | None = None, yaml_path: str | None = None,
-              resume_allowed: bool = True) -> str:
+              resume_allowed: bool = True, inputs: Sequence[str | Path] = ()) -> str:
     """What the ranks of one launch share, on every machine.
 
     The workflow sets ``MATHLORA_LAUNCH_ID`` in the msrun command from the config (the same on every
@@ -80,7 +100,7 @@ def launch_id(workdir: Path | None = None, yaml_path: str | None = None,
     base = os.environ.get(LAUNCH_ENV) or f"ppid-{os.getppid()}"
     if workdir is None or yaml_path is None:
         return base
-    last = _resume_point(workdir, yaml_path, resume_allowed)
+    last = _resume_point(workdir, yaml_path, resume_allowed, inputs)
     start = "fresh" if last is None else f"resume:{last.name}"
     return f"{base}/{start}"
 
