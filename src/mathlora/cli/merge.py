@@ -30,8 +30,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mathlora.model import network
-
     started = time.monotonic()
     report = read_artifact(args.train_json, "train")
     entry = next((c for c in report["checkpoints"] if c["k"] == args.k), None)
@@ -40,11 +38,13 @@ def main(args: argparse.Namespace) -> int:
                          f"1..{len(report['checkpoints'])}", field="checkpoints")
     rank, alpha = lora_settings(args.yaml)
     scale = alpha / rank
+    shards = entry["shards"] if len(entry["shards"]) > 1 else [args.lora]
+    if len(shards) > 1:
+        require_inside(args.workdir, shards + report["strategy_files"], args.train_json)
+    from mathlora.model import network  # after the checks: a refused report costs no MindFormers import
+
     network.set_context("cpu")  # a host job: nothing here needs a device
     with tempfile.TemporaryDirectory(prefix="mathlora-merge-") as scratch:
-        shards = entry["shards"] if len(entry["shards"]) > 1 else [args.lora]
-        if len(shards) > 1:
-            require_inside(args.workdir, shards + report["strategy_files"], args.train_json)
         source = unify_shards(shards, report["strategy_files"], Path(scratch))
         result = merge_file(source, args.out, scale=scale, rank=rank, seed=args.seed)
     write_artifact(args.report, "merge", merge_payload(result, k=args.k, step=entry["step"],
