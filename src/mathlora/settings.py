@@ -256,6 +256,33 @@ class SquadSettings(GenerationSettings):
 
 
 @dataclasses.dataclass(frozen=True)
+class EvaluationSettings(GenerationSettings):
+    """Every evaluation of one model in one process: math on each set (its prompt given with the
+    set) and SQuAD; each run reads the settings its own stage would."""
+
+    max_new_tokens: int
+    min_new_tokens: int
+    squad_max_length: int | None
+    squad_max_new_tokens: int
+    squad_min_new_tokens: int
+
+    @classmethod
+    def optional(cls) -> frozenset[str]:
+        return SquadSettings.optional()
+
+    def math(self, prompt: str) -> PredictSettings:
+        return PredictSettings.from_section({**dataclasses.asdict(self), "prompt": prompt},
+                                            source="--math")
+
+    def squad(self) -> SquadSettings:
+        return SquadSettings.from_section(dataclasses.asdict(self), source="--squad")
+
+    def check(self, source: str) -> None:
+        self.at_most(source, "min_new_tokens", "max_new_tokens")
+        self.at_most(source, "squad_min_new_tokens", "squad_max_new_tokens")
+
+
+@dataclasses.dataclass(frozen=True)
 class RuleSettings(StageSettings):
     """How a prediction is compared with its reference (the shipped script's rescoring reads only this)."""
 
@@ -398,6 +425,6 @@ class BaseSettings(SeededSettings):
 
 
 STAGE_SETTINGS: tuple[type[StageSettings], ...] = (
-    PredictSettings, SquadSettings, RuleSettings, MathSettings, ThresholdSettings, SquadSynthSettings,
-    SynthSettings, PrepareSettings, SplitSettings, ConversationSettings, TokenizerSettings,
+    PredictSettings, SquadSettings, EvaluationSettings, RuleSettings, MathSettings, ThresholdSettings,
+    SquadSynthSettings, SynthSettings, PrepareSettings, SplitSettings, ConversationSettings, TokenizerSettings,
     MindrecordSettings, WorldSettings, BaseSettings)

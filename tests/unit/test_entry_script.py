@@ -11,11 +11,9 @@ Random weights make the continuations varied (every id, special ones included, i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-from _model_helpers import mathlora, render_both_yamls, save_random_base, settings
+from _model_helpers import mathlora, render_both_yamls, save_random_base, settings, sharpen
 
 from mathlora.artifacts import read_artifact
 from mathlora.evaluate.npy_safe import load_result_batches
@@ -25,19 +23,6 @@ from mathlora.prompts import math_prompt
 LONG = settings(model__seq_length=128, evaluate__max_length=128)
 PROBLEMS = [{"problem": f"计算 {a} + {b} 等于多少？", "solution": f"{a} + {b} = {a + b}"}
             for a, b in ((12, 30), (7, 5), (1000, 2), (3, 44), (91, 9), (6, 6))]
-
-
-def sharpen(path, factor: float = 25.0):
-    """Scale the matrices of a random initialisation up: its greedy continuations then depend on
-    the prompt (at the initial 0.02 scale every prompt gets the same tokens)."""
-    code = ("import mindspore as ms, numpy as np\n"
-            f"params = ms.load_checkpoint({str(path)!r})\n"
-            "out = [{'name': n, 'data': ms.Tensor(p.asnumpy() * (" + str(factor) + " if p.ndim == 2 else 1))}"
-            " for n, p in params.items()]\n"
-            f"ms.save_checkpoint(out, {str(path)!r})\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ bare result_npy.npy, hostile zip, nothing recognisable, duplicate names), the ju
 count against the declared one, evaluation (the model subcommands stood in for), summary, rank.
 A team's failure at any stage refuses it with the reason and never stops the others."""
 
+import itertools
 import json
 import zipfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from mathlora.errors import InputError
 from mathlora.evaluate.predict import write_result_npy
 from mathlora.package import leaderboard_stages as stages
 from mathlora.prompts import math_prompt
-from mathlora.settings import MathSettings, PredictSettings, SquadSettings
+from mathlora.settings import EvaluationSettings, MathSettings, PredictSettings
 
 N = 40
 TEST = [{"problem": f"计算 {i} + 1 等于多少？", "solution": f"{i} + 1 = {i + 1}"} for i in range(1, N + 1)]
@@ -77,8 +78,12 @@ def fake_run(team):
     """The model subcommands, stood in: each writes the report its real counterpart would."""
     def run(command, log):
         rest = command[len(stages.mathlora_command()):]
-        name, options = rest[0], rest[2:] if rest[0] == "squad" else rest[1:]
-        args = dict(zip(options[::2], options[1::2]))
+        name, options = rest[0], rest[1:]
+        args = {}
+        for i, option in enumerate(options):  # an option's values: the words up to the next option
+            if option.startswith("--"):
+                values = list(itertools.takewhile(lambda word: not word.startswith("--"), options[i + 1:]))
+                args[option] = values[0] if len(values) == 1 else values
         if name == "full-weights":
             if team == "broken":
                 raise InputError("full-weights", "failed (mathlora full-weights: error: not a checkpoint)")
@@ -86,9 +91,10 @@ def fake_run(team):
         elif name == "math":
             right = RIGHT[team][args["--model"]]
             write_artifact(args["--out"], "math", math_report(args["--model"], set(range(1, right + 1)), N))
-        elif name == "squad":
+        elif name == "evaluate":
+            assert len(args["--math"]) == 5 and len(args["--squad"]) == 2  # one set, then SQuAD
             f1, em = SQUAD[args["--model"]]
-            write_artifact(args["--out"], "squad", {
+            write_artifact(args["--squad"][1], "squad", {
                 "model": args["--model"], "dev": "dev.json", "paragraphs_without_question": 0,
                 "f1": f1, "em": em, "n": 10, "empty_predictions": 0, "predict": None, "examples": []})
     return run
@@ -210,11 +216,14 @@ def test_evaluate_calls_each_subcommand_with_options_it_accepts(tmp_path):
                 "squad_dev": "d.json", "evaluate": {**EVALUATE, "round_to_reference": False}}
     done = stages.stage_evaluate(body, tmp_path / "w", settings, tmp_path / "log", run=run)
     assert done["refused"] is None
-    assert [name for name, _ in parsed] == ["full-weights", "predict", "math", "squad"] * 2
+    assert [name for name, _ in parsed] == ["full-weights", "evaluate", "math"] * 2
     assert not (tmp_path / "w" / "weights" / "ckpt1.ckpt").exists()  # full weights are not kept
     # each stage gets the evaluate keys it reads, the schema's defaults filled in
-    given = {name: args for name, args in parsed[:4]}
-    assert settings_from_arguments(given["predict"], PredictSettings) == PredictSettings(
+    given = {name: args for name, args in parsed[:3]}
+    evaluation = settings_from_arguments(given["evaluate"], EvaluationSettings)
+    prompt = given["evaluate"].math[0][1]
+    assert evaluation.math(prompt) == PredictSettings(
         batch_size=4, max_length=64, max_new_tokens=8, min_new_tokens=1, prompt="entry")
+    assert given["evaluate"].math[0][0] == "t.json" and given["evaluate"].squad[0] == "d.json"
     assert settings_from_arguments(given["math"], MathSettings).round_to_reference is False
-    assert settings_from_arguments(given["squad"], SquadSettings).length == 64
+    assert evaluation.squad().length == 64

@@ -62,7 +62,7 @@ def test_dry_run_shows_one_job_per_team_and_stage(clone, tmp_path):
         assert counts[f"leaderboard_{stage}"] == len(TEAMS), stage
     assert counts["leaderboard_rank"] == 1
     # the base model's numbers (the SQuAD marks) come from the judge rules, once for all teams
-    assert counts["judge_math"] == 1 and counts["judge_squad"] == 1
+    assert counts["judge_math"] == 1 and counts["judge_evaluate"] == 1
     assert "teams/team with spaces/intake.json" in done.stdout
 
 

@@ -67,7 +67,7 @@ def test_ascend_one_entry_step_changes_lora_as_on_r11():
 
     from mathlora.model import compat
 
-    compat.quiet_mindformers_logs()
+    compat.prepare_mindformers_import()
     compat.register_entry_names()
     ms.set_context(device_target="CPU")
     ms.set_seed(0)

@@ -95,12 +95,16 @@ def test_dry_run_anywhere_shows_the_whole_ascend_run(bare_clone):
     commands = shell_commands(done.stdout)
     assert ENTRY_MSRUN in commands
     assert sum(c.startswith("mathlora merge ") for c in commands) == 5
-    predicts = [c for c in commands if c.startswith("mathlora predict ")]
-    # base + 5 checkpoints with the entry's prompt on dev and on test, and (the diagnostic) in the
-    # fine-tuning template on test only
-    assert sum('"prompt": "entry"' in c and "/data/dev.jsonl " in c for c in predicts) == 6
-    assert sum('"prompt": "entry"' in c and "/data/test.jsonl " in c for c in predicts) == 6
-    assert sum('"prompt": "finetune"' in c and "/data/test.jsonl " in c for c in predicts) == 6
+    evaluations = [c for c in commands if c.startswith("mathlora evaluate ")]
+    # base + 5 checkpoints, each one job: the entry's prompt on dev and on test, (the diagnostic)
+    # the fine-tuning template on test only, and SQuAD (the judge's follow its unpack checkpoint)
+    ours = [c for c in evaluations if "/data/dev.jsonl " in c]
+    assert len(ours) == 6 and len(evaluations) == 6
+    assert all('"prompt"' not in c and c.count(" --math ") == 3 and " --squad " in c for c in ours)
+    for c in ours:
+        sets = re.findall(r" --math (\S+) (\S+) ", c)
+        assert sets == [(f"{A}/data/dev.jsonl", "entry"), (f"{A}/data/test.jsonl", "entry"),
+                        (f"{A}/data/test.jsonl", "finetune")], sets
     assert any(c.startswith(f"mathlora unpack {A}/merged ") for c in commands)  # the judge
     assert any("mathlora bundle " in c for c in commands)
     assert not [c for c in commands if "results/tiny-cpu" in c]
@@ -279,8 +283,7 @@ def test_ascend_2x4_dry_run_gives_both_machines_one_launch_id(clone, tmp_path):
 
 
 # Rules holding the 8B model: host memory (MB, at least), NPUs; time (minutes, at least).
-EIGHT_B_RULES = {"merge": (64000, None, 60), "predict": (64000, "1", 120),
-                 "predict_template": (64000, "1", 120), "squad": (64000, "1", 60),
+EIGHT_B_RULES = {"merge": (64000, None, 60), "evaluate_model": (64000, "1", 600),
                  "entry_script": (64000, "1", 60)}
 
 
@@ -310,10 +313,11 @@ def test_ascend_squad_runs_at_the_organisers_length(bare_clone):
     done = dry_run(bare_clone, "--configfile", "config/ascend.yaml", "--config", "missing_inputs=plan",
                    "--", "submission", "judge")
     assert done.returncode == 0, done.stderr[-3000:]
-    squad = [c for c in shell_commands(done.stdout) if c.startswith("mathlora squad eval ")]
-    assert len(squad) == 6  # base + 5 checkpoints (the judge's follow its unpack checkpoint)
+    squad = [c for c in shell_commands(done.stdout) if c.startswith("mathlora evaluate ")]
+    # base + 5 checkpoints (the judge's follow its unpack checkpoint)
+    assert len(squad) == 6 and all(" --squad " in c for c in squad)
     assert all('"squad_max_length": 8192' in c for c in squad), squad[0]
     default = dry_run(bare_clone, "--", "results/tiny-cpu/eval/base/squad.json")
     assert default.returncode == 0, default.stderr[-3000:]
-    tiny = [c for c in shell_commands(default.stdout) if c.startswith("mathlora squad eval ")]
+    tiny = [c for c in shell_commands(default.stdout) if c.startswith("mathlora evaluate ")]
     assert tiny and all("squad_max_length" not in c for c in tiny)

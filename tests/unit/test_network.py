@@ -65,7 +65,7 @@ def test_cpu_overflow_check_flags_non_finite_gradients():
 
 def test_quiet_logs_points_mindformers_away_from_cwd(monkeypatch):
     monkeypatch.delenv("LOG_MF_PATH", raising=False)
-    compat.quiet_mindformers_logs()
+    compat.prepare_mindformers_import()
     import os
 
     assert os.environ["LOG_MF_PATH"] and not os.environ["LOG_MF_PATH"].startswith(os.getcwd())

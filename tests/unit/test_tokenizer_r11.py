@@ -28,9 +28,9 @@ def test_ascend_tokenizer_applies_nfc_as_r11(tmp_path):
 
 
 def test_ascend_standin_tokenizer_applies_nfc_as_r11(tmp_path):
-    from mathlora.model.compat import quiet_mindformers_logs
+    from mathlora.model.compat import prepare_mindformers_import
 
-    quiet_mindformers_logs()
+    prepare_mindformers_import()
     from mathlora.standin.llama3_tokenizer import Llama3Tokenizer
 
     tokenizer = Llama3Tokenizer(vocab_file=str(write_tokenizer(tmp_path / "tok.model")))

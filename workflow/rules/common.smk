@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from mathlora.package.unpack import natural_key
-from mathlora.settings import (BaseSettings, ConversationSettings, MathSettings, MindrecordSettings,
-                               PredictSettings, PrepareSettings, RuleSettings, SplitSettings,
-                               SquadSettings, SquadSynthSettings, SynthSettings, ThresholdSettings,
-                               TokenizerSettings, WorldSettings)
+from mathlora.settings import (BaseSettings, ConversationSettings, EvaluationSettings, MathSettings,
+                               MindrecordSettings, PredictSettings, PrepareSettings, RuleSettings,
+                               SplitSettings, SquadSettings, SquadSynthSettings, SynthSettings,
+                               ThresholdSettings, TokenizerSettings, WorldSettings)
 from snakemake.exceptions import WorkflowError
 
 RUN = config["run_name"]

@@ -21,29 +21,44 @@ if config["squad"]["source"] == "synth":
             "mathlora squad synth --settings {params.settings:q} --dev-out {output} > {log} 2>&1"
 
 
-rule predict:
+# One process per model for all its generations: the development set (which every choice reads),
+# the test set, the test set in the fine-tuning template (a diagnostic) and SQuAD. Each output is
+# what `mathlora predict` or `mathlora squad eval` would write alone with the same settings.
+rule evaluate_model:
     input:
         yaml=PREDICT_YAML,
         checkpoint=model_checkpoint,
+        dev=DEV_JSONL,
         test=TEST_JSONL,
+        squad=SQUAD_DEV_JSON,
         tokenizer=TOKENIZER_MODEL,
     output:
+        dev_jsonl=DEV_PREDICTIONS_JSONL,
+        dev_npy=DEV_RESULT_NPY,
+        dev_json=DEV_PREDICT_JSON,
         jsonl=PREDICTIONS_JSONL,
         npy=RESULT_NPY,
         json=reported(PREDICT_JSON, "3. Evaluation", model="{model}", report="predict"),
+        template_jsonl=TEMPLATE_PREDICTIONS_JSONL,
+        template_npy=TEMPLATE_RESULT_NPY,
+        template_json=TEMPLATE_PREDICT_JSON,
+        squad=reported(SQUAD_JSON, "3. Evaluation", model="{model}", report="squad"),
     params:
-        settings=stage_settings(PredictSettings),
+        settings=stage_settings(EvaluationSettings),
+        prompt=PredictSettings.from_config(config).prompt,
     conda:
         MATHLORA_ENV
     log:
-        logged("predict/{model}"),
+        logged("evaluate/{model}"),
     benchmark:
-        timed("predict/{model}")
+        timed("evaluate/{model}")
     shell:
-        "mathlora predict --model {wildcards.model} --test {input.test}"
-        " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
-        " --settings {params.settings:q}"
-        " --out-jsonl {output.jsonl} --out-npy {output.npy} --out-json {output.json} > {log} 2>&1"
+        "mathlora evaluate --model {wildcards.model} --model-yaml {input.yaml}"
+        " --checkpoint {input.checkpoint} --tokenizer {input.tokenizer} --settings {params.settings:q}"
+        " --math {input.dev} {params.prompt} {output.dev_jsonl} {output.dev_npy} {output.dev_json}"
+        " --math {input.test} {params.prompt} {output.jsonl} {output.npy} {output.json}"
+        " --math {input.test} finetune {output.template_jsonl} {output.template_npy}"
+        " {output.template_json} --squad {input.squad} {output.squad} > {log} 2>&1"
 
 
 rule math:
@@ -67,23 +82,7 @@ rule math:
         " --out {output.json} --png {output.png} > {log} 2>&1"
 
 
-# The development set: the same prompt and settings; the choice of checkpoint reads only these.
-use rule predict as predict_dev with:
-    input:
-        yaml=PREDICT_YAML,
-        checkpoint=model_checkpoint,
-        test=DEV_JSONL,
-        tokenizer=TOKENIZER_MODEL,
-    output:
-        jsonl=DEV_PREDICTIONS_JSONL,
-        npy=DEV_RESULT_NPY,
-        json=DEV_PREDICT_JSON,
-    log:
-        logged("predict_dev/{model}"),
-    benchmark:
-        timed("predict_dev/{model}")
-
-
+# The development set: what every choice reads.
 use rule math as math_dev with:
     input:
         predictions=DEV_PREDICTIONS_JSONL,
@@ -98,19 +97,6 @@ use rule math as math_dev with:
 
 
 # The template diagnostic: every model also asked in the fine-tuning conversation's template.
-use rule predict as predict_template with:
-    output:
-        jsonl=TEMPLATE_PREDICTIONS_JSONL,
-        npy=TEMPLATE_RESULT_NPY,
-        json=TEMPLATE_PREDICT_JSON,
-    params:
-        settings=stage_settings(PredictSettings, prompt="finetune"),
-    log:
-        logged("predict_template/{model}"),
-    benchmark:
-        timed("predict_template/{model}")
-
-
 use rule math as math_template with:
     input:
         predictions=TEMPLATE_PREDICTIONS_JSONL,
@@ -124,28 +110,6 @@ use rule math as math_template with:
         logged("math_template/{model}"),
     benchmark:
         timed("math_template/{model}")
-
-
-rule squad:
-    input:
-        dev=SQUAD_DEV_JSON,
-        yaml=PREDICT_YAML,
-        checkpoint=model_checkpoint,
-        tokenizer=TOKENIZER_MODEL,
-    output:
-        reported(SQUAD_JSON, "3. Evaluation", model="{model}", report="squad"),
-    params:
-        settings=stage_settings(SquadSettings),
-    conda:
-        MATHLORA_ENV
-    log:
-        logged("squad/{model}"),
-    benchmark:
-        timed("squad/{model}")
-    shell:
-        "mathlora squad eval --model {wildcards.model} --dev {input.dev}"
-        " --model-yaml {input.yaml} --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
-        " --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule entry_script:

@@ -44,21 +44,34 @@ rule judge_full_weights:
         " --base-checkpoint {input.base} --out {output.ckpt} --report {output.report} > {log} 2>&1"
 
 
-use rule predict as judge_predict with:
+# The judge's generations of one model: the hidden set and SQuAD, as evaluate_model's.
+rule judge_evaluate:
     input:
         verified=JUDGE_UNPACK_JSON,
         yaml=PREDICT_YAML,
         checkpoint=judged_weights,
         test=JUDGE_TEST,
+        squad=SQUAD_DEV_JSON,
         tokenizer=TOKENIZER_MODEL,
     output:
         jsonl=JUDGE_PREDICTIONS_JSONL,
         npy=JUDGE_RESULT_NPY,
         json=JUDGE_PREDICT_JSON,
+        squad=JUDGE_SQUAD_JSON,
+    params:
+        settings=stage_settings(EvaluationSettings),
+        prompt=PredictSettings.from_config(config).prompt,
+    conda:
+        MATHLORA_ENV
     log:
-        logged("judge/predict/{model}"),
+        logged("judge/evaluate/{model}"),
     benchmark:
-        timed("judge/predict/{model}")
+        timed("judge/evaluate/{model}")
+    shell:
+        "mathlora evaluate --model {wildcards.model} --model-yaml {input.yaml}"
+        " --checkpoint {input.checkpoint} --tokenizer {input.tokenizer} --settings {params.settings:q}"
+        " --math {input.test} {params.prompt} {output.jsonl} {output.npy} {output.json}"
+        " --squad {input.squad} {output.squad} > {log} 2>&1"
 
 
 use rule math as judge_math with:
@@ -72,21 +85,6 @@ use rule math as judge_math with:
         logged("judge/math/{model}"),
     benchmark:
         timed("judge/math/{model}")
-
-
-use rule squad as judge_squad with:
-    input:
-        verified=JUDGE_UNPACK_JSON,
-        dev=SQUAD_DEV_JSON,
-        yaml=PREDICT_YAML,
-        checkpoint=judged_weights,
-        tokenizer=TOKENIZER_MODEL,
-    output:
-        JUDGE_SQUAD_JSON,
-    log:
-        logged("judge/squad/{model}"),
-    benchmark:
-        timed("judge/squad/{model}")
 
 
 use rule summary as judge_summary with:

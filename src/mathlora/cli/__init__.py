@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("mathlora.cli.predict", "greedy predictions with the entry's prompt"),
     "math": ("mathlora.cli.math_eval", "math accuracy with answer extraction and intervals"),
     "squad": ("mathlora.cli.squad", "SQuAD F1/EM original-ability check"),
+    "evaluate": ("mathlora.cli.evaluate", "one model's predictions on each set and SQuAD, loaded once"),
     "summary": ("mathlora.cli.summary", "per-checkpoint scores and the best checkpoint"),
     "rescore": ("mathlora.cli.rescore", "rescore a saved result_npy.npy without a model"),
     "contamination": ("mathlora.cli.contamination", "test problems in the training data or the base's corpus"),

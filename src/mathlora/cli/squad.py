@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from mathlora.cli.arguments import add_model_arguments, add_settings_arguments, settings_from_arguments
-from mathlora.evaluate.squad import generation_run, read_examples, read_generations, squad_report
+from mathlora.evaluate.squad import generate_answers, read_examples, read_generations, report_line, squad_report
 from mathlora.settings import SquadSettings, SquadSynthSettings
 
 
@@ -61,28 +61,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         if missing:
             raise ConfigError("squad eval needs --generations or all of --model-yaml, --checkpoint, "
                               "--tokenizer (missing: " + ", ".join(missing) + ")")
-        from mathlora.evaluate.predict import generate_texts, load_model_and_tokenizer
+        from mathlora.evaluate.predict import load_model_and_tokenizer
 
         settings = settings_from_arguments(args, SquadSettings)
         # SQuAD passages are longer than math prompts: the network is built for their own length
         model, tokenizer = load_model_and_tokenizer(
             args.model_yaml, args.checkpoint, args.tokenizer, batch_size=settings.batch_size,
             seq_length=args.seq_length or settings.squad_max_length)
-        gen = generate_texts(model, tokenizer, [e.prompt for e in examples],
-                             max_new_tokens=settings.squad_max_new_tokens, max_length=settings.length,
-                             batch_size=settings.batch_size,
-                             min_new_tokens=settings.squad_min_new_tokens)
-        generations = gen.texts
-        run = generation_run(gen, batch_size=settings.batch_size, max_length=settings.length,
-                             max_new_tokens=settings.squad_max_new_tokens,
-                             min_new_tokens=settings.squad_min_new_tokens)
+        generations, run = generate_answers(model, tokenizer, examples, settings)
     report = squad_report(args.model, args.dev, without, examples, generations, run)
     write_artifact(args.out, "squad", report)
-    line = f"{args.model}: SQuAD F1 {report['f1']:.3f}, EM {report['em']:.3f} over {report['n']}"
-    if run:
-        line += f" ({run['tokens_per_second']:.1f} tokens/s)"
-        if run["prompt_too_long"]:
-            line += (f"; {run['prompt_too_long']} passage(s) longer than max_length {run['max_length']}: "
-                     "empty predictions (evaluate.squad_max_length fits them)")
-    print(line)
+    print(report_line(report))
     return 0

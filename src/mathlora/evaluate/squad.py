@@ -189,6 +189,19 @@ def generation_run(gen, *, batch_size: int, max_length: int, max_new_tokens: int
             "min_new_tokens": min_new_tokens, **gen.stats()}
 
 
+def generate_answers(model, tokenizer, examples: Sequence[Example], settings) -> tuple[list[str], dict]:
+    """The model's greedy answers to ``examples`` under ``settings`` (SquadSettings) and its run."""
+    from mathlora.evaluate.predict import generate_texts
+
+    gen = generate_texts(model, tokenizer, [e.prompt for e in examples],
+                         max_new_tokens=settings.squad_max_new_tokens, max_length=settings.length,
+                         batch_size=settings.batch_size, min_new_tokens=settings.squad_min_new_tokens)
+    run = generation_run(gen, batch_size=settings.batch_size, max_length=settings.length,
+                         max_new_tokens=settings.squad_max_new_tokens,
+                         min_new_tokens=settings.squad_min_new_tokens)
+    return gen.texts, run
+
+
 def squad_report(model_name: str, dev: str | Path, without: int, examples: Sequence[Example],
                  generations: Sequence[str], run: dict | None) -> dict:
     """The squad.json body of one model's generations on the examples of ``dev``."""
@@ -197,6 +210,18 @@ def squad_report(model_name: str, dev: str | Path, without: int, examples: Seque
             "f1": scores["f1"], "em": scores["em"], "n": scores["n"],
             "empty_predictions": scores["empty_predictions"], "predict": run,
             "examples": scores["examples"]}
+
+
+def report_line(report: dict) -> str:
+    """One line on a squad.json: the scores, the speed, and passages that did not fit."""
+    line = f"{report['model']}: SQuAD F1 {report['f1']:.3f}, EM {report['em']:.3f} over {report['n']}"
+    run = report["predict"]
+    if run:
+        line += f" ({run['tokens_per_second']:.1f} tokens/s)"
+        if run["prompt_too_long"]:
+            line += (f"; {run['prompt_too_long']} passage(s) longer than max_length {run['max_length']}: "
+                     "empty predictions (evaluate.squad_max_length fits them)")
+    return line
 
 
 def read_generations(path: str | Path, examples: Sequence[Example]) -> list[str]:

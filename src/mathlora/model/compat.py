@@ -3,9 +3,10 @@
 Each is a function called explicitly by :func:`mathlora.model.network.set_context` (or by whoever
 needs it), and each does its work once per process however often it is called:
 
-- :func:`quiet_mindformers_logs`: importing MindFormers writes ``./output/log`` of the working
+- :func:`prepare_mindformers_import`: importing MindFormers writes ``./output/log`` of the working
   directory unless ``LOG_MF_PATH`` points elsewhere (and ``get_pet_model`` drops files under
-  ``LOCAL_DEFAULT_PATH``);
+  ``LOCAL_DEFAULT_PATH``); and its TensorBoard writer (tensorboardX) imports torch, only to
+  recognise torch tensors, which is 1.5 s of every model command's start on a 2-core CPU;
 - :func:`register_entry_names`: the rendered yaml keeps the entry's MindFormers r1.1 names
   (``FP32StateAdamWeightDecay`` with beta1/beta2, ``CheckpointMointor``); MindFormers 1.9 calls them
   ``AdamW`` (fp32 moments, ``betas``) and ``CheckpointMonitor``, so those names are registered as
@@ -18,16 +19,41 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 
 
-def quiet_mindformers_logs() -> None:
-    """Point MindFormers' log and stray-file folders away from the working directory (if unset)."""
+def prepare_mindformers_import() -> None:
+    """Before MindFormers is imported: its log and stray-file folders away from the working
+    directory (if unset), and tensorboardX imported without torch (once)."""
     if not os.environ.get("LOG_MF_PATH"):
         os.environ["LOG_MF_PATH"] = os.path.join(tempfile.gettempdir(), "mathlora-mindformers-log")
     if not os.environ.get("LOCAL_DEFAULT_PATH"):
         os.environ["LOCAL_DEFAULT_PATH"] = os.path.join(tempfile.gettempdir(), "mathlora-mindformers-output")
     os.environ.setdefault("GLOG_v", "3")
+    _tensorboard_without_torch()
+
+
+@functools.cache
+def _tensorboard_without_torch() -> None:
+    """Import tensorboardX with torch hidden, then let torch be imported again by whoever needs it.
+
+    tensorboardX tries ``import torch`` at import time and works without it. MindSpore goes first:
+    its protobuf files must be registered before tensorboardX's. Nothing is done when either is
+    already imported (a process that holds torch keeps it).
+    """
+    if "torch" in sys.modules or "tensorboardX" in sys.modules:
+        return
+    try:
+        import mindspore  # noqa: F401 - its protobuf descriptors before tensorboardX's
+    except ImportError:
+        return  # stack.check() says what to install
+
+    sys.modules["torch"] = None  # an ImportError for `import torch`, inside this block only
+    try:
+        import tensorboardX  # noqa: F401
+    finally:
+        del sys.modules["torch"]
 
 
 @functools.cache

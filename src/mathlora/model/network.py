@@ -30,7 +30,7 @@ def set_context(device: str = "cpu", config: Any = None) -> None:
         raise ConfigError(f"device_target {device!r}: expected one of {sorted(TARGETS)} "
                           "(case-insensitive)")
     global _context_device
-    compat.quiet_mindformers_logs()
+    compat.prepare_mindformers_import()
     if _context_device is not None:
         return
     stack.check()
@@ -56,7 +56,7 @@ def read_yaml(path: str | Path):
     if not path.is_file():
         raise InputError(path, "MindFormers yaml not found")
     stack.check()
-    compat.quiet_mindformers_logs()
+    compat.prepare_mindformers_import()
     from mindformers import MindFormerConfig
 
     return MindFormerConfig(str(path))

@@ -94,7 +94,7 @@ def count(model_config: dict[str, Any], *, lora_rank: int | None = None,
           target_modules: str | None = None, lora_alpha: float | None = None) -> dict[str, Any]:
     """Total, base and trainable parameter counts of the LoRA network (no weights allocated)."""
     stack.check()
-    compat.quiet_mindformers_logs()  # before the import, which otherwise logs into ./output
+    compat.prepare_mindformers_import()  # before the import, which otherwise logs into ./output
     from mindformers import LlamaConfig, LlamaForCausalLM
     from mindformers.pet import get_pet_model
     from mindformers.pet.pet_config import LoraConfig

@@ -37,9 +37,9 @@ import yaml
 
 from mathlora.artifacts import file_sha256, read_artifact, write_artifact
 from mathlora.errors import ConfigError, InputError, MathloraError
-from mathlora.settings import MathSettings, PredictSettings, SquadSettings
+from mathlora.settings import EvaluationSettings, MathSettings, PredictSettings, SquadSettings
 
-JUDGING_SETTINGS = (PredictSettings, MathSettings, SquadSettings)
+JUDGING_SETTINGS = (PredictSettings, EvaluationSettings, MathSettings, SquadSettings)
 
 STAGES = ("intake", "params", "evaluate", "summary")
 DECLARED_FILES = ("declared.yaml", "declared.yml", "declared.json")
@@ -275,6 +275,8 @@ def evaluate_bundle(body: dict, work: Path, settings: dict, log: Path, run=_run)
     def stage_json(kind) -> str:
         return kind.from_section(settings["evaluate"], source="--settings").to_json()
 
+    predict = PredictSettings.from_section(settings["evaluate"], source="--settings")
+
     files = {}
     for model in models:
         weights = work / "weights" / f"{model}.ckpt"
@@ -286,19 +288,17 @@ def evaluate_bundle(body: dict, work: Path, settings: dict, log: Path, run=_run)
             run([*mathlora, "full-weights", "--checkpoint", str(unpacked / f"{model}.ckpt"),
                  "--yaml", yaml_path, "--base-checkpoint", settings["base_checkpoint"],
                  "--out", str(weights), "--report", str(work / "weights" / f"{model}.json")], log)
-            step = "predict"
-            common = ["--model-yaml", settings["predict_yaml"], "--checkpoint", str(weights),
-                      "--tokenizer", settings["tokenizer"]]
-            run([*mathlora, "predict", "--model", model, "--test", settings["test"], *common,
-                 "--settings", stage_json(PredictSettings), "--out-jsonl", str(folder / "predictions.jsonl"),
-                 "--out-npy", str(folder / RESULT_NPY), "--out-json", str(folder / "predict.json")], log)
+            step = "evaluate"  # its predictions and SQuAD, with the model loaded once
+            run([*mathlora, "evaluate", "--model", model, "--model-yaml", settings["predict_yaml"],
+                 "--checkpoint", str(weights), "--tokenizer", settings["tokenizer"],
+                 "--settings", stage_json(EvaluationSettings),
+                 "--math", settings["test"], predict.prompt, str(folder / "predictions.jsonl"),
+                 str(folder / RESULT_NPY), str(folder / "predict.json"),
+                 "--squad", settings["squad_dev"], str(folder / "squad.json")], log)
             step = "math"
             run([*mathlora, "math", "--model", model, "--predictions", str(folder / "predictions.jsonl"),
                  "--test", settings["test"], "--settings", stage_json(MathSettings),
                  "--out", str(folder / "math.json"), "--png", str(folder / "math.png")], log)
-            step = "SQuAD"
-            run([*mathlora, "squad", "eval", "--model", model, "--dev", settings["squad_dev"], *common,
-                 "--settings", stage_json(SquadSettings), "--out", str(folder / "squad.json")], log)
         except MathloraError as error:
             raise InputError(f"checkpoint {model}", f"{step} {error}") from None
         finally:

@@ -87,9 +87,9 @@ def r11_generation_bound(generate):
 def install() -> None:
     """Put the stand-in folder first on ``sys.path``, give greedy search a CPU argmax and r1.1's
     generation length bound."""
-    from mathlora.model.compat import quiet_mindformers_logs
+    from mathlora.model.compat import prepare_mindformers_import
 
-    quiet_mindformers_logs()
+    prepare_mindformers_import()
     if str(FOLDER) not in sys.path:
         sys.path.insert(0, str(FOLDER))
     import mindspore.mint
