@@ -157,10 +157,19 @@ def _python(code: str, cwd):
                           env=env, timeout=600)
 
 
-def test_merged_logits_match_lora_network(tmp_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny yaml and a LoRA training checkpoint with its train report, made once for the module
+    (tests read them; what they write goes to their own folders)."""
+    root = tmp_path_factory.mktemp("trained")
+    paths = render_tiny(root)
+    lora, report = lora_training_checkpoint(root, paths["yaml"])
+    return root, paths, lora, report
+
+
+def test_merged_logits_match_lora_network(trained, tmp_path):
     """The real MindFormers LoRA network and the merged plain network agree on a probe batch."""
-    paths = render_tiny(tmp_path)
-    lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
+    _, paths, lora, report = trained
     out, out_json = tmp_path / "merged" / "ckpt1.ckpt", tmp_path / "merged" / "ckpt1.json"
     result = run_merge(tmp_path, paths["yaml"], lora, report, out, out_json)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -184,10 +193,10 @@ def test_merged_logits_match_lora_network(tmp_path):
     assert diff <= 1e-4 * max(1.0, size)
 
 
-def test_truncated_lora_checkpoint_fails_without_output(tmp_path):
-    paths = render_tiny(tmp_path)
-    lora, report = lora_training_checkpoint(tmp_path, paths["yaml"])
-    lora.write_bytes(lora.read_bytes()[:200])
+def test_truncated_lora_checkpoint_fails_without_output(trained, tmp_path):
+    _, paths, whole, report = trained
+    lora = tmp_path / whole.name
+    lora.write_bytes(whole.read_bytes()[:200])
     out = tmp_path / "m.ckpt"
     result = run_merge(tmp_path, paths["yaml"], lora, report, out, tmp_path / "m.json")
     assert result.returncode == 1
@@ -199,14 +208,16 @@ def _tensors(path) -> dict[str, np.ndarray]:
     return dict(checkpoint_file.iter_tensors(path))
 
 
-def _sharded_run(tmp_path, devices: int = 2):
-    """A LoRA checkpoint, its per-rank shards and strategy files for model parallel ``devices``."""
+@pytest.fixture(scope="module")
+def sharded(trained):
+    """The LoRA checkpoint's per-rank shards and strategy files for model parallel 2, in the
+    fine-tuning folder (``root/output``) as MindFormers names them, and a train report naming them."""
     from _parallel_standin import layout_of, parameter_splits, shard, write_strategy
 
     from mathlora.artifacts import read_artifact, write_artifact
 
-    paths = render_tiny(tmp_path)
-    full, report = lora_training_checkpoint(tmp_path, paths["yaml"])
+    devices = 2
+    root, paths, full, report = trained
     tensors = _tensors(full)
     splits, names = parameter_splits(paths["yaml"], devices)
     assert splits["model.layers.0.attention.wq.weight"] == [devices, 1]  # column parallel
@@ -214,27 +225,28 @@ def _sharded_run(tmp_path, devices: int = 2):
     layouts = {name: layout_of(name, splits, value.ndim, devices) for name, value in tensors.items()}
     shards = []
     for rank, part in enumerate(shard(tensors, layouts, devices)):
-        folder = tmp_path / "output" / "checkpoint" / f"rank_{rank}"  # as MindFormers names them
+        folder = root / "output" / "checkpoint" / f"rank_{rank}"
         folder.mkdir(parents=True)
         shards.append(save_tensors(folder / f"llama3_8b_rank_{rank}-1_4.ckpt", part))
-    strategies = [write_strategy(tmp_path / "output" / "strategy" / f"ckpt_strategy_rank_{r}.ckpt",
+    strategies = [write_strategy(root / "output" / "strategy" / f"ckpt_strategy_rank_{r}.ckpt",
                                  layouts, devices) for r in range(devices)]
     train = read_artifact(report, "train")
     train["checkpoints"][0]["shards"] = [str(s) for s in shards]
     train["strategy_files"] = [str(s) for s in strategies]
     train["ranks"] = devices
     payload = {k: v for k, v in train.items() if k not in ("schema_version", "provenance")}
-    write_artifact(tmp_path / "train.sharded.json", "train", payload)
-    return paths, full, report, tmp_path / "train.sharded.json", shards, strategies
+    write_artifact(root / "train.sharded.json", "train", payload)
+    return root / "train.sharded.json", shards
 
 
-def test_shard_unification_reproduces_the_unsharded_merge_exactly(tmp_path):
-    paths, full, report, sharded, shards, _ = _sharded_run(tmp_path)
+def test_shard_unification_reproduces_the_unsharded_merge_exactly(trained, sharded, tmp_path):
+    root, paths, full, report = trained
+    sharded, shards = sharded
     assert _tensors(shards[0])["model.layers.0.attention.wq.weight"].shape == (16, 32)  # half rows
     outputs = {}
     for name, train_json, lora in (("whole", report, full), ("unified", sharded, shards[0])):
         out = tmp_path / f"{name}.ckpt"
-        done = run_merge(tmp_path, paths["yaml"], lora, train_json, out, tmp_path / f"{name}.json")
+        done = run_merge(root, paths["yaml"], lora, train_json, out, tmp_path / f"{name}.json")
         assert done.returncode == 0, done.stderr[-3000:]
         outputs[name] = _tensors(out)
     assert sorted(outputs["whole"]) == sorted(outputs["unified"])
@@ -244,17 +256,18 @@ def test_shard_unification_reproduces_the_unsharded_merge_exactly(tmp_path):
     assert json.loads((tmp_path / "unified.json").read_text())["shards"] == 2
 
 
-def test_shards_without_a_matching_strategy_are_refused(tmp_path):
+def test_shards_without_a_matching_strategy_are_refused(trained, sharded, tmp_path):
     from _parallel_standin import write_strategy
 
     from mathlora.artifacts import read_artifact, write_artifact
 
-    paths, _, _, sharded, shards, _ = _sharded_run(tmp_path)
+    root, paths, _, _ = trained
+    sharded, shards = sharded
     train = {k: v for k, v in read_artifact(sharded, "train").items()
              if k not in ("schema_version", "provenance")}
     cases = {
         "none": ([], "2 shards but no strategy file"),
-        "other": ([str(write_strategy(tmp_path / "output" / "four" / "s.ckpt",
+        "other": ([str(write_strategy(root / "output" / "four" / "s.ckpt",
                                       {"model.norm_out.weight": [-1]}, 4))],
                   "a strategy for 4 devices, but 2 shards"),
         "outside": ([str(write_strategy(tmp_path / "elsewhere" / "s.ckpt",
@@ -264,7 +277,7 @@ def test_shards_without_a_matching_strategy_are_refused(tmp_path):
     for name, (files, message) in cases.items():
         write_artifact(tmp_path / f"{name}.json", "train", {**train, "strategy_files": files})
         out = tmp_path / f"{name}.ckpt"
-        done = run_merge(tmp_path, paths["yaml"], shards[0], tmp_path / f"{name}.json", out,
+        done = run_merge(root, paths["yaml"], shards[0], tmp_path / f"{name}.json", out,
                          tmp_path / f"{name}.m.json")
         assert done.returncode == 1 and message in done.stderr, (name, done.stderr[-1500:])
         assert not out.exists()
