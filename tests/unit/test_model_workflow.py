@@ -208,6 +208,22 @@ def test_slurm_profile_declares_training_resources(clone):
     assert resources["cpus_per_task"] == "32"
 
 
+def test_slurm_profile_names_only_rules_of_the_workflow(bare_clone):
+    """A renamed rule would silently lose its NPU and memory in the profile: every rule the profile
+    sizes exists, in the default's graph, the base's rebuild or the 8B run's."""
+    import yaml
+
+    profile = yaml.safe_load((bare_clone / "workflow/profiles/slurm/config.yaml").read_text())
+    rules = set()
+    for config in ([], ["--configfile", "config/config.yaml", "config/base-model.yaml"],
+                   ["--configfile", "config/ascend.yaml", "--config", "missing_inputs=plan"]):
+        done = dry_run(bare_clone, "--list-rules", *config)
+        assert done.returncode == 0, done.stderr[-3000:]
+        rules |= set(done.stdout.split())
+    assert {"finetune", "merge", "evaluate_model", "judge_evaluate"} <= set(profile["set-resources"])
+    assert set(profile["set-resources"]) - rules == set()
+
+
 @pytest.mark.parametrize("launcher, parallel, message", [
     ({"type": "single"}, {"data_parallel": 1, "model_parallel": 2}, "needs finetune.launcher.type: msrun"),
     ({"type": "msrun", "worker_num": 4}, {"data_parallel": 1, "model_parallel": 4}, "msrun needs"),
