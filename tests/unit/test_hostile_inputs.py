@@ -82,14 +82,20 @@ def test_prepare_refuses_a_surrogate_before_writing_anything(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_prepare_refuses_chinese_lines_larger_than_the_file(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["prepare", "split"])
+def test_chinese_lines_larger_than_the_file_are_refused(tmp_path, capsys, command):
     source = write_lines(tmp_path / "train.json", GOOD, GOOD,
                          '{"problem": "What is 1 + 1?", "solution": "2"}')
-    code = cli(["prepare", "--in", str(source), "--chinese-lines", "20", "--seed", "1",
-                "--sample", '{"chinese": 1, "english": 1}', "--out", str(tmp_path / "o.jsonl"),
-                "--report", str(tmp_path / "p.json")])
+    outputs = {"prepare": ["--sample", '{"chinese": 1, "english": 1}', "--out", str(tmp_path / "o.jsonl"),
+                           "--report", str(tmp_path / "p.json")],
+               "split": ["--train", str(write_lines(tmp_path / "t.jsonl", GOOD)),
+                         "--out-dev", str(tmp_path / "d.jsonl"), "--out-test", str(tmp_path / "e.jsonl"),
+                         "--report", str(tmp_path / "s.json"), "--dev-size", "1", "--test-size", "1"]}
+    code = cli([command, "--in", str(source), "--chinese-lines", "20", "--seed", "1", *outputs[command]])
     assert code == 1
     assert "3 lines, fewer than --chinese-lines 20" in capsys.readouterr().err
+    inputs = {"train.json", "t.jsonl"}
+    assert {p.name for p in tmp_path.iterdir()} == inputs  # nothing written
 
 
 # --- a full disk ----------------------------------------------------------------------------------

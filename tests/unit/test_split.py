@@ -136,7 +136,7 @@ def split_by_hand(tmp_path, pool, size):
     train.write_text(json.dumps({"problem": "计算 0.00 + 1.00 等于多少？", "solution": "1.00"},
                                 ensure_ascii=False) + "\n", encoding="utf-8")
     dev, test, report = (tmp_path / f"{name}-{pool}.json" for name in ("dev", "test", "split"))
-    code = cli(["split", "--in", str(raw), "--train", str(train), "--chinese-lines", "100", "--seed", "3",
+    code = cli(["split", "--in", str(raw), "--train", str(train), "--chinese-lines", str(len(rows)), "--seed", "3",
                 "--dev-size", str(size), "--test-size", "1", "--test-pool", pool, "--out-dev", str(dev),
                 "--out-test", str(test), "--report", str(report)])
     return code, dev, report

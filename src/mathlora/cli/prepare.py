@@ -12,7 +12,6 @@ from mathlora.artifacts import write_artifact
 from mathlora.cli.arguments import add_input_argument, add_settings_arguments, settings_from_arguments
 from mathlora.data.clean import bulk_objects, read_table
 from mathlora.data.prepare import report, sample, tally
-from mathlora.errors import InputError
 from mathlora.jsonl import BadLines, write_problems
 from mathlora.settings import PrepareSettings
 
@@ -30,10 +29,6 @@ def main(args: argparse.Namespace) -> int:
     bad = BadLines()
     with bulk_objects():
         table = read_table(args.input, settings.chinese_lines, on_error=settings.on_error, bad=bad)
-        if settings.chinese_lines > table.lines:  # every English line would be sampled as Chinese
-            raise InputError(args.input, f"{table.lines} lines, fewer than --chinese-lines "
-                             f"{settings.chinese_lines} (data.chinese_lines): the Chinese lines come "
-                             "first and the English after them, so the count must fit the file")
         result = tally(table)
         chosen = sample(table, result.kept, sizes, settings.seed)
         payload = report(args.input, settings.chinese_lines, settings.seed, sizes, settings.on_error, bad, result,

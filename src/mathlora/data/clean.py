@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mathlora.errors import InputError
 from mathlora.jsonl import BadLines, read_distinct
 from mathlora.prompts import ENTRY, REPORT, TRAIN_HUMAN_PREFIX
 
@@ -86,8 +87,13 @@ class Table:
 
 def read_table(path: str | Path, chinese_lines: int, *, on_error: str = "fail",
                bad: BadLines | None = None) -> Table:
-    """Every valid line of a raw train.json, template text removed (bad lines per ``on_error``)."""
+    """Every valid line of a raw train.json, template text removed (bad lines per ``on_error``);
+    the file must hold at least ``chinese_lines`` lines (its Chinese part comes first)."""
     distinct = read_distinct(path, FIELDS, on_error=on_error, bad=bad)
+    if chinese_lines > distinct.lines:  # every English line would be taken for a Chinese one
+        raise InputError(path, f"{distinct.lines} lines, fewer than --chinese-lines {chinese_lines} "
+                         "(data.chinese_lines): the Chinese lines come first and the English after "
+                         "them, so the count must fit the file")
     problems: list[str | None] = []
     solutions: list[str | None] = []
     templates: list[int] = []
