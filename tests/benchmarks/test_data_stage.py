@@ -53,8 +53,9 @@ def commands(root, raw, tokenizer):
     found = {
         "prepare": ["prepare", *common, "--sample", '{"chinese": 88800, "english": 1200}',
                     "--out", str(root / "train.jsonl"), "--report", str(root / "prepare.json")],
-        "split": ["split", *common, "--train", str(root / "train.jsonl"), "--size", "2000",
-                  "--out", str(root / "test.jsonl"), "--report", str(root / "split.json")],
+        "split": ["split", *common, "--train", str(root / "train.jsonl"), "--dev-size", "1000",
+                  "--test-size", "2000", "--out-dev", str(root / "dev.jsonl"),
+                  "--out-test", str(root / "test.jsonl"), "--report", str(root / "split.json")],
         "conversation": ["conversation", "--in", str(root / "train.jsonl"), "--out", str(root / "conv.json"),
                          "--report", str(root / "conversation.json")],
     }
