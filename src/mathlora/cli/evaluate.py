@@ -47,8 +47,7 @@ def main(args: argparse.Namespace) -> int:
         return load_model_and_tokenizer(args.model_yaml, args.checkpoint, args.tokenizer,
                                         batch_size=settings.batch_size, seq_length=seq_length)
 
-    math_length = args.seq_length
-    model, tokenizer = load(math_length)
+    model, tokenizer = load(args.seq_length)
     for test, predict, records_in, (out_jsonl, out_npy, out_json) in runs:
         records, gen = predict_math(model, tokenizer, records_in, predict)
         write_predictions(records, gen, predict, model_name=args.model, checkpoint=args.checkpoint,
@@ -57,9 +56,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"{args.model} on {test} ({predict.prompt} prompt): {stats['n']} predictions, "
               f"{stats['generated_tokens']} tokens in {stats['seconds']:.1f} s")
     if squad is not None:
-        # As `squad eval`: the network at SQuAD's own length when one is set.
+        # As `squad eval`: the network at SQuAD's own length when one is set and differs.
         squad_length = args.seq_length or squad.squad_max_length
-        if squad_length != math_length:
+        if squad_length is not None and squad_length != model.config.seq_length:
             del model
             gc.collect()  # the first network's memory back before the second is built
             model, tokenizer = load(squad_length)
