@@ -1,5 +1,5 @@
-# Rules of judging: a submission re-evaluated as an outsider would, by the same predict, math,
-# squad and summary rules as the graph's own models. Nothing is extracted before the archive passes
+# Rules of judging: a submission re-evaluated as an outsider would, by the same evaluate, math
+# and summary commands as the graph's own models. Nothing is extracted before the archive passes
 # verify's protective checks, and a mathlora bundle the whole of verify (mathlora unpack); nothing is
 # scored before that, the base model included; each checkpoint is turned into full weights, merged
 # here when the LoRA matrices are still inside; the base model is judged for relative SQuAD marks.

@@ -51,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--graph-yaml", required=True, help="the graph's training yaml (for declared LoRA)")
     p.add_argument("--out", required=True)
 
-    p = stages.add_parser("evaluate", help="predict, math and SQuAD of each checkpoint (or rescore)")
+    p = stages.add_parser("evaluate", help="predictions, math and SQuAD of each checkpoint (or rescore)")
     p.add_argument("--record", required=True)
     p.add_argument("--work-dir", required=True)
     p.add_argument("--log", required=True)

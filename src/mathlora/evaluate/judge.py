@@ -3,7 +3,7 @@
 Judging is a target of the workflow (``workflow/rules/judge.smk``): a zip passes verify's
 protective checks, and a mathlora bundle the whole of ``verify``, before anything is extracted or
 scored; each checkpoint becomes full weights (merged here when the LoRA matrices are still inside,
-or onto the base for a LoRA-only file), and the same predict, math, squad and summary rules as the
+or onto the base for a LoRA-only file), and the same evaluate, math and summary commands as the
 graph's own models score it. This command first runs ``mathlora verify --fail-fast`` on a bundle,
 so a tampered one is refused in seconds, before Snakemake starts; then it builds the Snakemake
 call: the configuration (``--configfile``) names the tokenizer, the SQuAD dev file, the base model
