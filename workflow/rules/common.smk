@@ -95,6 +95,7 @@ DEV_RESULT_NPY = f"{DEV_EVAL}/result_npy.npy"
 DEV_MATH_JSON = f"{DEV_EVAL}/math.json"
 DEV_MATH_PNG = f"{DEV_EVAL}/math.png"
 HELD_OUT = {"dev": DEV_JSONL, "test": TEST_JSONL}
+PROMPT = PredictSettings.from_config(config).prompt  # the math prompt variant on dev and test
 # the held-out sets the tiny base's world leaves out (the shipped base's: as it was built)
 WORLD_HELD_OUT = config["base"].get("corpus", {}).get("held_out", ["dev", "test"])
 CONTAMINATION_JSON = f"{RESULTS}/eval/contamination.{{split}}.json"
@@ -190,6 +191,17 @@ def judging_settings():
         section.update(json.loads(stage_settings(kind)))
     return json.dumps({key: value for key, value in section.items() if value is not None},
                       sort_keys=True)
+
+
+def math_sets(*sets):
+    """The ``--math`` arguments of ``mathlora evaluate``, as a params function: per set, the input
+    key of its problems, its prompt variant and the prefix of its three outputs' keys."""
+    def arguments(wildcards, input, output):
+        return " ".join(f"--math {input[test]} {prompt} {output[f'{prefix}jsonl']}"
+                        f" {output[f'{prefix}npy']} {output[f'{prefix}json']}"
+                        for test, prompt, prefix in sets)
+
+    return arguments
 
 
 def model_checkpoint(wildcards):

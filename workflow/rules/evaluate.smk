@@ -45,7 +45,7 @@ rule evaluate_model:
         squad=reported(SQUAD_JSON, "3. Evaluation", model="{model}", report="squad"),
     params:
         settings=stage_settings(EvaluationSettings),
-        prompt=PredictSettings.from_config(config).prompt,
+        math=math_sets(("dev", PROMPT, "dev_"), ("test", PROMPT, ""), ("test", "finetune", "template_")),
     conda:
         MATHLORA_ENV
     log:
@@ -55,10 +55,7 @@ rule evaluate_model:
     shell:
         "mathlora evaluate --model {wildcards.model} --model-yaml {input.yaml}"
         " --checkpoint {input.checkpoint} --tokenizer {input.tokenizer} --settings {params.settings:q}"
-        " --math {input.dev} {params.prompt} {output.dev_jsonl} {output.dev_npy} {output.dev_json}"
-        " --math {input.test} {params.prompt} {output.jsonl} {output.npy} {output.json}"
-        " --math {input.test} finetune {output.template_jsonl} {output.template_npy}"
-        " {output.template_json} --squad {input.squad} {output.squad} > {log} 2>&1"
+        " {params.math} --squad {input.squad} {output.squad} > {log} 2>&1"
 
 
 rule math:

@@ -44,8 +44,8 @@ rule judge_full_weights:
         " --base-checkpoint {input.base} --out {output.ckpt} --report {output.report} > {log} 2>&1"
 
 
-# The judge's generations of one model: the hidden set and SQuAD, as evaluate_model's.
-rule judge_evaluate:
+# The judge's generations of one model: the hidden set and SQuAD.
+use rule evaluate_model as judge_evaluate with:
     input:
         verified=JUDGE_UNPACK_JSON,
         yaml=PREDICT_YAML,
@@ -60,18 +60,11 @@ rule judge_evaluate:
         squad=JUDGE_SQUAD_JSON,
     params:
         settings=stage_settings(EvaluationSettings),
-        prompt=PredictSettings.from_config(config).prompt,
-    conda:
-        MATHLORA_ENV
+        math=math_sets(("test", PROMPT, "")),
     log:
         logged("judge/evaluate/{model}"),
     benchmark:
         timed("judge/evaluate/{model}")
-    shell:
-        "mathlora evaluate --model {wildcards.model} --model-yaml {input.yaml}"
-        " --checkpoint {input.checkpoint} --tokenizer {input.tokenizer} --settings {params.settings:q}"
-        " --math {input.test} {params.prompt} {output.jsonl} {output.npy} {output.json}"
-        " --squad {input.squad} {output.squad} > {log} 2>&1"
 
 
 use rule math as judge_math with:

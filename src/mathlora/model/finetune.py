@@ -54,13 +54,14 @@ def checkpoint_plan(cfg, rows: int, checkpoints: int):
 
 
 FINISHED = "finished"  # written by rank 0 once the run's checkpoints are collected
+STAMP = "yaml.sha256"  # the run_stamp of the folder's run (named when it covered the yaml only)
 
 
 def _resume_point(workdir: Path, yaml_path: str, resume_allowed: bool,
                   inputs: Sequence[str | Path] = ()) -> Path | None:
     """The checkpoint rank 0 resumes from (an unfinished run of the same yaml and inputs, a
     readable last checkpoint), or None."""
-    stamp = workdir / "yaml.sha256"
+    stamp = workdir / STAMP
     if (resume_allowed and stamp.is_file() and not (workdir / FINISHED).exists()
             and stamp.read_text().strip() == run_stamp(yaml_path, inputs)):
         return training.resumable(workdir)
@@ -73,7 +74,7 @@ def prepare_workdir(workdir: Path, yaml_path: str, resume_allowed: bool,
     last = _resume_point(workdir, yaml_path, resume_allowed, inputs)
     if last is not None:
         return last
-    stamp = workdir / "yaml.sha256"
+    stamp = workdir / STAMP
     current = run_stamp(yaml_path, inputs)
     if workdir.exists():
         shutil.rmtree(workdir)

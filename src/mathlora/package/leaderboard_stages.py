@@ -39,7 +39,7 @@ from mathlora.artifacts import file_sha256, read_artifact, write_artifact
 from mathlora.errors import ConfigError, InputError, MathloraError
 from mathlora.settings import EvaluationSettings, MathSettings, PredictSettings, SquadSettings
 
-JUDGING_SETTINGS = (PredictSettings, EvaluationSettings, MathSettings, SquadSettings)
+JUDGING_SETTINGS = (PredictSettings, MathSettings, SquadSettings)
 
 STAGES = ("intake", "params", "evaluate", "summary")
 DECLARED_FILES = ("declared.yaml", "declared.yml", "declared.json")
