@@ -79,3 +79,4 @@ rule base_model:
         TOKENIZER_MODEL,
         BASE_CKPT,
         BASE_JSON or [],
+        BASE_READING_JSON if config["base"]["source"] == "pretrain" else [],

@@ -422,6 +422,16 @@ class BaseSettings(SeededSettings):
     steps: int
     batch_size: int
     learning_rate: float
+    training_seed: int | None
+
+    @classmethod
+    def optional(cls) -> frozenset[str]:
+        return frozenset({"training_seed"})
+
+    @property
+    def init_seed(self) -> int:
+        """The initialisation's and packing order's seed: ``training_seed``, else the run's."""
+        return self.seed if self.training_seed is None else self.training_seed
 
 
 STAGE_SETTINGS: tuple[type[StageSettings], ...] = (

@@ -167,6 +167,29 @@ def test_default_config_trains_in_one_process(clone):
     assert "--base resources/base/tiny-base.ckpt" in finetune[0]
 
 
+def test_make_base_model_checks_reading_on_a_split_of_its_own(clone, tmp_path):
+    """Bases differ by their training seed and only some read; the check that tells which reads a
+    generated split of its own and writes beside the base's report, never the reported SQuAD set."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("base:\n  training_seed: 31\n")
+    done = dry_run(clone, "--configfile", "config/config.yaml", "config/base-model.yaml", str(seed),
+                   "--forcerun", "base", "--", "base_model")
+    assert done.returncode == 0, done.stderr[-3000:]
+    commands = shell_commands(done.stdout)
+    base = [c for c in commands if c.startswith("mathlora base ")]
+    assert len(base) == 1 and '"training_seed": 31' in base[0] and '"seed": 20240705' in base[0]
+    synth = [c for c in commands if c.startswith("mathlora squad synth ")]
+    assert synth == ["mathlora squad synth --split base-check --settings '{\"dev\": 120, \"seed\": 20240705}'"
+                     " --out results/tiny-base/data/base-check-squad.json"
+                     " > logs/tiny-base/base_check_squad/base_check_squad.log 2>&1"]
+    check = [c for c in commands if c.startswith("mathlora squad eval ")]
+    assert len(check) == 1
+    assert check[0].startswith("mathlora squad eval --dev results/tiny-base/data/base-check-squad.json ")
+    assert " --checkpoint resources/base/tiny-base.ckpt " in check[0]
+    assert " --out resources/base/tiny-base.reading.json " in check[0]
+    assert "dev-v1.1.json" not in " ".join(commands)
+
+
 def test_scale_out_two_machines(clone, tmp_path):
     done = dry_run(clone, "--configfile", "config/ascend.yaml", "config/ascend-2x4.yaml", "--", MERGED[0])
     assert done.returncode == 0, done.stderr[-3000:]

@@ -15,6 +15,7 @@ from mathlora.errors import ConfigError
 from mathlora.prompts import MATH_PROMPTS
 from mathlora.settings import (
     STAGE_SETTINGS,
+    BaseSettings,
     MathSettings,
     PredictSettings,
     SquadSettings,
@@ -93,6 +94,15 @@ def test_squad_length_falls_back_to_max_length():
     assert SquadSettings.from_section({**section, "squad_max_length": 8192}).length == 8192
     assert "squad_max_length" not in json.loads(SquadSettings.from_section(section).to_json())
     assert SquadSettings.from_section({**section, "squad_max_length": None}).length == 64
+
+
+def test_the_base_trains_with_its_own_seed_else_the_run_s():
+    section = {"seed": 5, "steps": 10, "batch_size": 2, "learning_rate": 0.01}
+    assert BaseSettings.from_section(section).init_seed == 5
+    assert "training_seed" not in json.loads(BaseSettings.from_section(section).to_json())
+    assert BaseSettings.from_section({**section, "training_seed": 9}).init_seed == 9
+    with pytest.raises(ConfigError, match="base.training_seed"):
+        BaseSettings.from_section({**section, "training_seed": "nine"})
 
 
 def test_every_settings_field_is_a_config_key_with_a_description():

@@ -38,3 +38,15 @@ def test_cli_is_deterministic_and_readable(tmp_path):
     examples, without = read_examples(paths[0])
     assert len(examples) == 12 and without == 0
     assert sum(len(a["paragraphs"]) for a in json.loads(paths[0].read_text())["data"]) == 12
+
+
+def test_the_base_check_split_is_its_own(tmp_path):
+    """make base-model's reading check: other passages than the reported dev set's, same format."""
+    dev, check = tmp_path / "dev.json", tmp_path / "check.json"
+    assert cli(["squad", "synth", "--seed", "5", "--dev", "12", "--out", str(dev)]) == 0
+    assert cli(["squad", "synth", "--seed", "5", "--dev", "12", "--split", "base-check",
+                "--out", str(check)]) == 0
+    contexts = [{p["context"] for a in json.loads(path.read_text())["data"] for p in a["paragraphs"]}
+                for path in (dev, check)]
+    assert len(contexts[1]) == 12 and not contexts[0] & contexts[1]
+    assert read_examples(check)[1] == 0

@@ -62,6 +62,10 @@ BASE_CKPT = config["base"]["checkpoint"]
 # the tiny base's provenance report (written by pretraining, shipped beside a shipped base)
 BASE_JSON = config["base"].get("report")
 HAS_WORLD = "corpus" in config["base"]  # a tiny base with its own pretraining corpus
+# make base-model's reading check: passages of a split of their own (never the reported SQuAD set),
+# and the new base's F1/EM on them, shipped beside its report
+BASE_CHECK_SQUAD_JSON = f"{RESULTS}/data/base-check-squad.json"
+BASE_READING_JSON = re.sub(r"\.json$", "", BASE_JSON) + ".reading.json" if BASE_JSON else None
 BASE_LOSS_PNG = f"{RESULTS}/model/base_loss.png"
 BASE_WORKDIR = f"{RESULTS}/model/base.run"  # MindFormers output_dir of the pretraining run
 FINETUNE_DIR = f"{RESULTS}/finetune"

@@ -72,6 +72,45 @@ if config["base"]["source"] == "pretrain":
             " --workdir {params.workdir} --out {output.ckpt} --report {output.report}"
             " --plot {output.plot} > {log} 2>&1"
 
+    # Bases pretrained on one world differ by base.training_seed, and only some learn to copy an
+    # answer out of a passage; this tells which. It reads generated passages of a split of their
+    # own, so choosing among seeds never reads the SQuAD set the reports give.
+    rule base_check_squad:
+        output:
+            BASE_CHECK_SQUAD_JSON,
+        params:
+            settings=stage_settings(SquadSynthSettings),
+        conda:
+            MATHLORA_ENV
+        log:
+            logged("base_check_squad/base_check_squad"),
+        benchmark:
+            timed("base_check_squad/base_check_squad")
+        shell:
+            "mathlora squad synth --split base-check --settings {params.settings:q} --out {output}"
+            " > {log} 2>&1"
+
+    rule base_reading:
+        input:
+            yaml=PREDICT_YAML,
+            checkpoint=BASE_CKPT,
+            tokenizer=TOKENIZER_MODEL,
+            squad=BASE_CHECK_SQUAD_JSON,
+        output:
+            BASE_READING_JSON,
+        params:
+            settings=stage_settings(SquadSettings),
+        conda:
+            MATHLORA_ENV
+        log:
+            logged("base_reading/base_reading"),
+        benchmark:
+            timed("base_reading/base_reading")
+        shell:
+            "mathlora squad eval --dev {input.squad} --model base --model-yaml {input.yaml}"
+            " --checkpoint {input.checkpoint} --tokenizer {input.tokenizer}"
+            " --settings {params.settings:q} --out {output} > {log} 2>&1"
+
 
 rule finetune:
     input:

@@ -49,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
         texts.setdefault(record["kind"], []).append(record["text"])
     documents = [[tokenizer.bos_id, *ids, tokenizer.eos_id]
                  for kind in sorted(texts) for ids in tokenizer.encode_batch(texts[kind])]
-    ids = pack(documents, rows=settings.steps * settings.batch_size, width=width, seed=settings.seed)
+    ids = pack(documents, rows=settings.steps * settings.batch_size, width=width, seed=settings.init_seed)
     workdir = Path(args.workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -57,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
     dataset = workdir / "corpus.mindrecord"
     write_mindrecord(dataset, ids, ids)  # pretraining: every token is a label
     cfg = base_config(args.yaml, steps=settings.steps, batch_size=settings.batch_size,
-                      learning_rate=settings.learning_rate, seed=settings.seed, dataset=dataset, workdir=workdir)
+                      learning_rate=settings.learning_rate, seed=settings.init_seed, dataset=dataset, workdir=workdir)
     loss_path = workdir / "loss.rank0.jsonl"
     parameters = training.run_trainer(cfg, mode="train", checkpoint=None, resume=False,
                                       loss_path=loss_path)
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         training.plot_losses(losses, Path(args.plot), title="tiny base pretraining loss")
     payload: dict[str, Any] = {
         "steps": settings.steps, "batch_size": settings.batch_size, "seq_length": width - 1,
-        "learning_rate": settings.learning_rate, "seed": settings.seed,
+        "learning_rate": settings.learning_rate, "seed": settings.init_seed,
         "documents": {kind: len(texts.get(kind, [])) for kind in ("arithmetic", "reading")},
         "corpus": {"path": args.corpus, "sha256": file_sha256(args.corpus)},
         "checkpoint_sha256": file_sha256(args.out),

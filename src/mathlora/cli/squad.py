@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from mathlora.cli.arguments import add_model_arguments, add_settings_arguments, settings_from_arguments
+from mathlora.data.squad_synth import SPLITS
 from mathlora.evaluate.squad import generate_answers, read_examples, read_generations, report_line, squad_report
 from mathlora.settings import SquadSettings, SquadSynthSettings
 
@@ -25,10 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--limit", type=int, help="evaluate only the first N examples (quick checks)")
     add_model_arguments(ev.add_argument_group("model (needed unless --generations)"), required=False)
     add_settings_arguments(ev, SquadSettings)
-    sy = sub.add_parser("synth", help="write the generated SQuAD-format dev set",
-                        description="Write a seeded SQuAD v1.1-format dev set whose answers are "
-                                    "spans of their passages.")
-    sy.add_argument("--dev-out", required=True, help="dev-v1.1.json to write")
+    sy = sub.add_parser("synth", help="write a generated SQuAD-format split",
+                        description="Write a seeded SQuAD v1.1-format split whose answers are "
+                                    "spans of their passages (squad.synth_paragraphs.dev paragraphs).")
+    sy.add_argument("--split", choices=SPLITS, default="dev",
+                    help="dev: the reported original-ability set; base-check: the reading check of "
+                         "a freshly pretrained tiny base (default: dev)")
+    sy.add_argument("--out", "--dev-out", dest="out", required=True, help="JSON file to write")
     add_settings_arguments(sy, SquadSynthSettings)
 
 
@@ -37,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
         from mathlora.data.squad_synth import synthesise
 
         settings = settings_from_arguments(args, SquadSynthSettings)
-        synthesise(settings.seed, settings.dev, args.dev_out)
+        synthesise(settings.seed, settings.dev, args.out, split=args.split)
         return 0
     return _evaluate(args)
 

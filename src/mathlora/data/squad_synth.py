@@ -113,9 +113,18 @@ def write_json(path: str | Path, document: dict) -> None:
         tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-def synthesise(seed: int, dev: int, dev_path: str | Path, log: Callable[[str], None] = print) -> None:
-    """The dev set (the base model's reading passages are a split of the world corpus)."""
-    document = dataset(seed, "dev", dev)
-    write_json(dev_path, document)
+# The generated splits: ``dev`` is the original-ability check every report reads; ``base-check``
+# is the reading check a freshly pretrained tiny base is judged by (``make base-model``), so that
+# choosing among bases never reads the reported set.
+SPLITS = ("dev", "base-check")
+
+
+def synthesise(seed: int, paragraphs: int, path: str | Path, split: str = "dev",
+               log: Callable[[str], None] = print) -> None:
+    """One generated split (the base model's own reading passages are a split of the world corpus)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    document = dataset(seed, split, paragraphs)
+    write_json(path, document)
     questions = sum(len(p["qas"]) for a in document["data"] for p in a["paragraphs"])
-    log(f"dev: {dev} paragraphs, {questions} questions -> {dev_path}")
+    log(f"{split}: {paragraphs} paragraphs, {questions} questions -> {path}")
