@@ -270,7 +270,8 @@ def graph_files(kind):
     base-model build, the stand-ins of missing inputs and the bundle itself are not part of the
     submission's graph.
     """
-    outside = ("bundle", "base_model", "all", "submission", "data", "models", "evaluation")
+    outside = ("bundle", "base_model", "base_check_squad", "base_reading", "all", "submission", "data",
+               "models", "evaluation")
     found = []
     for step in workflow.rules:
         if step.name.startswith(("judge", "leaderboard", "missing_input_")) or step.name in outside:
