@@ -18,7 +18,7 @@ if config["squad"]["source"] == "synth":
         benchmark:
             timed("squad_synth/squad_synth")
         shell:
-            "mathlora squad synth --settings {params.settings:q} --dev-out {output} > {log} 2>&1"
+            "mathlora squad synth --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 # One process per model for all its generations: the development set (which every choice reads),

@@ -9,7 +9,8 @@ runs cut by jieba), F1 from the longest common *contiguous* run of tokens, EM on
 punctuation-free strings; both averaged and scaled to 0-100. Pass/fail against the base model or
 the contest's fixed marks is decided in ``mathlora summary``.
 
-``mathlora squad synth``: write the generated dev set (``mathlora.data.squad_synth``).
+``mathlora squad synth``: write a generated split, the dev set or make base-model's reading check
+(``mathlora.data.squad_synth``).
 """
 
 from __future__ import annotations
